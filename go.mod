@@ -1,0 +1,3 @@
+module github.com/dockerbank/dockerbank
+
+go 1.26.8
