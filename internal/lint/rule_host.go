@@ -154,4 +154,3 @@ func checkRootUser(p *project) []Finding {
 	}
 	return out
 }
-

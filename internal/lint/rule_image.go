@@ -86,19 +86,19 @@ func checkImagePin(p *project) []Finding {
 		case tag == "":
 			out = append(out, Finding{Service: s.Name, Severity: SeverityHigh, Position: pos,
 				Message: fmt.Sprintf("image %s%s has no tag, so it pulls whatever latest is on the day of the pull", repo, via),
-				Fix: pin})
+				Fix:     pin})
 		case tag == "latest":
 			out = append(out, Finding{Service: s.Name, Severity: SeverityHigh, Position: pos,
 				Message: fmt.Sprintf("image %s%s uses the latest tag: each pull may bring another version", s.Image, via),
-				Fix: pin})
+				Fix:     pin})
 		case isFloatingTag(tag):
 			out = append(out, Finding{Service: s.Name, Severity: SeverityMedium, Position: pos,
 				Message: fmt.Sprintf("image %s%s uses the floating tag %q, which moves with every release", s.Image, via, tag),
-				Fix: pin})
+				Fix:     pin})
 		case majorOnlyRE.MatchString(tag):
 			out = append(out, Finding{Service: s.Name, Severity: SeverityInfo, Position: pos,
 				Message: fmt.Sprintf("image %s%s pins only a major version: minor updates arrive with the next pull, and no digest fixes the bytes", s.Image, via),
-				Fix: pin})
+				Fix:     pin})
 		default:
 			out = append(out, Finding{Service: s.Name, Severity: SeverityInfo, Position: pos,
 				Message: fmt.Sprintf("image %s%s is pinned by tag but not by digest: a re-pushed tag changes what runs", s.Image, via),
