@@ -149,3 +149,5 @@ func TestCorpusBrokenYAML(t *testing.T) {
 		t.Errorf("error %q does not name file:line", err)
 	}
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -110,6 +110,10 @@ func load(ctx context.Context, opts Options) (*project, error) {
 		return nil, err
 	}
 	if err := p.loadModel(ctx, opts); err != nil {
+		var ae *AnalysisError
+		if errors.As(err, &ae) {
+			ae.Pos = p.display(ae.Pos)
+		}
 		return nil, err
 	}
 	return p, nil
@@ -164,7 +168,7 @@ func (p *project) interpolate(s string) string {
 }
 
 // fillUnset replaces references to unset variables without default
-// ($VAR, ${VAR}) by "0", leaving $$ escapes and defaults alone.
+// ($VAR, ${VAR}, ${VAR:?msg}) by "0", leaving $$ escapes and defaults alone.
 func (p *project) fillUnset(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
@@ -189,7 +193,7 @@ func (p *project) fillUnset(s string) string {
 		if name == "" {
 			name = m[2]
 		}
-		if _, set := p.env[name]; !set && op == "" {
+		if _, set := p.env[name]; !set && (op == "" || op == "?" || op == ":?") {
 			b.WriteString("0")
 		} else {
 			b.WriteString(m[0])
@@ -246,7 +250,7 @@ func (p *project) loadModel(ctx context.Context, opts Options) error {
 	if p.missingEnvFiles {
 		base = withSkipEnv(base)
 	}
-	model, strictErr := loader.LoadWithContext(ctx, details, base)
+	model, strictErr := safeLoad(ctx, details, base)
 	if strictErr == nil {
 		p.model = model
 		return nil
@@ -256,18 +260,18 @@ func (p *project) loadModel(ctx context.Context, opts Options) error {
 		// ("${HOST_DIR}:/data", cpus: ${CPUS}) stops the loader; DB032
 		// reports the unset variables, and lint analyses the rest.
 		p.placeholders = true
-		if model, err := loader.LoadWithContext(ctx, details, base); err == nil {
+		if model, err := safeLoad(ctx, details, base); err == nil {
 			p.model = model
 			p.loadFindings = append(p.loadFindings, p.rejected(strictErr))
 			return nil
 		}
 	}
-	if model, err := loader.LoadWithContext(ctx, details, base, relaxed); err == nil {
+	if model, err := safeLoad(ctx, details, base, relaxed); err == nil {
 		p.model = model
 		p.loadFindings = append(p.loadFindings, p.rejected(strictErr))
 		return nil
 	}
-	model, partialErr := loader.LoadWithContext(ctx, details, base, relaxed, partial)
+	model, partialErr := safeLoad(ctx, details, base, relaxed, partial)
 	if partialErr == nil {
 		p.model = model
 		p.partial = true
@@ -459,7 +463,7 @@ func (p *project) unsetNames() []string {
 		}
 		if n.Kind == yaml.ScalarNode {
 			for _, r := range varRefs(n.Value) {
-				if _, set := p.env[r.name]; !set && r.op == "" {
+				if _, set := p.env[r.name]; !set && (r.op == "" || r.op == "?" || r.op == ":?") {
 					seen[r.name] = true
 				}
 			}
@@ -482,4 +486,16 @@ func (p *project) unsetNames() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// safeLoad runs compose-go's loader and turns a panic into an error:
+// FuzzLoad found inputs (a top-level scalar beside an empty services: key,
+// with validation off) that make compose-go v2.16.2 panic in normalizeNetworks.
+func safeLoad(ctx context.Context, details types.ConfigDetails, opts ...func(*loader.Options)) (model *types.Project, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			model, err = nil, fmt.Errorf("compose-go loader panicked: %v", r)
+		}
+	}()
+	return loader.LoadWithContext(ctx, details, opts...)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,6 +68,11 @@ func ParseSuppressions(file string, data []byte) (*Suppressions, error) {
 		if err := n.Decode(&e); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", at, err))
 			continue
+		}
+		for _, k := range mapKeys(&n) {
+			if !slices.Contains([]string{"rule", "service", "file", "reason", "expires"}, k) {
+				errs = append(errs, fmt.Errorf("%s: unknown key %q; allowed: rule, service, file, reason, expires", at, k))
+			}
 		}
 		e.pos = Position{File: file, Line: n.Line, Col: n.Column}
 		if _, ok := ruleByID(e.Rule); !ok {
