@@ -3,6 +3,7 @@ package bank
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -116,7 +117,14 @@ type LoadOptions struct {
 // LoadProject loads compose files with compose-go: interpolation, .env,
 // profiles and extends, as compose itself does.
 func LoadProject(ctx context.Context, o LoadOptions) (*types.Project, error) {
-	opts, err := cli.NewProjectOptions(o.Files,
+	files := make([]string, len(o.Files))
+	for i, f := range o.Files {
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(o.Dir, f)
+		}
+		files[i] = f
+	}
+	opts, err := cli.NewProjectOptions(files,
 		cli.WithWorkingDirectory(o.Dir),
 		cli.WithName(o.Name),
 		cli.WithEnv(o.Env),

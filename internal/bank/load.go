@@ -78,8 +78,8 @@ func decodeEntry(data []byte, file string) (*Entry, *yamlDoc, Problems) {
 	return &e, doc, nil
 }
 
-// composeFiles are the compose files of an entry with the given variant.
-func (e *Entry) composeFiles(v Variant) []string {
+// ComposeFilesOf lists the compose files of the entry with a variant.
+func (e *Entry) ComposeFilesOf(v Variant) []string {
 	files := e.Compose
 	if len(files) == 0 {
 		files = []string{"compose.yaml"}
@@ -93,7 +93,7 @@ func (e *Entry) ComposeFiles(variant string) ([]string, error) {
 	if !ok {
 		return nil, fmt.Errorf("entry %s has no variant %q (variants: %v)", e.ID, variant, e.variantNames())
 	}
-	return e.composeFiles(v), nil
+	return e.ComposeFilesOf(v), nil
 }
 
 func (e *Entry) variantNames() []string {

@@ -100,7 +100,7 @@ func checkCompose(ctx context.Context, e *Entry, dir string, where func(string) 
 	variants := append([]Variant{{}}, e.Variants...)
 	var model *ComposeModel
 	for _, variant := range variants {
-		files := e.composeFiles(variant)
+		files := e.ComposeFilesOf(variant)
 		docs := map[string]*yamlDoc{}
 		for _, f := range files {
 			data, err := os.ReadFile(filepath.Join(dir, f))
@@ -213,7 +213,7 @@ func checkCompose(ctx context.Context, e *Entry, dir string, where func(string) 
 
 func serviceInAnyVariant(ctx context.Context, e *Entry, dir, svc string) bool {
 	for _, v := range e.Variants {
-		p, err := LoadProject(ctx, LoadOptions{Dir: dir, Files: e.composeFiles(v), Name: e.ID, Env: e.ParamEnv(nil), Profiles: v.Profiles})
+		p, err := LoadProject(ctx, LoadOptions{Dir: dir, Files: e.ComposeFilesOf(v), Name: e.ID, Env: e.ParamEnv(nil), Profiles: v.Profiles})
 		if err == nil {
 			if _, ok := p.Services[svc]; ok {
 				return true

@@ -60,4 +60,3 @@ func child(n *yaml.Node, key string) *keyValue {
 	}
 	return nil
 }
-

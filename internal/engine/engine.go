@@ -29,7 +29,7 @@ type Options struct {
 	Context string // a docker context name
 	Logger  *slog.Logger
 	// Events receives compose progress (pulls, builds, health waits); may be nil.
-	Events api.EventProcessor
+	Events func(Event)
 }
 
 // Engine is a connection to one Docker-compatible engine.
@@ -83,7 +83,7 @@ func Connect(ctx context.Context, o Options) (*Engine, error) {
 		compose.WithPrompt(func(string, bool) (bool, error) { return false, nil }),
 	}
 	if o.Events != nil {
-		opts = append(opts, compose.WithEventProcessor(o.Events))
+		opts = append(opts, compose.WithEventProcessor(eventSink(o.Events)))
 	}
 	e.compose, err = compose.NewComposeService(dockerCli, opts...)
 	if err != nil {
