@@ -106,7 +106,7 @@ func (m *Manager) bringUp(ctx context.Context, in *site.Instance, e *bank.Entry)
 }
 
 func (m *Manager) upAndCheck(ctx context.Context, in *site.Instance, e *bank.Entry) error {
-	p, err := m.project(ctx, in.Name)
+	p, err := m.Project(ctx, in.Name)
 	if err != nil {
 		return err
 	}

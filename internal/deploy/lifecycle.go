@@ -40,7 +40,7 @@ func (m *Manager) Stop(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		p, err := m.project(ctx, name)
+		p, err := m.Project(ctx, name)
 		if err != nil {
 			return err
 		}
@@ -60,7 +60,7 @@ func (m *Manager) Restart(ctx context.Context, name string) error {
 		if _, err := m.Site.Instance(name); err != nil {
 			return err
 		}
-		p, err := m.project(ctx, name)
+		p, err := m.Project(ctx, name)
 		if err != nil {
 			return err
 		}

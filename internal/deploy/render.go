@@ -139,8 +139,8 @@ func checkParams(e *bank.Entry, set map[string]string) error {
 	return nil
 }
 
-// project loads the rendered project of an instance with its secrets.
-func (m *Manager) project(ctx context.Context, name string) (*types.Project, error) {
+// Project loads the rendered project of an instance with its secrets.
+func (m *Manager) Project(ctx context.Context, name string) (*types.Project, error) {
 	secrets, err := m.Site.Secrets(name)
 	if err != nil {
 		return nil, err
