@@ -194,13 +194,31 @@ func (p *project) fillUnset(s string) string {
 			name = m[2]
 		}
 		if _, set := p.env[name]; !set && (op == "" || op == "?" || op == ":?") {
-			b.WriteString("0")
+			b.WriteString(placeholder(s, i, i+loc[1]))
 		} else {
 			b.WriteString(m[0])
 		}
 		i += loc[1]
 	}
 	return b.String()
+}
+
+// placeholder chooses what stands for an unset variable at s[start:end]
+// so that compose-go can type the value: "0" for a whole value (a number
+// or a flag) or a leading host port ("${PORT}:80"), "/0" for a leading
+// bind source ("${DIR}:/data"), and otherwise the empty string compose
+// itself would substitute ("${ROOT}/data" stays "/data").
+func placeholder(s string, start, end int) string {
+	if start == 0 && end == len(s) {
+		return "0"
+	}
+	if start == 0 && end < len(s) && s[end] == ':' {
+		if end+1 < len(s) && s[end+1] >= '0' && s[end+1] <= '9' {
+			return "0"
+		}
+		return "/0"
+	}
+	return ""
 }
 
 var pathInErrRE = regexp.MustCompile(`(services(?:\.[A-Za-z0-9_.\-]+)?)`)

@@ -61,7 +61,7 @@ func checkDependsOn(p *project) []Finding {
 				continue
 			}
 			e, ok := p.engineOf(target)
-			if !ok || !e.isDatabase() || d.Condition == types.ServiceConditionHealthy {
+			if !ok || !e.isDatabase() || (d.Condition != "" && d.Condition != types.ServiceConditionStarted) {
 				continue
 			}
 			cond := d.Condition

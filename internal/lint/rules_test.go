@@ -100,6 +100,17 @@ volumes:
     build: ./db
     x-dockerbank: {role: database, engine: postgres}
 `},
+		{name: "database image run as a dump job is no database", rule: "DB001", service: "backup", absent: true, compose: `services:
+  backup:
+    image: postgres:16.4
+    entrypoint: ["/bin/bash", "/backup.sh"]
+`},
+		{name: "server started by a wrapper script is a database", rule: "DB001", service: "db", compose: `services:
+  db:
+    image: postgres:16.4
+    command: "/bin/bash /scripts/entrypoint.sh"
+    restart: on-failure
+`},
 		// DB002
 		{name: "untagged image", rule: "DB002", service: "web", line: 3, sev: SeverityHigh, compose: `services:
   web:
@@ -349,6 +360,16 @@ volumes:
     image: postgres:16.4
     healthcheck:
       test: ["CMD-SHELL", "pg_isready"]
+`},
+		{name: "depends_on a completed job", rule: "DB017", service: "app", absent: true, compose: `services:
+  app:
+    image: example/app:1.0.0
+    depends_on:
+      migrate:
+        condition: service_completed_successfully
+  migrate:
+    image: postgres:16.4
+    command: ["psql", "-f", "/migrate.sql"]
 `},
 		// DB018, DB019, DB020
 		{name: "no restart", rule: "DB018", service: "w", line: 2, compose: `services:
