@@ -72,7 +72,11 @@ func checkDependsOn(p *project) []Finding {
 			if !hasHealthcheck(target) {
 				fix = fmt.Sprintf("give %s a healthcheck, then use depends_on: {%s: {condition: service_healthy}}", dep, dep)
 			}
-			out = append(out, Finding{Service: s.Name, Position: p.locate(s.Name, "depends_on", dep),
+			pos := p.locate(s.Name, "depends_on", dep)
+			if _, ok := p.find(s.Name, []string{"depends_on"}); !ok {
+				pos = p.locate(s.Name, "links") // links imply depends_on
+			}
+			out = append(out, Finding{Service: s.Name, Position: pos,
 				Message: fmt.Sprintf("depends on database %s with condition %s: the service starts before %s accepts connections", dep, cond, dep),
 				Fix:     fix})
 		}
