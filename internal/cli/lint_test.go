@@ -115,3 +115,39 @@ func TestBankEntriesPassLint(t *testing.T) {
 		})
 	}
 }
+
+// TestLintInstance lints an instance's rendered compose file, with its
+// secrets as environment, from a site written by hand (no engine needed).
+func TestLintInstance(t *testing.T) {
+	siteDir := t.TempDir()
+	dir := filepath.Join(siteDir, "instances", "demo1")
+	if err := os.MkdirAll(filepath.Join(dir, "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "instance.yaml", "name: demo1\nentry: demo\nversion: \"2.0\"\nstate: up\n")
+	writeFile(t, filepath.Join(dir, "secrets"), "db_password", "s3cret-value")
+	writeFile(t, dir, "compose.yaml", `services:
+  db:
+    image: postgres:16.4
+    environment:
+      POSTGRES_PASSWORD: ${DOCKERBANK_SECRET_DB_PASSWORD}
+`)
+	var out, errb bytes.Buffer
+	code := Main([]string{"--site", siteDir, "lint", "--format", "json", "demo1"}, Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (the db has no volume)\n%s%s", code, out.String(), errb.String())
+	}
+	if strings.Contains(out.String(), "s3cret-value") {
+		t.Error("a secret value appears in the lint output")
+	}
+	if strings.Contains(out.String(), "DB032") {
+		t.Errorf("the instance's secret variable is reported unset:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), `"file": "compose.yaml"`) {
+		t.Errorf("findings do not name the rendered compose.yaml:\n%s", out.String())
+	}
+	code = Main([]string{"--site", siteDir, "lint", "nosuchinstance"}, Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+	if code != ExitNotFound {
+		t.Errorf("unknown instance: exit %d, want %d", code, ExitNotFound)
+	}
+}
