@@ -2,7 +2,6 @@ package lint
 
 import (
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
@@ -203,9 +202,4 @@ func matchVersion(ver, prefix string) bool {
 		return true
 	}
 	return strings.HasPrefix(ver, prefix+".")
-}
-
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
 }

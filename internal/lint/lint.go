@@ -91,6 +91,9 @@ type Finding struct {
 type Report struct {
 	// Files are the compose files analysed, in load order, as displayed in findings.
 	Files []string `json:"files"`
+	// Partial is set when a file named by extends, include or env_file was
+	// missing and the project was analysed without it (see DB091).
+	Partial bool `json:"partial,omitempty"`
 	// Findings, sorted by file, line, column and rule; suppressed ones included.
 	Findings []Finding `json:"findings"`
 }
@@ -228,7 +231,7 @@ func Check(ctx context.Context, opts Options) (*Report, error) {
 	for _, f := range p.files {
 		files = append(files, p.displayPath(f.path))
 	}
-	return &Report{Files: files, Findings: findings}, nil
+	return &Report{Files: files, Partial: p.partial, Findings: findings}, nil
 }
 
 func sortFindings(fs []Finding) {

@@ -28,12 +28,10 @@ type project struct {
 	extra map[string]*composeFile // files reached through extends, by absolute path; nil entry: unreadable
 	env   map[string]string
 	model *types.Project
-	// unset records variables that were referenced but not set.
-	unset map[string]bool
 	// loadFindings are findings made while loading (v1 format, missing extends...).
 	loadFindings []Finding
 	now          time.Time
-	// partial is set when extends or include could not be followed.
+	// partial is set when extends, include or env_file could not be followed.
 	partial bool
 	// placeholders is set when unset variables without default were
 	// replaced by "0" so that compose-go could type and split the values.
@@ -86,7 +84,7 @@ func load(ctx context.Context, opts Options) (*project, error) {
 	if err != nil {
 		return nil, &UsageError{Err: fmt.Errorf("resolve project directory %s: %w", dir, err)}
 	}
-	p := &project{dir: dir, extra: map[string]*composeFile{}, unset: map[string]bool{}, now: opts.Now}
+	p := &project{dir: dir, extra: map[string]*composeFile{}, now: opts.Now}
 	for _, f := range files {
 		abs, err := filepath.Abs(f)
 		if err != nil {
@@ -142,12 +140,9 @@ func (p *project) loadEnv(opts Options) error {
 	return nil
 }
 
-// lookup resolves a variable and records unset ones.
+// lookup resolves a variable from the project environment.
 func (p *project) lookup(key string) (string, bool) {
 	v, ok := p.env[key]
-	if !ok {
-		p.unset[key] = true
-	}
 	return v, ok
 }
 
@@ -461,6 +456,7 @@ func (p *project) checkEnvFiles(f *composeFile) {
 				continue
 			}
 			p.missingEnvFiles = true
+			p.partial = true
 			p.loadFindings = append(p.loadFindings, Finding{
 				Rule: ruleIncomplete, Severity: SeverityMedium, Service: svc, Position: posOf(f, it),
 				Message: fmt.Sprintf("env_file %s not found: compose refuses to start the service, and lint analysed its environment without the file", written),

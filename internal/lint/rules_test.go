@@ -664,3 +664,18 @@ func TestBrokenYAMLInline(t *testing.T) {
 		t.Fatalf("Check = %v, want AnalysisError at compose.yaml:<line>", err)
 	}
 }
+
+func TestPartialReport(t *testing.T) {
+	r := lintString(t, `services:
+  w:
+    image: example/w:1.0.0
+    env_file: missing.env
+`, nil)
+	if !r.Partial {
+		t.Errorf("report of a project with a missing env_file is not marked partial:\n%s", dump(r))
+	}
+	r = lintString(t, "services:\n  w:\n    image: example/w:1.0.0\n", nil)
+	if r.Partial {
+		t.Error("complete project marked partial")
+	}
+}
