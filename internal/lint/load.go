@@ -39,6 +39,9 @@ type project struct {
 	// missingEnvFiles is set when an env_file does not exist; environment
 	// is then analysed as written.
 	missingEnvFiles bool
+	// missingIncludes is set when an include file does not exist; the
+	// project is then analysed without includes.
+	missingIncludes bool
 }
 
 // FindComposeFiles returns the compose file and its override file in dir, the way compose finds them.
@@ -263,6 +266,9 @@ func (p *project) loadModel(ctx context.Context, opts Options) error {
 	if p.missingEnvFiles {
 		base = withSkipEnv(base)
 	}
+	if p.missingIncludes {
+		base = withSkipInclude(base)
+	}
 	model, strictErr := safeLoad(ctx, details, base)
 	if strictErr == nil {
 		p.model = model
@@ -298,6 +304,13 @@ func (p *project) loadModel(ctx context.Context, opts Options) error {
 	return &AnalysisError{Pos: p.errPosition(strictErr), Err: fmt.Errorf("load compose project: %w", partialErr)}
 }
 
+func withSkipInclude(base func(*loader.Options)) func(*loader.Options) {
+	return func(o *loader.Options) {
+		base(o)
+		o.SkipInclude = true
+	}
+}
+
 func withSkipEnv(base func(*loader.Options)) func(*loader.Options) {
 	return func(o *loader.Options) {
 		base(o)
@@ -319,7 +332,11 @@ func (p *project) rejected(err error) Finding {
 		// compose-go's first error depends on map order; the unset
 		// variables are the cause and are stable.
 		f.Position = Position{File: p.files[0].path, Line: 1, Col: 1}
-		f.Message = fmt.Sprintf("compose rejects this project while %s are unset (an empty value breaks a volume, port or number)", strings.Join(names, ", "))
+		verb := "are"
+		if len(names) == 1 {
+			verb = "is"
+		}
+		f.Message = fmt.Sprintf("compose rejects this project while %s %s unset (a required ${VAR:?} variable, or an empty value where a volume, port or number is needed)", strings.Join(names, ", "), verb)
 		f.Fix = "set the variables in .env, or give them defaults"
 	}
 	return f
@@ -385,6 +402,7 @@ func (p *project) prepare(f *composeFile) ([]byte, error) {
 		}
 	}
 	p.checkEnvFiles(f)
+	p.checkIncludes(f)
 	if !f.v1 && len(cuts) == 0 {
 		return data, nil
 	}
@@ -512,4 +530,52 @@ func safeLoad(ctx context.Context, details types.ConfigDetails, opts ...func(*lo
 		}
 	}()
 	return loader.LoadWithContext(ctx, details, opts...)
+}
+
+// checkIncludes reports include entries of f whose files do not exist.
+func (p *project) checkIncludes(f *composeFile) {
+	if f.v1 {
+		return
+	}
+	_, inc := mapGet(f.root, "include")
+	inc = deref(inc)
+	if inc == nil || inc.Kind != yaml.SequenceNode {
+		return
+	}
+	for _, it := range inc.Content {
+		it = deref(it)
+		var paths []*yaml.Node
+		switch it.Kind {
+		case yaml.ScalarNode:
+			paths = []*yaml.Node{it}
+		case yaml.MappingNode:
+			_, pn := mapGet(it, "path")
+			pn = deref(pn)
+			if pn != nil && pn.Kind == yaml.SequenceNode {
+				paths = pn.Content
+			} else if pn != nil {
+				paths = []*yaml.Node{pn}
+			}
+		}
+		for _, pn := range paths {
+			written := scalar(pn)
+			file := p.interpolate(written)
+			if file == "" || strings.Contains(file, "://") || strings.HasPrefix(file, "oci:") {
+				continue // remote includes are not fetched by lint
+			}
+			if !filepath.IsAbs(file) {
+				file = filepath.Join(filepath.Dir(f.path), file)
+			}
+			if _, err := os.Stat(file); err == nil {
+				continue
+			}
+			p.missingIncludes = true
+			p.partial = true
+			p.loadFindings = append(p.loadFindings, Finding{
+				Rule: ruleIncomplete, Severity: SeverityMedium, Position: posOf(f, pn),
+				Message: fmt.Sprintf("include %s not found: compose refuses the project, and lint analysed it without the included services", written),
+				Fix:     "add the file, or remove the include",
+			})
+		}
+	}
 }

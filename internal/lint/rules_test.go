@@ -542,6 +542,18 @@ volumes:
       service: base
     image: example/w:1.0.0
 `},
+		{name: "missing include file", rule: "DB091", line: 2, compose: `include:
+  - other/compose.yaml
+services:
+  w:
+    image: example/w:1.0.0
+`},
+		{name: "required variable unset", rule: "DB090", line: 1, compose: `services:
+  w:
+    image: example/w:1.0.0
+    environment:
+      A: ${A:?set A}
+`},
 		{name: "extends position in the other file", rule: "DB003", service: "w", line: 4, extra: map[string]string{"base.yml": `services:
   base:
     image: example/w:1.0.0
