@@ -22,6 +22,7 @@ type Rule struct {
 const (
 	ruleSchema     = "DB090"
 	ruleIncomplete = "DB091"
+	ruleUnused     = "DB098"
 	ruleExpired    = "DB099"
 )
 
@@ -129,6 +130,9 @@ var registry = []Rule{
 	{ID: ruleIncomplete, Name: "incomplete-analysis", Severity: SeverityMedium,
 		Summary: "A file referenced by extends or include is missing; services were analysed without it.",
 		Fix:     "provide the referenced file"},
+	{ID: ruleUnused, Name: "unused-suppression", Severity: SeverityInfo,
+		Summary: "A suppression matches no finding; it would silently hide a future one.",
+		Fix:     "remove the suppression"},
 	{ID: ruleExpired, Name: "expired-suppression", Severity: SeverityMedium,
 		Summary: "A suppression passed its expiry date and no longer suppresses anything.",
 		Fix:     "fix the findings it covered, or renew it with a new reason and date"},
