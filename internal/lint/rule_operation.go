@@ -105,7 +105,9 @@ func checkLogging(p *project) []Finding {
 			if s.Logging.Driver != "" {
 				driver = s.Logging.Driver
 			}
-			opts = s.Logging.Options
+			for k, v := range s.Logging.Options {
+				opts[k] = v
+			}
 		}
 		if s.LogDriver != "" {
 			driver = s.LogDriver

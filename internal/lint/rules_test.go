@@ -405,6 +405,13 @@ volumes:
       options:
         max-size: 10m
 `},
+		{name: "legacy log_opt without logging block", rule: "DB019", service: "w", absent: true, compose: `services:
+  w:
+    image: example/w:1.0.0
+    log_driver: json-file
+    log_opt:
+      max-size: 10m
+`},
 		{name: "no memory limit", rule: "DB020", service: "w", compose: `services:
   w:
     image: example/w:1.0.0
