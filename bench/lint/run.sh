@@ -38,25 +38,36 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 tmp=$(mktemp -d /tmp/bench-lint.XXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-# dockerbank lints one project per call (FILES are -f overrides of one
-# project), so it runs once per corpus file; dclint takes all files in one
-# process. Both are measured that way, plus dclint once per file.
-run_db()        { for f in "${files[@]}"; do "$db" lint --site "$tmp/site" "$f" >/dev/null 2>&1 || true; done; }
+# Both tools are measured linting all files in one process (dockerbank
+# lint --separate: each file is a project of its own) and with one process
+# per file.
+run_db()        { "$db" lint --site "$tmp/site" --separate "${files[@]}" >/dev/null 2>&1 || true; }
+run_db_each()   { for f in "${files[@]}"; do "$db" lint --site "$tmp/site" "$f" >/dev/null 2>&1 || true; done; }
 run_dclint()    { "$dclint" --no-color "${files[@]}" >/dev/null 2>&1 || true; }
 run_dclint_each() { for f in "${files[@]}"; do "$dclint" --no-color "$f" >/dev/null 2>&1 || true; done; }
 
 run_db; [ -z "$dclint" ] || run_dclint   # warm the page cache
 for i in $(seq 1 "$rounds"); do
 	t0=$(now); run_db; t1=$(now); ms "$t0" "$t1" >>"$tmp/db"
+	t0=$(now); run_db_each; t1=$(now); ms "$t0" "$t1" >>"$tmp/db_each"
 	if [ -n "$dclint" ]; then
 		t0=$(now); run_dclint; t1=$(now); ms "$t0" "$t1" >>"$tmp/dclint"
 		t0=$(now); run_dclint_each; t1=$(now); ms "$t0" "$t1" >>"$tmp/dclint_each"
 	fi
 done
 
-# Peak memory of one dockerbank call on the largest corpus file.
-largest=$(ls -S "${files[@]}" | head -1)
-peak=$( { /usr/bin/time -f %M "$db" lint --site "$tmp/site" "$largest" >/dev/null; } 2>&1 | tail -1 || true)
+# CPU time and peak memory of one whole-corpus run (CPU time depends less
+# on other load on the machine than wall time does).
+/usr/bin/time -o "$tmp/usage" -f "%U %S %M" "$db" lint --site "$tmp/site" --separate "${files[@]}" >/dev/null 2>&1 || true
+usage=$(tail -1 "$tmp/usage")
+cpu=$(echo "$usage" | awk '{printf "%d", ($1 + $2) * 1000}')
+peak=$(echo "$usage" | awk '{print $3}')
+if [ -n "$dclint" ]; then
+	/usr/bin/time -o "$tmp/dusage" -f "%U %S %M" "$dclint" --no-color "${files[@]}" >/dev/null 2>&1 || true
+	dusage=$(tail -1 "$tmp/dusage")
+	dcpu=$(echo "$dusage" | awk '{printf "%d", ($1 + $2) * 1000}')
+	dpeak=$(echo "$dusage" | awk '{print $3}')
+fi
 
 # Findings per tool over the corpus (dockerbank: active findings at any severity).
 db_findings=0; db_exit2=0
@@ -69,13 +80,13 @@ done
 echo "machine:   $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GB; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "date:      $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "corpus:    ${#files[@]} files in $corpus; $rounds rounds"
-echo "dockerbank $(cd "$root" && git describe --always --dirty 2>/dev/null || echo dev): median $(median <"$tmp/db") ms for the corpus (one process per file; rounds: $(tr '\n' ' ' <"$tmp/db")); peak RSS ${peak} KB on $(basename "$largest"); $db_findings findings, $db_exit2 file(s) not analysable (exit 2)"
+echo "dockerbank $(cd "$root" && git describe --always --dirty 2>/dev/null || echo dev): median $(median <"$tmp/db") ms for the corpus in one process (rounds: $(tr '\n' ' ' <"$tmp/db")), CPU ${cpu} ms, peak RSS ${peak} KB; median $(median <"$tmp/db_each") ms one process per file; $db_findings findings, $db_exit2 file(s) not analysable (exit 2)"
 if [ -n "$dclint" ]; then
 	dc_out=$("$dclint" --no-color "${files[@]}" 2>&1 || true)
 	dc_n=$(printf '%s\n' "$dc_out" | sed 's/\x1b\[[0-9;]*m//g' | grep -Ec '^\s+[0-9]+:[0-9]+\s+(error|warning)' || true)
-	echo "dclint $dclint_version: median $(median <"$tmp/dclint") ms all files in one process (rounds: $(tr '\n' ' ' <"$tmp/dclint")); median $(median <"$tmp/dclint_each") ms one process per file; $dc_n problems"
-	awk -v a="$(median <"$tmp/db")" -v b="$(median <"$tmp/dclint")" -v c="$(median <"$tmp/dclint_each")" \
-		'BEGIN {printf "ratio:     dockerbank/dclint = %.2f (dclint one process), %.2f (dclint per file)\n", a/b, a/c}'
+	echo "dclint $dclint_version: median $(median <"$tmp/dclint") ms for the corpus in one process (rounds: $(tr '\n' ' ' <"$tmp/dclint")), CPU ${dcpu} ms, peak RSS ${dpeak} KB; median $(median <"$tmp/dclint_each") ms one process per file; $dc_n problems"
+	awk -v a="$(median <"$tmp/db")" -v b="$(median <"$tmp/dclint")" -v c="$(median <"$tmp/db_each")" -v d="$(median <"$tmp/dclint_each")" -v e="$cpu" -v f="$dcpu" \
+		'BEGIN {printf "ratio:     dockerbank/dclint wall %.2f (one process), %.2f (process per file); CPU %.2f\n", a/b, c/d, e/f}'
 else
 	echo "dclint: not measured (npm not available)"
 fi

@@ -151,3 +151,25 @@ func TestLintInstance(t *testing.T) {
 		t.Errorf("unknown instance: exit %d, want %d", code, ExitNotFound)
 	}
 }
+
+// TestLintSeparate lints several projects in one run; a broken file is
+// named on stderr and makes the exit code 2, the others are still reported.
+func TestLintSeparate(t *testing.T) {
+	dir := t.TempDir()
+	a := writeFile(t, dir, "a.yml", lintSample)
+	b := writeFile(t, dir, "b.yml", "services:\n  web:\n    image: nginx\n")
+	bad := writeFile(t, dir, "bad.yml", "services:\n  a:\n    image: x\n      ports: [1]\n")
+	r := runLint(t, "--separate", a, b)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", r.code, r.out, r.err)
+	}
+	for _, want := range []string{filepath.ToSlash(filepath.Join(dir, "a.yml")) + ":5:7 high DB007 db:", filepath.ToSlash(filepath.Join(dir, "b.yml")) + ":3:5 high DB002 web:"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.out)
+		}
+	}
+	r = runLint(t, "--separate", a, bad)
+	if r.code != 2 || !strings.Contains(r.err, "bad.yml:4:12") || !strings.Contains(r.out, "DB007") {
+		t.Errorf("with a broken file: exit %d (want 2), stderr %q, findings of the others kept: %v", r.code, r.err, strings.Contains(r.out, "DB007"))
+	}
+}
