@@ -9,9 +9,9 @@ import (
 	"github.com/dockerbank/dockerbank/internal/bank"
 )
 
-// TestBadEntries loads entries with one mistake each and checks that every
-// mistake is reported at its file and line, with a fix.
-func TestBadEntries(t *testing.T) {
+// TestBadEntriesExactLine complements TestLoadDirBad: a mistake in a compose
+// file (not entry.yaml) is reported at its exact file and line, with a fix.
+func TestBadEntriesExactLine(t *testing.T) {
 	type want struct {
 		file    string // base name
 		line    int
@@ -21,14 +21,7 @@ func TestBadEntries(t *testing.T) {
 		dir  string
 		want []want
 	}{
-		{"yaml-error", []want{{"entry.yaml", 10, "YAML error"}}},
 		{"compose-yaml-error", []want{{"compose.yaml", 7, "YAML error"}}},
-		{"unknown-key", []want{{"entry.yaml", 5, "field maintainer not found"}}},
-		{"untagged-image", []want{
-			{"compose.yaml", 3, `image "dockerbank/postgres" has no tag`},
-			{"entry.yaml", 15, `image "dockerbank/postgres" of service db has no tag`},
-		}},
-		{"userdata-without-backup", []want{{"compose.yaml", 11, "userdata volume pgdata has no backup method"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {
