@@ -5,6 +5,7 @@
 set -eu
 zip=$1
 dest=$2
+mkdir -p /tmp
 work=$(mktemp -d)
 unzip -q "$zip" -d "$work"
 mkdir -p "$dest"
