@@ -63,12 +63,16 @@ func ParseSuppressions(file string, data []byte) (*Suppressions, error) {
 	s := &Suppressions{File: file}
 	var errs []error
 	for _, n := range raw.Suppressions {
-		var e Suppression
 		at := fmt.Sprintf("%s:%d", file, n.Line)
-		if err := n.Decode(&e); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", at, err))
+		if n.Kind != yaml.MappingNode {
+			errs = append(errs, fmt.Errorf("%s: a suppression is a mapping with rule and reason", at))
 			continue
 		}
+		field := func(k string) string {
+			_, v := mapGet(&n, k)
+			return strings.TrimSpace(scalar(v))
+		}
+		e := Suppression{Rule: field("rule"), Service: field("service"), File: field("file"), Reason: field("reason"), Expires: field("expires")}
 		for _, k := range mapKeys(&n) {
 			if !slices.Contains([]string{"rule", "service", "file", "reason", "expires"}, k) {
 				errs = append(errs, fmt.Errorf("%s: unknown key %q; allowed: rule, service, file, reason, expires", at, k))

@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -26,6 +27,11 @@ func parseFile(path string, data []byte) (*composeFile, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		pos := Position{File: path}
+		var le *yaml.LoadError
+		if errors.As(err, &le) && le.Mark.Line > 0 {
+			pos.Line, pos.Col = le.Mark.Line, le.Mark.Column
+			return nil, &AnalysisError{Pos: pos, Err: fmt.Errorf("invalid YAML: %s; fix the indentation or quoting at that line", le.Message)}
+		}
 		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
 			pos.Line, _ = strconv.Atoi(m[1])
 			if m[2] != "" {
