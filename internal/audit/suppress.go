@@ -57,6 +57,15 @@ func LoadSuppressions(r io.Reader, file string) ([]Suppression, error) {
 	for _, n := range f.Suppressions {
 		var s Suppression
 		where := fmt.Sprintf("%s:%d", file, n.Line)
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				switch k := n.Content[i]; k.Value {
+				case "rule", "path", "reason", "expires":
+				default:
+					errs = append(errs, fmt.Errorf("%s:%d: unknown field %q: want rule, path, reason, expires", file, k.Line, k.Value))
+				}
+			}
+		}
 		if err := n.Decode(&s); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 			continue
