@@ -111,6 +111,16 @@ type want struct {
 // opaque whiteout).
 func plantedImage(t testing.TB) (v1.Image, []want) {
 	t.Helper()
+	layers, cfg, wants := plantedSpec(t)
+	img := buildImage(t, layers, cfg, []v1.History{
+		{CreatedBy: "ARG API_TOKEN", EmptyLayer: true},
+	})
+	return img, wants
+}
+
+// plantedSpec describes the planted image: its layers, config and what the
+// audit must find.
+func plantedSpec(t testing.TB) ([]layerSpec, v1.Config, []want) {
 	layers := []layerSpec{
 		{createdBy: "ADD file:0f1e2d3c4b5a in / ", files: []file{
 			{name: "etc/"}, {name: "etc/os-release", content: []byte(debian11)},
@@ -146,6 +156,7 @@ func plantedImage(t testing.TB) (v1.Image, []want) {
 			{name: "app/export/patients.csv", content: []byte("MRN;Vorname;Nachname;Geburtsdatum\n0001;Erika;Mustermann;1964-08-12\n")},
 			{name: "var/www/redcap_v13.1.0/"},
 			{name: "var/www/redcap_v13.1.0/index.php", content: []byte("<?php // REDCap\n")},
+			{name: "opt/oracle/product/21c/dbhomeXE/"},
 			{name: "opt/oracle/product/21c/dbhomeXE/bin/oracle", content: []byte("\x7fELF")},
 			{name: "app/tmp/"},
 			{name: "app/tmp/cache.sql", content: []byte("INSERT INTO visits VALUES (1);\n")},
@@ -174,9 +185,6 @@ func plantedImage(t testing.TB) (v1.Image, []want) {
 		},
 		Labels: map[string]string{LabelRedistributable: "false"},
 	}
-	img := buildImage(t, layers, cfg, []v1.History{
-		{CreatedBy: "ARG API_TOKEN", EmptyLayer: true},
-	})
 	wants := []want{
 		{RuleCredentialFile, 1, "root/.ssh/id_rsa", 3},
 		{RuleCredentialFile, 1, "app/.env", -1},
@@ -202,7 +210,7 @@ func plantedImage(t testing.TB) (v1.Image, []want) {
 		{RuleClinical, 1, "app/fhir/bundle.json", -1},
 		{RulePersonalData, 1, "app/export/patients.csv", -1},
 		{RuleProduct, 1, "var/www/redcap_v13.1.0", -1},
-		{RuleProduct, 1, "opt/oracle/product/21c/dbhomeXE/bin/oracle", -1},
+		{RuleProduct, 1, "opt/oracle/product/21c/dbhomeXE", -1},
 		{RuleSetuid, 0, "usr/bin/passwd", -1},
 		{RuleDaemon, 0, "usr/sbin/sshd", -1},
 		{RuleDaemon, 0, "usr/bin/supervisord", -1},
@@ -217,7 +225,7 @@ func plantedImage(t testing.TB) (v1.Image, []want) {
 		{RuleNotRedistrib, -1, "", -1},
 		{RuleMissingLabels, -1, "", -1},
 	}
-	return img, wants
+	return layers, cfg, wants
 }
 
 // cleanImage is a small image that should pass: supported OS, non-root

@@ -73,13 +73,12 @@ func readSave(ctx context.Context, r io.Reader, w *walker, ref string) (*imageDa
 		}
 		head := peek[:n]
 		if first := firstNonSpace(head); (first == '{' || first == '[') && hdr.Size <= maxJSONBlob {
-			b := make([]byte, 0, hdr.Size)
-			b = append(b, head...)
-			rest, err := io.ReadAll(tr)
-			if err != nil {
+			var b bytes.Buffer
+			b.Write(head)
+			if _, err := b.ReadFrom(tr); err != nil {
 				return nil, fmt.Errorf("read %s in image tarball: %w", name, err)
 			}
-			blobs[name] = append(b, rest...)
+			blobs[name] = b.Bytes()
 			continue
 		}
 		gz := len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b
