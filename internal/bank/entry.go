@@ -1,0 +1,135 @@
+package bank
+
+import "time"
+
+// APIVersion is the entry format this version of dockerbank reads.
+const APIVersion = "dockerbank/v1"
+
+// Entry is one application of a bank: the curated metadata of entry.yaml and
+// the compose model it points at.
+type Entry struct {
+	APIVersion     string       `yaml:"apiVersion" json:"apiVersion"`
+	ID             string       `yaml:"id" json:"id"`
+	Title          string       `yaml:"title" json:"title"`
+	Domain         string       `yaml:"domain" json:"domain"`
+	Description    string       `yaml:"description" json:"description"`
+	Upstream       string       `yaml:"upstream" json:"upstream"`
+	Licence        string       `yaml:"licence" json:"licence"`
+	Distribution   Distribution `yaml:"distribution" json:"distribution"`
+	Compose        []string     `yaml:"compose" json:"compose"`
+	DefaultVersion string       `yaml:"defaultVersion" json:"defaultVersion"`
+	Versions       []Version    `yaml:"versions" json:"versions"`
+	Variants       []Variant    `yaml:"variants,omitempty" json:"variants,omitempty"`
+	Parameters     []Parameter  `yaml:"parameters,omitempty" json:"parameters,omitempty"`
+	Checks         Checks       `yaml:"checks,omitempty" json:"checks,omitempty"`
+	Requires       []string     `yaml:"requires,omitempty" json:"requires,omitempty"`
+	Curation       Curation     `yaml:"curation" json:"curation"`
+
+	// Filled by Load, not read from entry.yaml.
+	Source string        `yaml:"-" json:"source"`
+	Model  *ComposeModel `yaml:"-" json:"model,omitempty"`
+}
+
+// Distribution modes.
+const (
+	Redistributable = "redistributable"
+	BuildLocally    = "build-locally"
+	Unavailable     = "unavailable"
+)
+
+// Distribution says whether the images of an entry may be passed on.
+type Distribution struct {
+	Mode string `yaml:"mode" json:"mode"`
+	// Source is what the user must supply for build-locally entries.
+	Source string `yaml:"source,omitempty" json:"source,omitempty"`
+	Notes  string `yaml:"notes,omitempty" json:"notes,omitempty"`
+}
+
+// Version pins the image of every service for one release of an entry.
+type Version struct {
+	Version string `yaml:"version" json:"version"`
+	// Images maps a service name to an image reference with a tag.
+	Images map[string]string `yaml:"images" json:"images"`
+	// Digests optionally pins images further (service -> sha256:...).
+	Digests map[string]string `yaml:"digests,omitempty" json:"digests,omitempty"`
+	// Build lists services whose image is built locally from the entry.
+	Build map[string]Build `yaml:"build,omitempty" json:"build,omitempty"`
+	Notes string           `yaml:"notes,omitempty" json:"notes,omitempty"`
+}
+
+// Build describes a local image build from a directory of the entry.
+type Build struct {
+	Context    string            `yaml:"context" json:"context"`
+	Dockerfile string            `yaml:"dockerfile,omitempty" json:"dockerfile,omitempty"`
+	Args       map[string]string `yaml:"args,omitempty" json:"args,omitempty"`
+}
+
+// Variant selects compose profiles and extra compose files.
+type Variant struct {
+	Name        string   `yaml:"name" json:"name"`
+	Description string   `yaml:"description,omitempty" json:"description,omitempty"`
+	Profiles    []string `yaml:"profiles,omitempty" json:"profiles,omitempty"`
+	Compose     []string `yaml:"compose,omitempty" json:"compose,omitempty"`
+}
+
+// Parameter is a value the user may set with --set; it is passed to compose
+// as an interpolation variable.
+type Parameter struct {
+	Name        string `yaml:"name" json:"name"`
+	Default     string `yaml:"default" json:"default"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+}
+
+// Checks are run after a deploy and after a restore.
+type Checks struct {
+	PostDeploy []Check `yaml:"postDeploy,omitempty" json:"postDeploy,omitempty"`
+}
+
+// Check runs a command inside a service's container; exit status 0 passes.
+type Check struct {
+	Name    string   `yaml:"name" json:"name"`
+	Service string   `yaml:"service" json:"service"`
+	Exec    []string `yaml:"exec" json:"exec"`
+}
+
+// Curation records who reviewed an entry against upstream documentation.
+type Curation struct {
+	ReviewedBy string    `yaml:"reviewedBy" json:"reviewedBy"`
+	ReviewedOn time.Time `yaml:"reviewedOn" json:"reviewedOn"`
+	Notes      string    `yaml:"notes,omitempty" json:"notes,omitempty"`
+}
+
+// Version returns the named version, or the default one when name is empty.
+func (e *Entry) Version(name string) (Version, bool) {
+	if name == "" {
+		name = e.DefaultVersion
+	}
+	for _, v := range e.Versions {
+		if v.Version == name {
+			return v, true
+		}
+	}
+	return Version{}, false
+}
+
+// VersionNames lists the versions in the order of entry.yaml.
+func (e *Entry) VersionNames() []string {
+	names := make([]string, len(e.Versions))
+	for i, v := range e.Versions {
+		names[i] = v.Version
+	}
+	return names
+}
+
+// Variant returns the named variant; the empty name is the plain entry.
+func (e *Entry) Variant(name string) (Variant, bool) {
+	if name == "" {
+		return Variant{Name: ""}, true
+	}
+	for _, v := range e.Variants {
+		if v.Name == name {
+			return v, true
+		}
+	}
+	return Variant{}, false
+}

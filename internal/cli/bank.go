@@ -1,0 +1,239 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dockerbank/dockerbank/internal/bank"
+)
+
+func (a *app) bankCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "bank",
+		Short:   "List, show, search and check bank entries",
+		GroupID: "bank",
+	}
+	c.AddCommand(a.bankListCommand(), a.bankShowCommand(), a.bankSearchCommand(), a.bankLintCommand(), a.bankAddCommand())
+	return c
+}
+
+func (a *app) printEntries(entries []*bank.Entry) error {
+	if a.json {
+		return a.printJSON(entries)
+	}
+	rows := make([][]string, 0, len(entries))
+	for _, e := range entries {
+		rows = append(rows, []string{e.ID, e.DefaultVersion, e.Domain, e.Licence, e.Distribution.Mode, e.Title})
+	}
+	a.table([]string{"ENTRY", "VERSION", "DOMAIN", "LICENCE", "DISTRIBUTION", "TITLE"}, rows)
+	return nil
+}
+
+func (a *app) bankListCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the entries of every bank",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := a.openBank(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return a.printEntries(b.List())
+		},
+	}
+}
+
+func (a *app) bankSearchCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "search WORDS...",
+		Short: "Find entries by id, title, domain, description or licence",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := a.openBank(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return a.printEntries(b.Search(strings.Join(args, " ")))
+		},
+	}
+}
+
+func (a *app) bankShowCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ENTRY",
+		Short: "Show an entry: versions, services, volumes with their backup methods, licence, curation",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := a.openBank(cmd.Context())
+			if err != nil {
+				return err
+			}
+			e, err := b.Get(args[0])
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(e)
+			}
+			out := a.streams.Out
+			fmt.Fprintf(out, "%s: %s\n", e.ID, e.Title)
+			fmt.Fprintf(out, "domain:       %s\nupstream:     %s\nlicence:      %s\ndistribution: %s", e.Domain, e.Upstream, e.Licence, e.Distribution.Mode)
+			if e.Distribution.Source != "" {
+				fmt.Fprintf(out, " (you supply: %s)", e.Distribution.Source)
+			}
+			fmt.Fprintf(out, "\nsource:       %s\n\n%s\n", e.Source, strings.TrimSpace(e.Description))
+			fmt.Fprintln(out, "\nversions:")
+			for _, v := range e.Versions {
+				def := ""
+				if v.Version == e.DefaultVersion {
+					def = " (default)"
+				}
+				fmt.Fprintf(out, "  %s%s\n", v.Version, def)
+				for _, s := range sortedKeys(v.Images) {
+					fmt.Fprintf(out, "    %-10s %s\n", s, v.Images[s])
+				}
+			}
+			if len(e.Variants) > 0 {
+				fmt.Fprintln(out, "\nvariants:")
+				for _, v := range e.Variants {
+					fmt.Fprintf(out, "  %-12s %s\n", v.Name, v.Description)
+				}
+			}
+			fmt.Fprintln(out, "\nservices:")
+			for _, s := range sortedKeys(e.Model.Services) {
+				m := e.Model.Services[s]
+				fmt.Fprintf(out, "  %-14s %-9s %s\n", s, m.Role, m.Engine)
+			}
+			fmt.Fprintln(out, "\nvolumes:")
+			for _, v := range sortedKeys(e.Model.Volumes) {
+				m := e.Model.Volumes[v]
+				fmt.Fprintf(out, "  %-14s %-9s backup=%s quiesce=%s\n", v, m.Class, orDash(m.Backup), orDash(m.Quiesce))
+			}
+			if len(e.Parameters) > 0 {
+				fmt.Fprintln(out, "\nparameters (--set NAME=VALUE):")
+				for _, p := range e.Parameters {
+					fmt.Fprintf(out, "  %-18s default %-12q %s\n", p.Name, p.Default, p.Description)
+				}
+			}
+			fmt.Fprintf(out, "\ncurated by %s on %s", e.Curation.ReviewedBy, e.Curation.ReviewedOn.Format("2006-01-02"))
+			if e.Curation.Notes != "" {
+				fmt.Fprintf(out, ": %s", strings.TrimSpace(e.Curation.Notes))
+			}
+			fmt.Fprintln(out)
+			return nil
+		},
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (a *app) bankLintCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "lint DIR...",
+		Short: "Validate entries: a bank directory (one entry per subdirectory) or entry directories",
+		Long: `Validate bank entries and report every problem at file:line with how to fix it.
+DIR may be an entry directory (it holds entry.yaml) or a bank directory whose
+subdirectories are entries. Exit code 2 when a problem is found.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var all bank.Problems
+			checked := 0
+			for _, dir := range args {
+				dirs, err := entryDirs(dir)
+				if err != nil {
+					return err
+				}
+				for _, d := range dirs {
+					checked++
+					_, err := bank.LoadDir(cmd.Context(), d)
+					var ps bank.Problems
+					if errors.As(err, &ps) {
+						all = append(all, ps...)
+					} else if err != nil {
+						return err
+					}
+				}
+			}
+			if a.json {
+				if err := a.printJSON(map[string]any{"entries": checked, "problems": all}); err != nil {
+					return err
+				}
+			} else {
+				for _, p := range all {
+					fmt.Fprintln(a.streams.Out, p)
+				}
+				fmt.Fprintf(a.streams.Out, "%d entries checked, %d problems\n", checked, len(all))
+			}
+			if len(all) > 0 {
+				return &silentError{code: ExitInvalid}
+			}
+			return nil
+		},
+	}
+}
+
+// entryDirs returns dir itself when it holds entry.yaml, else its
+// subdirectories that do.
+func entryDirs(dir string) ([]string, error) {
+	if ok, _ := filepath.Glob(filepath.Join(dir, bank.EntryFile)); len(ok) > 0 {
+		return []string{dir}, nil
+	}
+	matches, err := filepath.Glob(filepath.Join(dir, "*", bank.EntryFile))
+	if err != nil {
+		return nil, err
+	}
+	if len(matches) == 0 {
+		return nil, usageError{fmt.Errorf("%s holds no entry.yaml, nor do its subdirectories", dir)}
+	}
+	out := make([]string, len(matches))
+	for i, m := range matches {
+		out[i] = filepath.Dir(m)
+	}
+	return out, nil
+}
+
+func (a *app) bankAddCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "add DIR",
+		Short: "Add a bank directory to the site (searched before the embedded bank)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.openSite()
+			if err != nil {
+				return err
+			}
+			abs, err := filepath.Abs(args[0])
+			if err != nil {
+				return err
+			}
+			if _, err := entryDirs(abs); err != nil {
+				return err
+			}
+			c, err := s.Config()
+			if err != nil {
+				return err
+			}
+			for _, b := range c.Banks {
+				if b == abs {
+					return nil
+				}
+			}
+			c.Banks = append(c.Banks, abs)
+			if err := s.SaveConfig(c); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.streams.Out, "bank %s added to site %s\n", abs, s.Dir)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Streams are the standard streams of a run; tests pass buffers.
+type Streams struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// Main runs dockerbank with args (without the program name) and returns the
+// process exit code.
+func Main(args []string, s Streams) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a := &app{streams: s}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(s.In)
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	err := root.ExecuteContext(ctx)
+	if a.engine != nil {
+		a.engine.Close()
+	}
+	if err == nil {
+		return ExitOK
+	}
+	code := exitCode(err)
+	var silent *silentError
+	if !errors.As(err, &silent) {
+		if a.json {
+			a.printJSON(map[string]any{"error": err.Error(), "exitCode": code})
+		} else {
+			fmt.Fprintln(s.Err, "dockerbank: "+err.Error())
+			if code == ExitUsage {
+				fmt.Fprintln(s.Err, "Run 'dockerbank --help' for usage.")
+			}
+		}
+	}
+	return code
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "dockerbank",
+		Short: "Deploy, protect and watch biomedical applications in containers",
+		Long: `dockerbank deploys biomedical applications (REDCap, OHDSI, FHIR servers,
+DICOM archives, ...) from a curated bank as named instances, keeps their data
+in labelled named volumes, protects it with app-aware backups, and watches it.
+
+` + exitCodesHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+	}
+	a.bindGlobalFlags(root)
+	root.AddGroup(&cobra.Group{ID: "bank", Title: "Bank:"},
+		&cobra.Group{ID: "instances", Title: "Instances:"},
+		&cobra.Group{ID: "site", Title: "Site:"})
+	// Every command is registered here, explicitly.
+	for _, c := range []*cobra.Command{
+		a.bankCommand(),
+		a.deployCommand(), a.lsCommand(), a.psCommand(),
+		a.startCommand(), a.stopCommand(), a.restartCommand(), a.downCommand(),
+		a.upgradeCommand(), a.rollbackCommand(), a.rmCommand(),
+		a.volumesCommand(), a.gcCommand(),
+		a.journalCommand(), a.versionCommand(),
+	} {
+		root.AddCommand(c)
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	return root
+}
+
+// Version is set at build time with -ldflags "-X ...cli.Version=...".
+var Version = "dev"
+
+func (a *app) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version of dockerbank and of the engine it talks to",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := map[string]string{"dockerbank": Version}
+			if e, err := a.openEngine(cmd.Context()); err == nil {
+				out["engineEndpoint"] = e.Endpoint
+				out["engineAPI"] = e.APIVersion
+			}
+			if a.json {
+				return a.printJSON(out)
+			}
+			fmt.Fprintf(a.streams.Out, "dockerbank %s\n", Version)
+			if out["engineAPI"] != "" {
+				fmt.Fprintf(a.streams.Out, "engine     %s (API %s)\n", out["engineEndpoint"], out["engineAPI"])
+			}
+			return nil
+		},
+	}
+}
+
+func commandLine(cmd *cobra.Command, args []string) string {
+	return strings.TrimSpace(cmd.CommandPath() + " " + strings.Join(args, " "))
+}

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"errors"
+
+	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/site"
+)
+
+// Exit codes, documented in --help. They are mapped from errors in one place:
+// exitCode.
+const (
+	ExitOK          = 0
+	ExitError       = 1 // the operation failed
+	ExitInvalid     = 2 // input could not be analysed (invalid entry, broken YAML)
+	ExitUsage       = 3 // wrong command line
+	ExitUnreachable = 4 // no container engine answered
+	ExitNotFound    = 5 // no such instance, entry or version
+	ExitRefused     = 6 // refused to protect data or state: name taken, no fresh backup, not confirmed, locked
+	ExitRolledBack  = 7 // an upgrade failed and the previous version runs again
+)
+
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  the operation failed
+  2  input could not be analysed (invalid entry or compose file)
+  3  wrong usage
+  4  no container engine answered (check DOCKER_HOST, --host, --context)
+  5  no such instance, entry or version
+  6  refused to protect data: name taken, no fresh backup, not confirmed, site locked
+  7  an upgrade failed and the previous version runs again`
+
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+// silentError carries an exit code for output that was already printed.
+type silentError struct{ code int }
+
+func (s *silentError) Error() string { return "" }
+
+func exitCode(err error) int {
+	var u usageError
+	var silent *silentError
+	var probs bank.Problems
+	switch {
+	case errors.As(err, &silent):
+		return silent.code
+	case errors.As(err, &u):
+		return ExitUsage
+	case errors.Is(err, engine.ErrUnreachable):
+		return ExitUnreachable
+	case errors.As(err, &probs):
+		return ExitInvalid
+	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, deploy.ErrNoVersion):
+		return ExitNotFound
+	case errors.Is(err, deploy.ErrNameTaken), errors.Is(err, deploy.ErrNoFreshBackup),
+		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked):
+		return ExitRefused
+	case errors.Is(err, deploy.ErrRolledBack):
+		return ExitRolledBack
+	}
+	return ExitError
+}

@@ -1,0 +1,139 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/site"
+)
+
+// ErrNameTaken means an instance of that name exists already.
+var ErrNameTaken = errors.New("instance name taken")
+
+// ErrNoVersion means the entry has no version of that name.
+var ErrNoVersion = errors.New("unknown version")
+
+// DeployOptions says what to deploy.
+type DeployOptions struct {
+	Entry   string
+	Name    string // default: the entry id
+	Version string // default: the entry's default version
+	Variant string
+	Set     map[string]string
+}
+
+// Deploy renders an entry into a new instance and brings it up, healthy.
+// Deploying the name of an instance that is down, with the same entry,
+// brings it up again with its recorded version, parameters and secrets.
+func (m *Manager) Deploy(ctx context.Context, o DeployOptions) (*site.Instance, error) {
+	if o.Name == "" {
+		o.Name = o.Entry
+	}
+	if err := site.ValidName(o.Name); err != nil {
+		return nil, err
+	}
+	var in *site.Instance
+	err := m.locked(ctx, func() error {
+		var err error
+		in, err = m.deploy(ctx, o)
+		return err
+	})
+	return in, err
+}
+
+func (m *Manager) deploy(ctx context.Context, o DeployOptions) (*site.Instance, error) {
+	e, err := m.Bank.Get(o.Entry)
+	if err != nil {
+		return nil, err
+	}
+	in, err := m.Site.Instance(o.Name)
+	switch {
+	case err == nil:
+		if in.Entry != o.Entry || in.State == site.StateUp || o.Version != "" && o.Version != in.Version || len(o.Set) > 0 {
+			return nil, fmt.Errorf("%w: %s is already an instance of %s %s (%s); choose another --name, or use `dockerbank upgrade`/`start` on it",
+				ErrNameTaken, o.Name, in.Entry, in.Version, in.State)
+		}
+		m.step("instance %s exists and is down: bringing it up again with version %s", in.Name, in.Version)
+	case errors.Is(err, site.ErrNoInstance):
+		if _, ok := e.Version(o.Version); !ok {
+			return nil, fmt.Errorf("%w: entry %s has no version %q; versions: %s", ErrNoVersion, e.ID, o.Version, strings.Join(e.VersionNames(), ", "))
+		}
+		if _, ok := e.Variant(o.Variant); !ok {
+			return nil, fmt.Errorf("entry %s has no variant %q", e.ID, o.Variant)
+		}
+		if err := checkParams(e, o.Set); err != nil {
+			return nil, err
+		}
+		if err := m.checkLeftovers(ctx, o.Name); err != nil {
+			return nil, err
+		}
+		ver, _ := e.Version(o.Version)
+		now := m.now()
+		in = &site.Instance{Name: o.Name, Entry: e.ID, Version: ver.Version, Variant: o.Variant,
+			Params: o.Set, State: site.StateUp, Created: now, Changed: now}
+	default:
+		return nil, err
+	}
+	if err := m.journal(in.Name, "started", fmt.Sprintf("deploy %s %s", in.Entry, in.Version)); err != nil {
+		return nil, err
+	}
+	err = m.bringUp(ctx, in, e)
+	return in, m.finish(in.Name, err, fmt.Sprintf("%s %s healthy", in.Entry, in.Version))
+}
+
+// bringUp renders the instance, records it, builds missing local images,
+// starts it and waits for health, then runs the entry's checks.
+func (m *Manager) bringUp(ctx context.Context, in *site.Instance, e *bank.Entry) error {
+	m.step("render %s %s as instance %s", e.ID, in.Version, in.Name)
+	if _, err := m.render(ctx, in, e); err != nil {
+		return err
+	}
+	in.State = site.StateUp
+	// The record is saved before anything runs, so that an interrupted
+	// deploy leaves an instance that `rm` or `deploy` can take over.
+	if err := m.Site.Save(in); err != nil {
+		return err
+	}
+	ver, _ := e.Version(in.Version)
+	if err := m.ensureImages(ctx, in.Name, e, ver); err != nil {
+		return err
+	}
+	return m.upAndCheck(ctx, in, e)
+}
+
+func (m *Manager) upAndCheck(ctx context.Context, in *site.Instance, e *bank.Entry) error {
+	p, err := m.Project(ctx, in.Name)
+	if err != nil {
+		return err
+	}
+	m.step("start %s and wait for health (timeout %s)", in.Name, m.healthTimeout())
+	if err := m.Engine.Up(ctx, p, engineUp(m.healthTimeout())); err != nil {
+		return fmt.Errorf("%w; see `dockerbank ps %s` and `dockerbank logs %s`", err, in.Name, in.Name)
+	}
+	return m.runChecks(ctx, in.Name, e)
+}
+
+// checkLeftovers refuses a new instance whose volumes already exist: they
+// belong to a removed instance and hold its data.
+func (m *Manager) checkLeftovers(ctx context.Context, name string) error {
+	vols, err := m.Engine.Volumes(ctx, false)
+	if err != nil {
+		return err
+	}
+	var left []string
+	for _, v := range vols {
+		if v.Labels[LabelInstance] == name || v.Labels["com.docker.compose.project"] == name {
+			left = append(left, v.Name)
+		}
+	}
+	if len(left) == 0 {
+		return nil
+	}
+	sort.Strings(left)
+	return fmt.Errorf("%w: volumes of an earlier instance named %s still exist (%s) and hold its data; choose another --name, or restore that instance from its backup",
+		ErrNameTaken, name, strings.Join(left, ", "))
+}

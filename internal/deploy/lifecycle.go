@@ -1,0 +1,169 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/site"
+)
+
+func engineUp(timeout time.Duration) engine.UpOptions {
+	return engine.UpOptions{Wait: true, WaitTimeout: timeout}
+}
+
+// Start starts an instance's containers (creating them if down removed them)
+// and waits for health.
+func (m *Manager) Start(ctx context.Context, name string) error {
+	return m.locked(ctx, func() error {
+		in, err := m.Site.Instance(name)
+		if err != nil {
+			return err
+		}
+		e, err := m.Bank.Get(in.Entry)
+		if err != nil {
+			return err
+		}
+		in.State = site.StateUp
+		if err := m.Site.Save(in); err != nil {
+			return err
+		}
+		return m.finish(name, m.upAndCheck(ctx, in, e), "started")
+	})
+}
+
+// Stop stops an instance's containers, keeping them.
+func (m *Manager) Stop(ctx context.Context, name string) error {
+	return m.locked(ctx, func() error {
+		in, err := m.Site.Instance(name)
+		if err != nil {
+			return err
+		}
+		p, err := m.Project(ctx, name)
+		if err != nil {
+			return err
+		}
+		m.step("stop %s", name)
+		err = m.Engine.Stop(ctx, p, m.stopTimeout())
+		if err == nil {
+			in.State = site.StateDown
+			err = m.Site.Save(in)
+		}
+		return m.finish(name, err, "stopped")
+	})
+}
+
+// Restart restarts an instance's containers.
+func (m *Manager) Restart(ctx context.Context, name string) error {
+	return m.locked(ctx, func() error {
+		if _, err := m.Site.Instance(name); err != nil {
+			return err
+		}
+		p, err := m.Project(ctx, name)
+		if err != nil {
+			return err
+		}
+		m.step("restart %s", name)
+		return m.finish(name, m.Engine.Restart(ctx, p, m.stopTimeout()), "restarted")
+	})
+}
+
+// Down removes an instance's containers and networks and keeps every
+// volume and the instance record; `deploy` or `start` brings it back.
+func (m *Manager) Down(ctx context.Context, name string) error {
+	return m.locked(ctx, func() error {
+		in, err := m.Site.Instance(name)
+		if err != nil {
+			return err
+		}
+		m.step("down %s (volumes are kept)", name)
+		err = m.Engine.Down(ctx, name, m.stopTimeout())
+		if err == nil {
+			in.State = site.StateDown
+			err = m.Site.Save(in)
+		}
+		return m.finish(name, err, "down, volumes kept")
+	})
+}
+
+// Status is an instance with the state of its containers.
+type Status struct {
+	Instance   *site.Instance     `json:"instance"`
+	Containers []engine.Container `json:"containers"`
+}
+
+// Health summarises the containers: healthy, unhealthy, starting, running,
+// partial, stopped or missing.
+func (s Status) Health() string {
+	if len(s.Containers) == 0 {
+		return "missing"
+	}
+	running, healthy, unhealthy, starting := 0, 0, 0, 0
+	for _, c := range s.Containers {
+		if c.State == "running" {
+			running++
+		}
+		switch c.Health {
+		case "healthy":
+			healthy++
+		case "unhealthy":
+			unhealthy++
+		case "starting":
+			starting++
+		}
+	}
+	switch {
+	case unhealthy > 0:
+		return "unhealthy"
+	case running == 0:
+		return "stopped"
+	case running < len(s.Containers):
+		return "partial"
+	case starting > 0:
+		return "starting"
+	case healthy > 0:
+		return "healthy"
+	}
+	return "running"
+}
+
+// Ps returns the status of one instance.
+func (m *Manager) Ps(ctx context.Context, name string) (Status, error) {
+	in, err := m.Site.Instance(name)
+	if err != nil {
+		return Status{}, err
+	}
+	ctrs, err := m.Engine.Containers(ctx, map[string]string{engine.LabelProject: name})
+	if err != nil {
+		return Status{}, err
+	}
+	return Status{Instance: in, Containers: ctrs}, nil
+}
+
+// List returns the status of every instance.
+func (m *Manager) List(ctx context.Context) ([]Status, error) {
+	ins, err := m.Site.Instances()
+	if err != nil {
+		return nil, err
+	}
+	all, err := m.Engine.Containers(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Status, 0, len(ins))
+	for _, in := range ins {
+		st := Status{Instance: in}
+		for _, c := range all {
+			if c.Project == in.Name {
+				st.Containers = append(st.Containers, c)
+			}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func (s Status) String() string {
+	return fmt.Sprintf("%s %s %s %s", s.Instance.Name, s.Instance.Entry, s.Instance.Version, s.Health())
+}

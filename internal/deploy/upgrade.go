@@ -1,0 +1,120 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dockerbank/dockerbank/internal/site"
+)
+
+// ErrNoFreshBackup means an operation that can lose data found no backup
+// newer than the instance's last change.
+var ErrNoFreshBackup = errors.New("no fresh backup")
+
+// ErrRolledBack means an upgrade failed and the previous version runs again.
+var ErrRolledBack = errors.New("upgrade failed and was rolled back")
+
+// UpgradeOptions controls Upgrade.
+type UpgradeOptions struct {
+	To       string
+	NoBackup bool // upgrade without a backup newer than the last change
+}
+
+// Upgrade moves an instance to another version of its entry, keeping its
+// volumes. It refuses without a fresh backup unless NoBackup is set. When
+// the new version does not become healthy within the health timeout, it
+// goes back to the previous version by itself and returns ErrRolledBack.
+func (m *Manager) Upgrade(ctx context.Context, name string, o UpgradeOptions) error {
+	return m.locked(ctx, func() error {
+		in, err := m.Site.Instance(name)
+		if err != nil {
+			return err
+		}
+		e, err := m.Bank.Get(in.Entry)
+		if err != nil {
+			return err
+		}
+		if _, ok := e.Version(o.To); !ok || o.To == "" {
+			return fmt.Errorf("%w: entry %s has no version %q; versions: %s", ErrNoVersion, e.ID, o.To, strings.Join(e.VersionNames(), ", "))
+		}
+		if o.To == in.Version {
+			return fmt.Errorf("instance %s runs version %s already", name, o.To)
+		}
+		if !o.NoBackup && !fresh(in) {
+			return fmt.Errorf("%w of %s since its last change at %s: run `dockerbank backup %s` first, or pass --no-backup to upgrade without one",
+				ErrNoFreshBackup, name, in.Changed.Format("2006-01-02 15:04:05Z"), name)
+		}
+		if err := m.journal(name, "started", fmt.Sprintf("upgrade %s -> %s", in.Version, o.To)); err != nil {
+			return err
+		}
+		return m.finish(name, m.switchVersion(ctx, in, o.To), fmt.Sprintf("upgraded to %s", o.To))
+	})
+}
+
+// Rollback returns an instance to the version it ran before its last
+// upgrade. Data written by the newer version stays; restore a backup to
+// undo it too.
+func (m *Manager) Rollback(ctx context.Context, name string) error {
+	return m.locked(ctx, func() error {
+		in, err := m.Site.Instance(name)
+		if err != nil {
+			return err
+		}
+		if in.PreviousVersion == "" {
+			return fmt.Errorf("instance %s has no previous version to roll back to", name)
+		}
+		if err := m.journal(name, "started", fmt.Sprintf("rollback %s -> %s", in.Version, in.PreviousVersion)); err != nil {
+			return err
+		}
+		to := in.PreviousVersion
+		return m.finish(name, m.switchVersion(ctx, in, to), fmt.Sprintf("rolled back to %s", to))
+	})
+}
+
+// switchVersion renders and starts version to; on failure it renders and
+// starts the version the instance had.
+func (m *Manager) switchVersion(ctx context.Context, in *site.Instance, to string) error {
+	e, err := m.Bank.Get(in.Entry)
+	if err != nil {
+		return err
+	}
+	dir := m.Site.InstanceDir(in.Name)
+	cur := filepath.Join(dir, RenderedFile)
+	prev := filepath.Join(dir, previousFile)
+	data, err := os.ReadFile(cur)
+	if err != nil {
+		return fmt.Errorf("keep rendered project of %s: %w", in.Name, err)
+	}
+	if err := site.WriteFileAtomic(prev, data, 0o600); err != nil {
+		return err
+	}
+	from := in.Version
+	next := *in
+	next.Version = to
+	next.PreviousVersion = from
+	next.Changed = m.now()
+	m.step("switch %s from %s to %s", in.Name, from, to)
+	upErr := m.bringUp(ctx, &next, e)
+	if upErr == nil {
+		*in = next
+		return m.Site.Save(in)
+	}
+	m.step("version %s failed (%v); going back to %s", to, upErr, from)
+	back := *in
+	back.Changed = m.now()
+	if err := m.bringUp(ctx, &back, e); err != nil {
+		return fmt.Errorf("upgrade %s to %s: %v; going back to %s failed too: %w; volumes are untouched, see `dockerbank ps %s`",
+			in.Name, to, upErr, from, err, in.Name)
+	}
+	*in = back
+	return fmt.Errorf("%w: %s runs %s again, volumes untouched; cause: %v", ErrRolledBack, in.Name, from, upErr)
+}
+
+// fresh reports whether the instance has a backup newer than its last change.
+func fresh(in *site.Instance) bool {
+	return !in.LastBackup.IsZero() && !in.LastBackup.Before(in.Changed)
+}

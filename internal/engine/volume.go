@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// Volume is what the jobs need to know of one volume.
+type Volume struct {
+	Name       string            `json:"name"`
+	Labels     map[string]string `json:"labels"`
+	Mountpoint string            `json:"mountpoint"`
+	Created    time.Time         `json:"created"`
+	// Size in bytes, or -1 when the engine did not say.
+	Size int64 `json:"size"`
+	// RefCount is the number of containers using it, or -1 when unknown.
+	RefCount int64 `json:"refCount"`
+}
+
+// Volumes lists volumes with their sizes and reference counts (from the
+// engine's disk-usage report, which walks the volumes: call it sparingly).
+func (e *Engine) Volumes(ctx context.Context, withSize bool) ([]Volume, error) {
+	var out []Volume
+	if withSize {
+		du, err := e.api.DiskUsage(ctx, client.DiskUsageOptions{Volumes: true, Verbose: true})
+		if err != nil {
+			return nil, fmt.Errorf("read volume disk usage: %w", err)
+		}
+		for _, v := range du.Volumes.Items {
+			vol := Volume{Name: v.Name, Labels: v.Labels, Mountpoint: v.Mountpoint, Size: -1, RefCount: -1}
+			vol.Created, _ = time.Parse(time.RFC3339, v.CreatedAt)
+			if v.UsageData != nil {
+				vol.Size, vol.RefCount = v.UsageData.Size, v.UsageData.RefCount
+			}
+			out = append(out, vol)
+		}
+	} else {
+		res, err := e.api.VolumeList(ctx, client.VolumeListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("list volumes: %w", err)
+		}
+		for _, v := range res.Items {
+			vol := Volume{Name: v.Name, Labels: v.Labels, Mountpoint: v.Mountpoint, Size: -1, RefCount: -1}
+			vol.Created, _ = time.Parse(time.RFC3339, v.CreatedAt)
+			out = append(out, vol)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// RemoveVolume removes a volume. Callers decide whether it may hold user
+// data; the engine refuses to remove a volume in use.
+func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
+	if _, err := e.api.VolumeRemove(ctx, name, client.VolumeRemoveOptions{}); err != nil {
+		return fmt.Errorf("remove volume %s: %w", name, mapErr(err))
+	}
+	return nil
+}
