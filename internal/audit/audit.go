@@ -185,7 +185,7 @@ func (a *analysis) layerFindings() {
 		if !pgBase[dir] {
 			continue
 		}
-		a.add(Finding{Rule: RuleDatabaseFile, Severity: SeverityCritical, Layer: v.layer, Path: dir,
+		a.add(Finding{Rule: RuleDatabaseFile, Severity: SeverityHigh, Layer: v.layer, Path: dir,
 			Message:        fmt.Sprintf("PostgreSQL data directory (PG_VERSION %s, base/): a database cluster baked into the image", v.c.value),
 			DeletedInLayer: a.deletedIn(v.layer, v.c.path)})
 	}

@@ -188,6 +188,9 @@ func secretName(name string) bool {
 
 // keySeverity lowers private keys that packages ship as test fixtures.
 func keySeverity(p string) Severity {
+	if strings.Contains(p, "snakeoil") {
+		return SeverityMedium // Debian's ssl-cert makes one per install: shared by every copy of the image
+	}
 	for _, s := range []string{"/test/", "/tests/", "/testdata/", "/testing/", "/fixtures/"} {
 		if strings.Contains(p, s) && (strings.HasPrefix(p, "usr/") || strings.Contains(p, "node_modules/") || strings.Contains(p, "site-packages/")) {
 			return SeverityLow
@@ -234,12 +237,15 @@ func (w *walker) checkText(scan *layerScan, hdr *tar.Header, p, lower string, he
 		bytes.HasPrefix(head, []byte("-- PostgreSQL database dump")) || bytes.HasPrefix(head, []byte("-- MySQL dump")) ||
 		bytes.HasPrefix(head, []byte("-- MariaDB dump")):
 		if kind, data := sqlDumpKind(head); kind != "" {
-			sev := SeverityLow
-			if data {
+			sev, note := SeverityLow, ""
+			switch {
+			case strings.HasPrefix(p, "usr/"):
+				note = ", under /usr: likely shipped by a package"
+			case data:
 				sev = SeverityCritical
 			}
 			scan.add(candidate{rule: RuleSQLDump, severity: sev, path: p,
-				message: fmt.Sprintf("SQL %s (%s)", kind, sizeText(hdr.Size))})
+				message: fmt.Sprintf("SQL %s (%s%s)", kind, sizeText(hdr.Size), note)})
 		}
 	case strings.HasSuffix(lower, ".csv") || strings.HasSuffix(lower, ".tsv"):
 		if cols := personalColumns(head); cols != nil {
