@@ -94,13 +94,14 @@ func (a *analysis) secretsInConfig() {
 		}
 	}
 	for _, env := range a.d.config.Config.Env {
+		name, _, _ := strings.Cut(env, "=")
 		for _, s := range secretsInText(env) {
 			if seen[s.key] {
 				continue
 			}
 			seen[s.key] = true
 			a.add(Finding{Rule: RuleSecret, Severity: s.severity, Layer: -1, DeletedInLayer: -1,
-				Message: s.message + " in ENV"})
+				Message: s.message + " in ENV " + name})
 		}
 	}
 }
