@@ -79,6 +79,7 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		a.volumesCommand(), a.gcCommand(),
 		a.journalCommand(), a.versionCommand(),
 		a.lintCommand(),
+		a.auditCommand(),
 	} {
 		root.AddCommand(c)
 	}
