@@ -78,6 +78,8 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		a.upgradeCommand(), a.rollbackCommand(), a.rmCommand(),
 		a.volumesCommand(), a.gcCommand(),
 		a.journalCommand(), a.versionCommand(),
+		a.lintCommand(),
+		a.auditCommand(),
 	} {
 		root.AddCommand(c)
 	}
