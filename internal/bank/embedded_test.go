@@ -13,6 +13,7 @@ import (
 
 	bankfs "github.com/dockerbank/dockerbank/bank"
 	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/lint"
 )
 
 // wantEntries are the entries the embedded bank must ship.
@@ -89,6 +90,7 @@ func TestEmbeddedBankRules(t *testing.T) {
 				checkVolumes(t, m)
 				checkSecrets(t, p, m)
 			}
+			checkLint(t, e, tmp)
 			for _, f := range e.ComposeFilesOf(bank.Variant{}) {
 				data, err := fs.ReadFile(fsys, path.Join(dir, f))
 				if err != nil {
@@ -238,5 +240,29 @@ func checkComposeText(t *testing.T, e *bank.Entry, file, text string) {
 	}
 	if regexp.MustCompile(`(?m)^\s+container_name:`).MatchString(text) {
 		t.Errorf("%s fixes a container_name, which blocks a second instance", file)
+	}
+}
+
+// checkLint runs dockerbank's compose linter over the entry with its
+// parameter defaults: the embedded bank has no high finding.
+func checkLint(t *testing.T, e *bank.Entry, dir string) {
+	t.Helper()
+	env := map[string]string{}
+	for _, kv := range e.ParamEnv(nil) {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	var files []string
+	for _, f := range e.ComposeFilesOf(bank.Variant{}) {
+		files = append(files, path.Join(dir, f))
+	}
+	r, err := lint.Check(t.Context(), lint.Options{Files: files, ProjectDir: dir, Environment: env})
+	if err != nil {
+		t.Fatalf("lint: %v", err)
+	}
+	for _, f := range r.Findings {
+		if f.Severity >= lint.SeverityHigh && f.Suppression == nil {
+			t.Errorf("lint finding %s (%s) %s: %s", f.Rule, f.Severity, f.Service, f.Message)
+		}
 	}
 }
