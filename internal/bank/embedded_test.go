@@ -3,6 +3,7 @@ package bank_test
 import (
 	"io/fs"
 	"os"
+	"os/exec"
 	"path"
 	"regexp"
 	"slices"
@@ -87,6 +88,7 @@ func TestEmbeddedBankRules(t *testing.T) {
 					t.Fatal(err)
 				}
 				checkServices(t, p, m)
+				checkShellScripts(t, p)
 				checkVolumes(t, m)
 				checkSecrets(t, p, m)
 			}
@@ -263,6 +265,41 @@ func checkLint(t *testing.T, e *bank.Entry, dir string) {
 	for _, f := range r.Findings {
 		if f.Severity >= lint.SeverityHigh && f.Suppression == nil {
 			t.Errorf("lint finding %s (%s) %s: %s", f.Rule, f.Severity, f.Service, f.Message)
+		}
+	}
+}
+
+// checkShellScripts parses (sh -n / bash -n) every script an entry hands to
+// a shell: entrypoint wrappers, commands and health checks.
+func checkShellScripts(t *testing.T, p *types.Project) {
+	t.Helper()
+	for name, s := range p.Services {
+		var argvs [][]string
+		argvs = append(argvs, s.Entrypoint, s.Command)
+		if s.HealthCheck != nil && len(s.HealthCheck.Test) > 1 {
+			switch s.HealthCheck.Test[0] {
+			case "CMD-SHELL":
+				argvs = append(argvs, []string{"/bin/sh", "-c", s.HealthCheck.Test[1]})
+			case "CMD":
+				argvs = append(argvs, s.HealthCheck.Test[1:])
+			}
+		}
+		for _, argv := range argvs {
+			if len(argv) < 3 || argv[1] != "-c" {
+				continue
+			}
+			shell := path.Base(argv[0])
+			if shell != "sh" && shell != "bash" {
+				continue
+			}
+			bin, err := exec.LookPath(shell)
+			if err != nil {
+				t.Logf("%s not installed; script of service %s not parsed", shell, name)
+				continue
+			}
+			if out, err := exec.Command(bin, "-n", "-c", argv[2]).CombinedOutput(); err != nil {
+				t.Errorf("service %s: %s script does not parse: %v: %s\n%s", name, shell, err, out, argv[2])
+			}
 		}
 	}
 }
