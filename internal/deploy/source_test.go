@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -248,7 +249,6 @@ func TestBuildSourceREDCap(t *testing.T) {
 	if err != nil {
 		testenv.Missing(t, "engine: %v", err)
 	}
-	defer e.Close()
 	s, err := site.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +256,13 @@ func TestBuildSourceREDCap(t *testing.T) {
 	m := &deploy.Manager{Bank: embeddedBank(t), Site: s, Engine: e}
 	src := makeZip(t, map[string]string{"redcap_v15.0.0/index.php": "<?php echo 'fake REDCap';"})
 	tag := "dockerbank-test/redcap-build:" + strings.ToLower(rand.Text()[:10])
-	t.Cleanup(func() { e.RemoveImage(t.Context(), tag) })
+	t.Cleanup(func() {
+		// t.Context() is already cancelled when cleanups run.
+		if err := e.RemoveImage(context.Background(), tag); err != nil {
+			t.Errorf("remove test image: %v", err)
+		}
+		e.Close()
+	})
 
 	res, err := m.BuildSource(t.Context(), deploy.BuildSourceOptions{
 		Entry: "redcap", Version: "15", Source: src, Tag: tag,
