@@ -68,6 +68,16 @@ func TestEmbeddedBankRules(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkEntryMetadata(t, e, fsys, dir)
+			for _, r := range e.Requires {
+				if _, err := b.Get(r); err != nil {
+					t.Errorf("requires %s, which the bank lacks", r)
+				}
+			}
+			for _, c := range e.Checks.PostDeploy {
+				if len(c.Exec) == 0 || c.Exec[0] == "" {
+					t.Errorf("check %s runs no command", c.Name)
+				}
+			}
 			tmp := t.TempDir()
 			sub, err := fs.Sub(fsys, dir)
 			if err != nil {
