@@ -82,12 +82,15 @@ func TestSARIFSchema(t *testing.T) {
 		t.Fatal("schema accepted a result with level fatal")
 	}
 	reports := map[string]*Report{"sample": sampleReport(t), "empty": {Files: []string{"compose.yaml"}}}
-	dir := corpusDir(t)
-	all := readSources(t, dir)
-	for _, cf := range all {
-		rep, err := Check(t.Context(), Options{Files: []string{stage(t, dir, all, cf)}, Now: testNow})
-		if err == nil {
-			reports[cf.name] = rep
+	// The corpus adds real reports when it is there; TestCorpus already
+	// fails in CI when it is not, so this test never skips.
+	if dir, err := findCorpus(); err == nil {
+		all := readSources(t, dir)
+		for _, cf := range all {
+			rep, err := Check(t.Context(), Options{Files: []string{stage(t, dir, all, cf)}, Now: testNow})
+			if err == nil {
+				reports[cf.name] = rep
+			}
 		}
 	}
 	for name, rep := range reports {
