@@ -2,7 +2,8 @@
 // results of dockerbank and trivy on them. run.sh drives it:
 //
 //	benchaudit gen planted OUT.tar      leaky image + OUT.tar.truth.json
-//	benchaudit gen many N OUT.tar       one layer of N small text files under /app
+//	benchaudit gen many N OUT.tar [K]   one layer of N small text files under /app,
+//	                                    K of them .env files (candidates)
 //	benchaudit report WORKDIR           markdown table from the runs in WORKDIR
 package main
 
@@ -34,12 +35,18 @@ func run(args []string) error {
 	switch {
 	case len(args) == 3 && args[0] == "gen" && args[1] == "planted":
 		return genPlanted(args[2])
-	case len(args) == 4 && args[0] == "gen" && args[1] == "many":
+	case (len(args) == 4 || len(args) == 5) && args[0] == "gen" && args[1] == "many":
 		n, err := strconv.Atoi(args[2])
 		if err != nil {
 			return err
 		}
-		return genMany(n, args[3])
+		k := 0
+		if len(args) == 5 {
+			if k, err = strconv.Atoi(args[4]); err != nil {
+				return err
+			}
+		}
+		return genMany(n, k, args[3])
 	case len(args) == 2 && args[0] == "report":
 		return report(args[1], os.Stdout)
 	}
@@ -161,7 +168,7 @@ func genPlanted(out string) error {
 
 // genMany writes one layer of n small text files outside /usr (trivy skips
 // /usr), plus one AWS key among them, so both tools read content.
-func genMany(n int, out string) error {
+func genMany(n, candidates int, out string) error {
 	rng := rand.New(rand.NewPCG(1, 2))
 	words := strings.Fields("patient visit record status value unit sample result report clinic ward note data code form event site study arm dose")
 	var files []file
@@ -175,6 +182,14 @@ func genMany(n int, out string) error {
 		files = append(files, file{name: fmt.Sprintf("app/data/d%03d/f%06d.txt", i%1000, i), content: []byte(b.String())})
 	}
 	files[n/2].content = []byte("aws_access_key_id = " + awsKeyID + "\n")
+	for i := range candidates {
+		j := (i * 7919) % n
+		if j == n/2 {
+			continue
+		}
+		files[j].name = fmt.Sprintf("app/data/d%03d/e%06d/.env", j%1000, j)
+		files[j].content = []byte("DB_PASSWORD=" + envPassword + "\n")
+	}
 	return writeImage(out, "bench/many:1", [][]file{files}, []string{"COPY data /app/data"}, v1.Config{User: "1000"})
 }
 
@@ -444,6 +459,15 @@ func report(work string, w io.Writer) error {
 		fmt.Fprintf(w, "| %s | dockerbank | %s | %s | %.2f s | %.0f MB | %d |\n", img, ro, rc, o.seconds, float64(o.rssKB)/1024, on)
 		fmt.Fprintf(w, "| %s | trivy | %s | %s | %.2f s | %.0f MB | %d |\n", img, rt, rtc, t.seconds, float64(t.rssKB)/1024, tn)
 		fmt.Fprintf(w, "| %s | ratio dockerbank/trivy | | | %.2fx | %.2fx | |\n", img, o.seconds/t.seconds, float64(o.rssKB)/float64(t.rssKB))
+	}
+	if o, on, err := summarise(work, "cand.ours"); err == nil {
+		var r ourReport
+		readJSON(filepath.Join(work, "cand.ours.json"), &r)
+		fmt.Fprintf(w, "\nMemory against candidates: the same 100,000-file image with 20,000 of its files turned into .env files (candidates), dockerbank only:\n\n")
+		fmt.Fprintf(w, "| image | candidates | findings | time (median) | peak RSS | runs |\n|---|---|---|---|---|---|\n")
+		m, _, _ := summarise(work, "many.ours")
+		fmt.Fprintf(w, "| many | 1 | - | %.2f s | %.0f MB | - |\n", m.seconds, float64(m.rssKB)/1024)
+		fmt.Fprintf(w, "| many, 20,000 candidates | 20,000 | %d | %.2f s | %.0f MB | %d |\n", len(r.Findings), o.seconds, float64(o.rssKB)/1024, on)
 	}
 	return nil
 }
