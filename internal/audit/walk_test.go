@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 func TestWalkTracksWhiteouts(t *testing.T) {
@@ -110,6 +111,28 @@ func TestSecretsInText(t *testing.T) {
 				t.Errorf("redactLine left %q unchanged", tc.text)
 			}
 		})
+	}
+}
+
+func TestSecretsInCmdAndLabels(t *testing.T) {
+	d := &imageData{id: "sha256:x", config: &v1.ConfigFile{Config: v1.Config{
+		Cmd:    []string{"server", "--db-password=Pl4ntedCmdPw"},
+		Labels: map[string]string{"org.opencontainers.image.source": "https://u:Pl4ntedLabelPw@git.example.org/x"},
+	}}}
+	r := analyse(d, testNow)
+	var got []string
+	for _, f := range r.Findings {
+		if f.Rule == RuleSecret {
+			got = append(got, f.Message)
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("secret findings %q, want one in CMD and one in the label", got)
+	}
+	for _, m := range got {
+		if strings.Contains(m, "Pl4nted") {
+			t.Errorf("secret printed: %s", m)
+		}
 	}
 }
 
