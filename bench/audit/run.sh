@@ -52,8 +52,8 @@ done
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 cat <<MD
-Machine: $(nproc) cores ($cpu), $(free -g | awk '/Mem:/{print $2}') GiB memory, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end (the machine is shared); Go $(go env GOVERSION); trivy v0.74.0.
-Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Images: planted $(du -h "$work/planted.tar" | cut -f1), many $(du -h "$work/many.tar" | cut -f1) (100,000 files of ~1 KiB under /app, uncompressed docker save layout).
+- Machine: $(nproc) cores ($cpu), $(free -g | awk '/Mem:/{print $2}') GiB memory, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end (the machine is shared); Go $(go env GOVERSION); trivy v0.74.0.
+- Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Images: planted $(du -h "$work/planted.tar" | cut -f1), many $(du -h "$work/many.tar" | cut -f1) (100,000 files of ~1 KiB under /app, uncompressed docker save layout).
 
 Commands (each under \`/usr/bin/time -v\`, $runs runs, median wall and CPU time, largest peak RSS; trivy with a fresh cache each run):
 

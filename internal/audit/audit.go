@@ -50,7 +50,7 @@ func analyse(d *imageData, now time.Time) *Report {
 	info := ImageInfo{
 		Ref: d.ref, ID: d.id, Digest: d.digest,
 		Created: cfg.Created.Time, Author: cfg.Author, OS: cfg.OS, Architecture: cfg.Architecture,
-		User: cfg.Config.User, Labels: cfg.Config.Labels,
+		User: cfg.Config.User, Labels: redactLabels(cfg.Config.Labels),
 	}
 	a := &analysis{d: d, info: &info, now: now}
 	a.history = layerHistory(d, cfg.History)
@@ -65,6 +65,19 @@ func analyse(d *imageData, now time.Time) *Report {
 	a.configFindings()
 	a.provenance()
 	return &Report{Image: info, Findings: a.findings}
+}
+
+// redactLabels copies labels with secret values redacted, for output.
+func redactLabels(labels map[string]string) map[string]string {
+	if labels == nil {
+		return nil
+	}
+	out := make(map[string]string, len(labels))
+	for k, v := range labels {
+		_, red, _ := strings.Cut(redactLine(k+"="+v), "=")
+		out[k] = red
+	}
+	return out
 }
 
 type analysis struct {

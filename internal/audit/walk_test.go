@@ -134,6 +134,11 @@ func TestSecretsInCmdAndLabels(t *testing.T) {
 			t.Errorf("secret printed: %s", m)
 		}
 	}
+	var buf bytes.Buffer
+	WriteJSON(&buf, r)
+	if strings.Contains(buf.String(), "Pl4nted") {
+		t.Errorf("secret printed in the JSON report:\n%s", buf.String())
+	}
 }
 
 func TestPersonalColumns(t *testing.T) {
