@@ -163,7 +163,7 @@ func (a *analysis) layerFindings() {
 		layer int
 		c     candidate
 	}
-	var pgVersions, mysql []located
+	var pgVersions, mysql, engines []located
 	var osRel *located
 	pgMajors := map[string]located{}
 	for i, scan := range a.d.layers {
@@ -190,6 +190,8 @@ func (a *analysis) layerFindings() {
 				if a.deletedIn(i, c.path) < 0 {
 					pgMajors[c.value] = located{i, c}
 				}
+			case factEngine:
+				engines = append(engines, located{i, c})
 			}
 		}
 	}
@@ -222,6 +224,22 @@ func (a *analysis) layerFindings() {
 		l := pgMajors[m]
 		a.engineCurrency("postgresql", "PostgreSQL", m, l.layer, l.c.path)
 	}
+	// The package database of the last layer that has one is the image's.
+	last := -1
+	for _, e := range engines {
+		last = max(last, e.layer)
+	}
+	for _, e := range engines {
+		if e.layer != last {
+			continue
+		}
+		engine, cycle, _ := strings.Cut(e.c.value, " ")
+		a.engineCurrency(engine, engineLabels[engine], cycle, e.layer, e.c.path)
+	}
+}
+
+var engineLabels = map[string]string{
+	"postgresql": "PostgreSQL", "mysql": "MySQL", "mariadb": "MariaDB", "mongodb": "MongoDB", "redis": "Redis",
 }
 
 func (a *analysis) osCurrency(layer int, c candidate) {

@@ -27,6 +27,7 @@ const (
 	factPGVersion          // path: PG_VERSION file, value: its content
 	factPGBase             // path: directory D that has D/base/
 	factMySQLFile          // path: directory holding MySQL/MariaDB data files, value: example name
+	factEngine             // path: package database, value: "engine cycle" of an installed database server
 )
 
 // candidate is something the walker noticed in one layer: a finding (rule
@@ -253,6 +254,11 @@ func mysqlDataFile(base string) bool {
 func (w *walker) checkContent(scan *layerScan, r io.Reader, hdr *tar.Header, p, dir, base string, head []byte) {
 	lower := strings.ToLower(base)
 	switch {
+	case p == "var/lib/dpkg/status" || p == "lib/apk/db/installed":
+		for _, e := range installedEngines(io.MultiReader(bytes.NewReader(head), r), p == "lib/apk/db/installed") {
+			scan.add(candidate{fact: factEngine, path: p, value: e})
+		}
+		return
 	case p == "etc/os-release" || p == "usr/lib/os-release":
 		scan.add(candidate{fact: factOSRelease, path: p, value: string(head[:min(len(head), 4096)])})
 		return

@@ -202,6 +202,27 @@ func TestEOL(t *testing.T) {
 	}
 }
 
+func TestInstalledEngines(t *testing.T) {
+	tests := []struct {
+		name, text string
+		apk        bool
+		want       []string
+	}{
+		{"dpkg", dpkgStatus, false, []string{"redis 6.0"}},
+		{"dpkg postgres and mysql", "Package: postgresql-15\nStatus: install ok installed\nVersion: 15.8-0+deb12u1\n\nPackage: mysql-server-8.0\nStatus: install ok installed\nVersion: 8.0.39-0ubuntu0.22.04.1\n", false, []string{"postgresql 15", "mysql 8.0"}},
+		{"apk", "P:musl\nV:1.2.4-r2\n\nP:mariadb\nV:10.6.16-r0\n\nP:postgresql16\nV:16.3-r0\n", true, []string{"mariadb 10.6", "postgresql 16"}},
+		{"mongodb", "Package: mongodb-org-server\nStatus: install ok installed\nVersion: 4.4.29\n", false, []string{"mongodb 4.4"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := installedEngines(strings.NewReader(tc.text), tc.apk)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestLicenceRules(t *testing.T) {
 	rules := DefaultLicenceRules()
 	if len(rules) < 2 {
