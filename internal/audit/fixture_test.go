@@ -233,9 +233,9 @@ func plantedSpec(t testing.TB) ([]layerSpec, v1.Config, []want) {
 		{RuleOSEOL, 0, "etc/os-release", -1},
 		{RuleDatabaseEOL, 0, "usr/lib/postgresql/13", -1},
 		{RuleDatabaseEOL, 0, "var/lib/dpkg/status", -1}, // redis-server 6.0
-		{RuleSecret, 2, "", -1},  // ARG API_TOKEN in the RUN line
-		{RuleSecret, 4, "", -1},  // token in git clone URL
-		{RuleSecret, -1, "", -1}, // DATABASE_URL / DB_PASSWORD in ENV
+		{RuleSecret, 2, "", -1},                         // ARG API_TOKEN in the RUN line
+		{RuleSecret, 4, "", -1},                         // token in git clone URL
+		{RuleSecret, -1, "", -1},                        // DATABASE_URL / DB_PASSWORD in ENV
 		{RuleRootUser, -1, "", -1},
 		{RuleExposedPort, -1, "", -1},
 		{RuleNoHealthcheck, -1, "", -1},
