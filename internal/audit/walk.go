@@ -175,10 +175,7 @@ func cleanPath(name string) string {
 // checkName applies the rules that need only the tar header.
 func (w *walker) checkName(scan *layerScan, hdr *tar.Header, p, dir, base string) {
 	if i := baseDirIndex(p); i >= 0 {
-		d := p[:i]
-		if _, ok := scan.seen["pgbase\x00"+d]; !ok {
-			scan.addOnce("pgbase\x00"+d, candidate{fact: factPGBase, path: d})
-		}
+		scan.addOnce("pgbase\x00"+p[:i], candidate{fact: factPGBase, path: p[:i]})
 	}
 	if rest, ok := strings.CutPrefix(p, "usr/lib/postgresql/"); ok {
 		major, _, _ := strings.Cut(rest, "/")
