@@ -110,6 +110,7 @@ var ServiceKeys = []Key{
 	{"pid", Refused, "host or shared PID namespaces"},
 	{"pids_limit", Refused, "pod PID limits are node-wide"},
 	{"platform", Translated, "nodeSelector kubernetes.io/os and kubernetes.io/arch"},
+	{"ports", Partly, "containerPort and a ClusterIP Service INSTANCE-SERVICE-published (port = published, targetPort = target) with a NetworkPolicy open to it; host_ip and published ranges are refused"},
 	{"post_start", Partly, "lifecycle.postStart exec (command only)"},
 	{"pre_start", Refused, "no hook before start; use an init container"},
 	{"pre_stop", Partly, "lifecycle.preStop exec (command only)"},
@@ -297,6 +298,7 @@ func (c *converter) checkKey(service, key string) {
 		c.refuse(service, key, "no Kubernetes form known to dockerbank")
 	case k.Mode == Refused:
 		c.refuse(service, key, "%s", k.K8s)
+		c.fromTable[len(c.fromTable)-1] = true
 	}
 }
 

@@ -125,13 +125,30 @@ type converter struct {
 	m     *bank.ComposeModel
 	o     Options
 	probs Problems
+	// fromTable marks problems that only repeat the key table's reason.
+	fromTable []bool
 	out   []Object
 	pods  map[string]podParts // by service, for the backup jobs
 	notes []string
 }
 
+// refuse records a key without a faithful form. A later, more specific
+// message for the same service and key replaces the table's.
 func (c *converter) refuse(service, key, format string, args ...any) {
-	c.probs = append(c.probs, Problem{Service: service, Key: key, Message: fmt.Sprintf(format, args...)})
+	p := Problem{Service: service, Key: key, Message: fmt.Sprintf(format, args...)}
+	for i, q := range c.probs {
+		if q.Service == service && q.Key == key {
+			if c.fromTable[i] {
+				c.probs[i], c.fromTable[i] = p, false
+				return
+			}
+			if q.Message == p.Message {
+				return
+			}
+		}
+	}
+	c.probs = append(c.probs, p)
+	c.fromTable = append(c.fromTable, false)
 }
 
 func (c *converter) add(order int, service string, obj runtime.Object, kind, name string) {
