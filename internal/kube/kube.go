@@ -127,9 +127,9 @@ type converter struct {
 	probs Problems
 	// fromTable marks problems that only repeat the key table's reason.
 	fromTable []bool
-	out   []Object
-	pods  map[string]podParts // by service, for the backup jobs
-	notes []string
+	out       []Object
+	pods      map[string]podParts // by service, for the backup jobs
+	notes     []string
 }
 
 // refuse records a key without a faithful form. A later, more specific

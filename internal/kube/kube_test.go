@@ -150,14 +150,20 @@ func typed(kind string) (runtime.Object, error) {
 	return nil, fmt.Errorf("unexpected kind %q", kind)
 }
 
-func strictScheme(t *testing.T) runtime.Decoder {
+// newScheme registers the API groups the export uses.
+func newScheme(t *testing.T) *runtime.Scheme {
+	t.Helper()
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, networkingv1.AddToScheme} {
 		if err := add(s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return serializer.NewCodecFactory(s, serializer.EnableStrict).UniversalDeserializer()
+	return s
+}
+
+func strictScheme(t *testing.T) runtime.Decoder {
+	return serializer.NewCodecFactory(newScheme(t), serializer.EnableStrict).UniversalDeserializer()
 }
 
 // checkManifest decodes one YAML document strictly, twice: with
@@ -182,6 +188,7 @@ func checkManifest(t *testing.T, name string, data []byte, dec runtime.Decoder) 
 	if _, _, err := dec.Decode(data, nil, nil); err != nil {
 		t.Errorf("%s: universal deserializer (strict): %v", name, err)
 	}
+	validateSchema(t, schemaConverter(t), name, data)
 	accessor, ok := obj.(interface {
 		GetName() string
 		GetNamespace() string
