@@ -25,7 +25,7 @@ type Streams struct {
 func Main(args []string, s Streams) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a := &app{streams: s}
+	a := &app{streams: s, argv: args}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(s.In)
@@ -79,10 +79,13 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		a.volumesCommand(), a.gcCommand(),
 		a.exportCommand(), a.swarmCommand(),
 		a.journalCommand(), a.versionCommand(),
+		a.lintCommand(),
+		a.auditCommand(),
 	} {
 		root.AddCommand(c)
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	markUsageErrors(root)
 	return root
 }
 
@@ -112,6 +115,23 @@ func (a *app) versionCommand() *cobra.Command {
 	}
 }
 
-func commandLine(cmd *cobra.Command, args []string) string {
-	return strings.TrimSpace(cmd.CommandPath() + " " + strings.Join(args, " "))
+// commandLine is the command as typed, for the journal. Secrets never come
+// from flags, so the whole line can be recorded.
+func (a *app) commandLine() string {
+	return strings.TrimSpace("dockerbank " + strings.Join(a.argv, " "))
+}
+
+// markUsageErrors makes argument-count errors usage errors (exit code 3).
+func markUsageErrors(c *cobra.Command) {
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error {
+			if err := args(cmd, a); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		markUsageErrors(sub)
+	}
 }

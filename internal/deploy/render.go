@@ -68,6 +68,10 @@ func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry) 
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", in.Name, err)
 	}
+	siteID, err := m.Site.ID()
+	if err != nil {
+		return nil, err
+	}
 	for name, meta := range model.Secrets {
 		if _, err := m.Site.Secret(in.Name, name, meta.Length); err != nil {
 			return nil, err
@@ -88,7 +92,8 @@ func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry) 
 			s.Build = nil
 			s.PullPolicy = types.PullPolicyNever
 		}
-		s.Labels = s.Labels.Add(LabelInstance, in.Name).
+		s.Labels = s.Labels.Add(LabelSite, siteID).
+			Add(LabelInstance, in.Name).
 			Add(LabelEntry, e.ID).
 			Add(LabelVersion, ver.Version).
 			Add(LabelRole, model.Services[name].Role)
@@ -99,7 +104,8 @@ func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry) 
 		if v.External {
 			continue
 		}
-		v.Labels = v.Labels.Add(LabelInstance, in.Name).
+		v.Labels = v.Labels.Add(LabelSite, siteID).
+			Add(LabelInstance, in.Name).
 			Add(LabelEntry, e.ID).
 			Add(LabelVolume, name).
 			Add(LabelClass, meta.Class)

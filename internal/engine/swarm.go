@@ -428,6 +428,14 @@ func ServiceSpec(p *types.Project, name string, nets, secrets map[string]string,
 	if s.Deploy != nil && s.Deploy.Mode == "global" {
 		spec.Mode = swarm.ServiceMode{Global: &swarm.GlobalService{}}
 	}
+	// Service names resolve to the task containers (DNS round robin), as
+	// compose names do: the virtual-IP mode needs IPVS in the kernel, which
+	// many hosts lack, and published ports then bind on the task's host.
+	spec.EndpointSpec = &swarm.EndpointSpec{Mode: swarm.ResolutionModeDNSRR}
+	vip := s.Deploy != nil && s.Deploy.EndpointMode == "vip"
+	if vip {
+		spec.EndpointSpec.Mode = swarm.ResolutionModeVIP
+	}
 	for _, pc := range s.Ports {
 		pub := uint32(0)
 		if pc.Published != "" {
@@ -437,16 +445,13 @@ func ServiceSpec(p *types.Project, name string, nets, secrets map[string]string,
 			}
 			pub = uint32(n)
 		}
-		mode := swarm.PortConfigPublishModeIngress
-		if pc.Mode == "host" {
-			mode = swarm.PortConfigPublishModeHost
+		mode := swarm.PortConfigPublishModeHost
+		if vip && pc.Mode != "host" {
+			mode = swarm.PortConfigPublishModeIngress
 		}
 		proto := network.TCP
 		if pc.Protocol == "udp" {
 			proto = network.UDP
-		}
-		if spec.EndpointSpec == nil {
-			spec.EndpointSpec = &swarm.EndpointSpec{}
 		}
 		spec.EndpointSpec.Ports = append(spec.EndpointSpec.Ports, swarm.PortConfig{Protocol: proto, TargetPort: pc.Target, PublishedPort: pub, PublishMode: mode})
 	}
