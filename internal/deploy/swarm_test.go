@@ -21,6 +21,9 @@ import (
 // before. No engine: skip, or fail under CI=true.
 func swarmEngine(t *testing.T) *engine.Engine {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test on a real engine (-short)")
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	e, err := engine.Connect(ctx, engine.Options{})
