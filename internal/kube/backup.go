@@ -84,7 +84,9 @@ func (c *converter) backupJob(volume string, meta bank.VolumeMeta, claim string)
 			break
 		}
 		ctr = c.toolContainer("backup", []string{"sh", "-c", script})
-		ctr.SecurityContext.RunAsUser, ctr.SecurityContext.RunAsNonRoot = nil, nil // read every file of the volume
+		// Root with only DAC_READ_SEARCH reads every file of the volume.
+		ctr.SecurityContext.RunAsUser, ctr.SecurityContext.RunAsNonRoot = nil, nil
+		ctr.SecurityContext.Capabilities.Add = []corev1.Capability{"DAC_READ_SEARCH"}
 		ctr.Env = append(ctr.Env, env...)
 		ctr.VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data", ReadOnly: true}}
 		volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
