@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"text/template"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
@@ -230,59 +228,9 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 	}
 }
 
-// renderChart renders a chart with text/template and the few Helm
-// functions the templates use (default, quote, toYaml, nindent).
-func renderChart(t *testing.T, files []File, namespace string) map[string][]byte {
-	t.Helper()
-	var values map[string]any
-	for _, f := range files {
-		if f.Path == "values.yaml" {
-			if err := yaml.Unmarshal(f.Data, &values); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	funcs := template.FuncMap{
-		"default": func(def, v any) any {
-			if v == nil || v == "" {
-				return def
-			}
-			return v
-		},
-		"quote": func(v any) string { return fmt.Sprintf("%q", fmt.Sprint(v)) },
-		"toYaml": func(v any) string {
-			b, err := yaml.Marshal(v)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return strings.TrimSuffix(string(b), "\n")
-		},
-		"nindent": func(n int, s string) string {
-			pad := strings.Repeat(" ", n)
-			return "\n" + pad + strings.ReplaceAll(s, "\n", "\n"+pad)
-		},
-	}
-	data := map[string]any{"Values": values, "Release": map[string]any{"Namespace": namespace}}
-	out := map[string][]byte{}
-	for _, f := range files {
-		if !strings.HasPrefix(f.Path, "templates/") || !strings.HasSuffix(f.Path, ".yaml") {
-			continue
-		}
-		tpl, err := template.New(f.Path).Funcs(funcs).Parse(string(f.Data))
-		if err != nil {
-			t.Fatalf("%s: %v", f.Path, err)
-		}
-		var b bytes.Buffer
-		if err := tpl.Execute(&b, data); err != nil {
-			t.Fatalf("%s: %v", f.Path, err)
-		}
-		out[strings.TrimPrefix(f.Path, "templates/")] = b.Bytes()
-	}
-	return out
-}
-
-// TestHelmDefaultsReproduceManifests renders each chart with its default
-// values and checks it yields the plain manifests, object for object.
+// TestHelmDefaultsReproduceManifests renders each chart with Helm's engine
+// and its default values, lints it with Helm's linter, and checks it yields
+// the plain manifests, object for object.
 func TestHelmDefaultsReproduceManifests(t *testing.T) {
 	dec := strictScheme(t)
 	for id, man := range exportEntries(t) {
@@ -291,7 +239,7 @@ func TestHelmDefaultsReproduceManifests(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rendered := renderChart(t, chart, man.Options.Namespace)
+			rendered := helmRender(t, chart, man.Options.Namespace)
 			plain, err := man.Files()
 			if err != nil {
 				t.Fatal(err)
