@@ -26,7 +26,7 @@ const (
 const exitCodesHelp = `Exit codes:
   0  success
   1  the operation failed
-  2  input could not be analysed (invalid entry or compose file)
+  2  input could not be analysed (invalid entry or compose file, unusable --source file)
   3  wrong usage
   4  no container engine answered (check DOCKER_HOST, --host, --context)
   5  no such instance, entry or version
@@ -55,8 +55,10 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.Is(err, engine.ErrUnreachable):
 		return ExitUnreachable
-	case errors.As(err, &probs):
+	case errors.As(err, &probs), errors.Is(err, deploy.ErrBadSource):
 		return ExitInvalid
+	case errors.Is(err, deploy.ErrNotBuildLocally):
+		return ExitUsage
 	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, deploy.ErrNoVersion):
 		return ExitNotFound
 	case errors.Is(err, deploy.ErrNameTaken), errors.Is(err, deploy.ErrNoFreshBackup),
