@@ -110,7 +110,7 @@ var ServiceKeys = []Key{
 	{"pid", Refused, "host or shared PID namespaces"},
 	{"pids_limit", Refused, "pod PID limits are node-wide"},
 	{"platform", Translated, "nodeSelector kubernetes.io/os and kubernetes.io/arch"},
-	{"ports", Partly, "containerPort and a ClusterIP Service INSTANCE-SERVICE-published (port = published, targetPort = target) with a NetworkPolicy open to it; host_ip and published ranges are refused"},
+	{"ports", Partly, "containerPort and a ClusterIP Service INSTANCE-SERVICE-published (port = published, targetPort = target) with a NetworkPolicy open to it; host_ip 127.0.0.1 (for a proxy on the host) stays ClusterIP, reachable in the cluster only, to put an Ingress in front; other host_ip addresses and published ranges are refused"},
 	{"post_start", Partly, "lifecycle.postStart exec (command only)"},
 	{"pre_start", Refused, "no hook before start; use an init container"},
 	{"pre_stop", Partly, "lifecycle.preStop exec (command only)"},

@@ -89,8 +89,16 @@ func (c *converter) services(s types.ServiceConfig) {
 		c.add(40, s.Name, svc, "service", dn)
 	}
 	var published []corev1.ServicePort
+	loopback := false
 	for _, p := range s.Ports {
-		if p.HostIP != "" && !net.ParseIP(p.HostIP).IsUnspecified() {
+		ip := net.ParseIP(p.HostIP)
+		switch {
+		case p.HostIP == "" || ip.IsUnspecified():
+		case ip.IsLoopback():
+			// Published for a proxy on the host only: a ClusterIP Service
+			// is the same, reachable in the cluster only (an Ingress).
+			loopback = true
+		default:
 			c.refuse(s.Name, "ports", "host_ip %s: a Service cannot bind to one host address", p.HostIP)
 		}
 		port := int32(p.Target)
@@ -118,6 +126,9 @@ func (c *converter) services(s types.ServiceConfig) {
 		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: c.selector(s.Name), Ports: published},
 	}
 	svc.Annotations = map[string]string{"org.dockerbank.note": "compose published these ports on the host; expose them with an Ingress, or set type LoadBalancer or NodePort"}
+	if loopback {
+		svc.Annotations["org.dockerbank.note"] = "compose published these ports on the host's loopback only, for a reverse proxy on the host: keep the Service ClusterIP and expose it through an Ingress"
+	}
 	c.add(40, s.Name, svc, "service", name)
 }
 

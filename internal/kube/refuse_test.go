@@ -44,7 +44,7 @@ func TestRefusesInexpressibleKeys(t *testing.T) {
     read_only: true
     user: "101:101"
     security_opt: [no-new-privileges:true, "apparmor:unconfined"]
-    ports: ["127.0.0.1:8080:80"]
+    ports: ["192.0.2.10:8080:80"]
     volumes: ["./site:/usr/share/nginx/html"]
     depends_on:
       db: {condition: service_completed_successfully}
