@@ -96,6 +96,9 @@ func (a *app) exportK8s(cmd *cobra.Command, name string, eo exportK8sOptions) er
 			return usageError{fmt.Errorf("instance %s runs version %s; --version applies to entry exports", name, in.Version)}
 		}
 		opts.Entry, opts.Version, opts.Secrets = in.Entry, in.Version, kube.SecretsExisting
+		if e, err := b.Get(in.Entry); err == nil {
+			opts.Distribution = e.Distribution.Mode
+		}
 		var env []string
 		if eo.includeSecrets {
 			opts.Secrets = kube.SecretsInclude
@@ -146,6 +149,7 @@ func (a *app) exportK8s(cmd *cobra.Command, name string, eo exportK8sOptions) er
 			return err
 		}
 		opts.Entry, opts.Version, opts.Secrets = e.ID, ver.Version, kube.SecretsEmpty
+		opts.Distribution = e.Distribution.Mode
 		if man, err = kube.Convert(p, m, opts); err != nil {
 			return err
 		}

@@ -51,7 +51,7 @@ func exportEntries(t *testing.T) map[string]*Manifests {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := Options{Instance: e.ID, Entry: e.ID, Version: ver.Version, Secrets: SecretsEmpty}
+		o := Options{Instance: e.ID, Entry: e.ID, Version: ver.Version, Secrets: SecretsEmpty, Distribution: e.Distribution.Mode}
 		man, err := Convert(p, m, o)
 		var probs Problems
 		if errors.As(err, &probs) {

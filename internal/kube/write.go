@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/dockerbank/dockerbank/internal/bank"
 )
 
 // File is one generated file, relative to the output directory.
@@ -99,6 +101,9 @@ func (man *Manifests) readme(apply string) []byte {
 		b.WriteString("## Images\n\nThe cluster must be able to pull these (images dockerbank builds locally must be pushed to a registry first):\n\n")
 		for _, s := range images {
 			fmt.Fprintf(&b, "- %s: `%s`\n", s, man.Images[s])
+		}
+		if o.Distribution == bank.BuildLocally {
+			b.WriteString("\nThis entry's images are built locally from your own licensed copy and may not be redistributed:\npush them only to a private registry of your site that the cluster pulls from.\n")
 		}
 		b.WriteString("\n")
 	}
