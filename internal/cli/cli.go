@@ -77,6 +77,7 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		a.startCommand(), a.stopCommand(), a.restartCommand(), a.downCommand(),
 		a.upgradeCommand(), a.rollbackCommand(), a.rmCommand(),
 		a.volumesCommand(), a.gcCommand(),
+		a.exportCommand(), a.swarmCommand(),
 		a.journalCommand(), a.versionCommand(),
 		a.lintCommand(),
 		a.auditCommand(),

@@ -6,6 +6,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/kube"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -29,7 +30,8 @@ const exitCodesHelp = `Exit codes:
   3  wrong usage
   4  no container engine answered (check DOCKER_HOST, --host, --context)
   5  no such instance, entry or version
-  6  refused to protect data: name taken, no fresh backup, not confirmed, site locked
+  6  refused to protect data: name taken, no fresh backup, not confirmed, site locked;
+     export: compose keys without a faithful form (see --allow-lossy)
   7  an upgrade failed and the previous version runs again`
 
 type usageError struct{ err error }
@@ -60,7 +62,7 @@ func exitCode(err error) int {
 	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, deploy.ErrNoVersion):
 		return ExitNotFound
 	case errors.Is(err, deploy.ErrNameTaken), errors.Is(err, deploy.ErrNoFreshBackup),
-		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked):
+		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked), errors.Is(err, kube.ErrLossy):
 		return ExitRefused
 	case errors.Is(err, deploy.ErrRolledBack):
 		return ExitRolledBack
