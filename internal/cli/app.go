@@ -36,6 +36,7 @@ type app struct {
 	debug       bool
 
 	seenEvents map[string]bool
+	resumed    bool // containers of interrupted backups were checked
 
 	site   *site.Site
 	bank   *bank.Bank
@@ -150,6 +151,7 @@ func (a *app) manager(cmd *cobra.Command, args []string) (*deploy.Manager, error
 	if err != nil {
 		return nil, err
 	}
+	a.resumeInterrupted(cmd)
 	return &deploy.Manager{Bank: b, Site: s, Engine: e, Report: a, Log: a.logger(), Command: commandLine(cmd, args)}, nil
 }
 
