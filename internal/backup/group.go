@@ -109,6 +109,8 @@ func LoadManifest(ctx context.Context, repo *Restic, g Group) (*Manifest, error)
 	have := map[string]bool{}
 	for _, s := range g.Snapshots {
 		have[s.ID] = true
+		have[s.ShortID] = true
+		have[s.ID[:8]] = true
 	}
 	for _, mb := range m.Members {
 		for _, id := range strings.Split(mb.Snapshot, ",") {

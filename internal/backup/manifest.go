@@ -56,13 +56,13 @@ type Member struct {
 	// Files are the regular files of a file volume with their digests.
 	Files []FileRecord `json:"files,omitempty"`
 	// Root is the owner and mode of the volume's root directory.
-	Root  *FileRecord `json:"root,omitempty"`
+	Root *FileRecord `json:"root,omitempty"`
 	// Live means the volume was read while in use (quiesce none): files
 	// created during the capture may be stored without a manifest record.
-	Live  bool        `json:"live,omitempty"`
-	Bytes int64       `json:"bytes"`
-	Count int64       `json:"count"`
-	Added int64       `json:"added"`
+	Live  bool  `json:"live,omitempty"`
+	Bytes int64 `json:"bytes"`
+	Count int64 `json:"count"`
+	Added int64 `json:"added"`
 }
 
 // Stream is one file in a snapshot, e.g. a dump of one database.
