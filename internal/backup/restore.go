@@ -106,8 +106,14 @@ func (j *Job) restoreManifest(ctx context.Context, src source, man *Manifest, na
 	res := &RestoreResult{Group: man.Group}
 	if o.As != "" {
 		res.Instance = o.As
+		_, existed := j.M.Site.Instance(o.As)
 		err := j.restoreNew(ctx, src, man, o.As, res)
 		res.Seconds = time.Since(start).Seconds()
+		if err != nil && existed != nil {
+			// Never leave a half-restored instance that looks usable.
+			j.removeInstance(ctx, o.As)
+			err = fmt.Errorf("%w; the partly restored instance %s was removed", err, o.As)
+		}
 		return res, err
 	}
 	res.Instance = name
