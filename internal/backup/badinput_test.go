@@ -164,7 +164,7 @@ func writeBadArchive(t *testing.T, file string, members []tar.Header) {
 	t.Helper()
 	man := map[string]any{
 		"format": "dockerbank.backup/v1", "group": "20260101T000000Z-bad000", "instance": "bk-bad", "entry": "bktest", "version": "1",
-		"params": map[string]string{"HEARTBEAT": "0"},
+		"params":  map[string]string{"HEARTBEAT": "0"},
 		"members": []map[string]any{{"volume": "files", "kind": "files", "method": "files", "mode": "tar", "snapshot": "x"}},
 	}
 	data, _ := json.Marshal(man)
