@@ -69,7 +69,8 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 	a.bindGlobalFlags(root)
 	root.AddGroup(&cobra.Group{ID: "bank", Title: "Bank:"},
 		&cobra.Group{ID: "instances", Title: "Instances:"},
-		&cobra.Group{ID: "site", Title: "Site:"})
+		&cobra.Group{ID: "site", Title: "Site:"},
+		&cobra.Group{ID: "watch", Title: "Watch:"})
 	// Every command is registered here, explicitly.
 	for _, c := range []*cobra.Command{
 		a.bankCommand(),
@@ -78,6 +79,7 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		a.upgradeCommand(), a.rollbackCommand(), a.rmCommand(),
 		a.volumesCommand(), a.gcCommand(),
 		a.journalCommand(), a.versionCommand(),
+		a.logsCommand(), a.inspectCommand(), a.topCommand(), a.statsCommand(), a.execCommand(), a.shellCommand(), a.attachCommand(),
 	} {
 		root.AddCommand(c)
 	}
