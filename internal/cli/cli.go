@@ -80,6 +80,7 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		a.volumesCommand(), a.gcCommand(),
 		a.journalCommand(), a.versionCommand(),
 		a.logsCommand(), a.inspectCommand(), a.topCommand(), a.statsCommand(), a.execCommand(), a.shellCommand(), a.attachCommand(),
+		a.serveCommand(), a.alertsCommand(),
 	} {
 		root.AddCommand(c)
 	}

@@ -165,3 +165,9 @@ func (e *Engine) Runtime(ctx context.Context, id string) (Runtime, error) {
 func (e *Engine) IsLocal() bool {
 	return strings.HasPrefix(e.Endpoint, "unix://") || strings.HasPrefix(e.Endpoint, "/")
 }
+
+// Rx is the bytes received on every interface.
+func (s Sample) Rx() uint64 { rx, _ := s.RxTx(); return rx }
+
+// Tx is the bytes transmitted on every interface.
+func (s Sample) Tx() uint64 { _, tx := s.RxTx(); return tx }

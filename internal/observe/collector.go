@@ -31,6 +31,9 @@ type Collector struct {
 	Instance string
 	// Interval between collections (default 15 s).
 	Interval time.Duration
+	// OnSnapshot, when set, is called by Run after each collection (the
+	// alert evaluator).
+	OnSnapshot func(Snapshot)
 	// Keep is how many collections the charts keep (default 240: one
 	// hour at 15 s).
 	Keep int
@@ -108,6 +111,9 @@ func (c *Collector) Run(ctx context.Context) {
 		if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
 			c.log().Warn("collect", "err", err)
 		}
+		if c.OnSnapshot != nil && ctx.Err() == nil {
+			c.OnSnapshot(c.Snapshot())
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -164,6 +170,13 @@ func (c *Collector) Refresh(ctx context.Context) error {
 		return err
 	}
 	var errs []error
+	if c.Site != nil && !c.All && c.Instance == "" {
+		// Other sites may deploy instances on the same engine: watch ours.
+		cs, err = siteContainers(c.Site, cs)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	stats := make([]ContainerStat, 0, len(cs))
 	seen := map[string]bool{}
 	for _, ct := range cs {
@@ -315,4 +328,23 @@ func (c *Collector) Snapshot() Snapshot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.snap
+}
+
+// siteContainers keeps the containers of the site's instances.
+func siteContainers(s *site.Site, cs []engine.Container) ([]engine.Container, error) {
+	ins, err := s.Instances()
+	if err != nil {
+		return cs, err
+	}
+	names := map[string]bool{}
+	for _, in := range ins {
+		names[in.Name] = true
+	}
+	out := cs[:0]
+	for _, c := range cs {
+		if names[c.Labels[deploy.LabelInstance]] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }

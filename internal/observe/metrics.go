@@ -42,6 +42,7 @@ var (
 	descRestarts   = prometheus.NewDesc("dockerbank_container_restarts_total", "Restarts of the container seen since serve started (its first start is not counted).", []string{"instance", "service", "name"}, nil)
 	descInstHealth = prometheus.NewDesc("dockerbank_instance_health", "Health of an instance: 1 for its current state, 0 for the others.", []string{"instance", "state"}, nil)
 	descInstInfo   = prometheus.NewDesc("dockerbank_instance_info", "Entry and version of an instance.", []string{"instance", "entry", "version", "desired_state"}, nil)
+	descCreated    = prometheus.NewDesc("dockerbank_instance_created_timestamp_seconds", "Time the instance was deployed.", []string{"instance"}, nil)
 	descBackupLast = prometheus.NewDesc("dockerbank_backup_last_success_timestamp_seconds", "Time of the instance's newest complete backup.", []string{"instance"}, nil)
 	descVolSize    = prometheus.NewDesc("dockerbank_volume_fs_size_bytes", "Size of the file system holding the volume.", []string{"instance", "volume", "class"}, nil)
 	descVolAvail   = prometheus.NewDesc("dockerbank_volume_fs_avail_bytes", "Free bytes of the file system holding the volume.", []string{"instance", "volume", "class"}, nil)
@@ -56,7 +57,7 @@ var HealthStates = []string{"healthy", "unhealthy", "starting", "running", "part
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCPU, descCPUUser, descCPUSystem, descMemUsage, descMemWS, descMemRSS,
 		descMemCache, descMemFail, descMemLimit, descRx, descTx, descRxErr, descTxErr, descFSRead, descFSWrite,
-		descLastSeen, descStart, descHealth, descTasks, descRestarts, descInstHealth, descInstInfo, descBackupLast,
+		descLastSeen, descStart, descHealth, descTasks, descRestarts, descInstHealth, descInstInfo, descCreated, descBackupLast,
 		descVolSize, descVolAvail, descCollectDur, descCollectErr} {
 		ch <- d
 	}
@@ -121,6 +122,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descInstHealth, gauge, v, in.Instance.Name, st)
 		}
 		ch <- prometheus.MustNewConstMetric(descInstInfo, gauge, 1, in.Instance.Name, in.Instance.Entry, in.Instance.Version, in.Instance.State)
+		ch <- prometheus.MustNewConstMetric(descCreated, gauge, float64(in.Instance.Created.Unix()), in.Instance.Name)
 		if !in.Instance.LastBackup.IsZero() {
 			ch <- prometheus.MustNewConstMetric(descBackupLast, gauge, float64(in.Instance.LastBackup.Unix()), in.Instance.Name)
 		}
