@@ -114,4 +114,3 @@ func collector(e *engine.Engine, instance string) *Collector {
 	}
 	return c
 }
-
