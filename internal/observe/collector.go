@@ -154,6 +154,9 @@ func (c *Collector) onEvent(ev engine.ContainerEvent) {
 
 // Refresh takes one snapshot.
 func (c *Collector) Refresh(ctx context.Context) error {
+	if c.Engine == nil {
+		return errors.New("collector has no engine")
+	}
 	start := time.Now()
 	var cs []engine.Container
 	var err error
