@@ -3,9 +3,9 @@ package observe
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"net/http"
 	"net/http/httptest"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"

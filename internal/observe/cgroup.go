@@ -28,6 +28,10 @@ func HostCgroup() *Cgroup { return &Cgroup{Root: "/sys/fs/cgroup", Proc: "/proc"
 // (another host, another cgroup namespace, no permission).
 var ErrNoCgroup = errors.New("cgroup files not readable")
 
+// ErrPidGone means the process is no longer the container's: the
+// container restarted (or stopped) since it was inspected.
+var ErrPidGone = fmt.Errorf("%w: process is not the container's", ErrNoCgroup)
+
 // userHZ is the clock tick of cpuacct.stat; Linux fixes it at 100 for
 // user space.
 const userHZ = 100
@@ -72,7 +76,14 @@ func (c *Cgroup) Read(id string, pid int, now time.Time) (engine.Sample, error) 
 	}
 	paths, err := c.Paths(pid)
 	if err != nil {
-		return s, err
+		return s, fmt.Errorf("%w (%v)", ErrPidGone, err)
+	}
+	owned := false
+	for _, p := range paths {
+		owned = owned || strings.Contains(p, id)
+	}
+	if !owned {
+		return s, ErrPidGone
 	}
 	if c.V2() {
 		err = c.readV2(&s, filepath.Join(c.Root, paths[""]))

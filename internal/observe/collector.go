@@ -70,6 +70,8 @@ type ContainerStat struct {
 	Runtime  engine.Runtime
 	Sample   engine.Sample
 	Sampled  bool // Sample holds a reading (the container runs)
+	// CPU is the cores used on average since the previous collection.
+	CPU      float64
 	Restarts float64
 }
 
@@ -172,6 +174,10 @@ func (c *Collector) Refresh(ctx context.Context) error {
 		c.countError()
 		return err
 	}
+	prev := map[string]ContainerStat{}
+	for _, p := range c.Snapshot().Containers {
+		prev[p.ID] = p
+	}
 	var errs []error
 	if c.Site != nil && !c.All && c.Instance == "" {
 		// Other sites may deploy instances on the same engine: watch ours.
@@ -192,10 +198,34 @@ func (c *Collector) Refresh(ctx context.Context) error {
 		cst := ContainerStat{Container: ct, Instance: ct.Labels[deploy.LabelInstance], Role: ct.Labels[deploy.LabelRole], Runtime: st.rt, Restarts: st.restarts}
 		if ct.State == "running" {
 			s, err := c.sample(ctx, ct.ID, st.rt.Pid)
+			if errors.Is(err, ErrPidGone) {
+				// Restarted since the last inspect: inspect again.
+				c.markStale(ct.ID)
+				if st, err = c.runtime(ctx, ct); err == nil {
+					cst.Runtime, cst.Restarts = st.rt, st.restarts
+					s, err = c.sample(ctx, ct.ID, st.rt.Pid)
+				}
+				if errors.Is(err, ErrNoCgroup) {
+					// Still not ours: another cgroup namespace; ask the engine.
+					s, err = c.Engine.StatsOnce(ctx, ct.ID)
+				}
+			}
 			if err != nil {
 				errs = append(errs, err)
 			} else {
 				cst.Sample, cst.Sampled = s, true
+			}
+			if p, ok := prev[ct.ID]; ok && p.Sampled && cst.Sampled {
+				if s.CPUUsage < p.Sample.CPUUsage {
+					// The counters started again: the container restarted
+					// since the last collection (the event may be late).
+					c.markStale(ct.ID)
+					if st, err = c.runtime(ctx, ct); err == nil {
+						cst.Runtime, cst.Restarts = st.rt, st.restarts
+					}
+				} else if dt := s.Time.Sub(p.Sample.Time); dt > 0 {
+					cst.CPU = float64(s.CPUUsage-p.Sample.CPUUsage) / float64(dt)
+				}
 			}
 		}
 		stats = append(stats, cst)
@@ -225,6 +255,14 @@ func (c *Collector) Refresh(ctx context.Context) error {
 	}
 	c.mu.Unlock()
 	return errors.Join(errs...)
+}
+
+func (c *Collector) markStale(id string) {
+	c.mu.Lock()
+	if st := c.runtimes[id]; st != nil {
+		st.stale = true
+	}
+	c.mu.Unlock()
 }
 
 func (c *Collector) countError() {
@@ -273,7 +311,7 @@ func (c *Collector) sample(ctx context.Context, id string, pid int) (engine.Samp
 		if err == nil {
 			return s, nil
 		}
-		if !errors.Is(err, ErrNoCgroup) {
+		if !errors.Is(err, ErrNoCgroup) || errors.Is(err, ErrPidGone) {
 			return s, err
 		}
 		c.log().Debug("cgroup not readable, using the stats API", "container", short(id), "err", err)

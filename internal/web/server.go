@@ -335,7 +335,9 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
 	},
-	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
+	"percent": func(f float64) float64 { return 100 * f },
+	"ms":      func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) },
+	"time":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 	"short": func(s string) string {
 		if len(s) > 12 {
 			return s[:12]
