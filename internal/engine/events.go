@@ -17,14 +17,27 @@ type ContainerEvent struct {
 	Labels map[string]string
 }
 
+// EventsOptions selects container events.
+type EventsOptions struct {
+	// Label keeps the events of containers carrying this label (any value).
+	Label string
+	// Actions keeps only these actions (start, die, health_status, ...).
+	// Without it every container event arrives, including the exec_*
+	// events of every health check on the host.
+	Actions []string
+}
+
 // ContainerEvents streams container lifecycle events to fn until ctx ends
-// or the connection breaks (the error says which). One stream costs the
-// engine next to nothing, unlike a stats stream per container.
-func (e *Engine) ContainerEvents(ctx context.Context, labels map[string]string, fn func(ContainerEvent)) error {
+// or the connection breaks (the error says which). One filtered stream
+// costs the engine next to nothing, unlike a stats stream per container.
+func (e *Engine) ContainerEvents(ctx context.Context, o EventsOptions, fn func(ContainerEvent)) error {
 	f := client.Filters{}
 	f.Add("type", "container")
-	for k, v := range labels {
-		f.Add("label", k+"="+v)
+	if o.Label != "" {
+		f.Add("label", o.Label)
+	}
+	for _, a := range o.Actions {
+		f.Add("event", a)
 	}
 	res := e.api.Events(ctx, client.EventsListOptions{Filters: f})
 	for {

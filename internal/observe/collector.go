@@ -127,7 +127,11 @@ func (c *Collector) Run(ctx context.Context) {
 func (c *Collector) followEvents(ctx context.Context) {
 	backoff := time.Second
 	for ctx.Err() == nil {
-		err := c.Engine.ContainerEvents(ctx, nil, c.onEvent)
+		o := engine.EventsOptions{Actions: []string{"start", "die"}}
+		if !c.All {
+			o.Label = deploy.LabelInstance
+		}
+		err := c.Engine.ContainerEvents(ctx, o, c.onEvent)
 		if ctx.Err() != nil {
 			return
 		}

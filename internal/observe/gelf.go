@@ -82,7 +82,11 @@ func (g *GELF) Run(ctx context.Context) {
 	go func() {
 		backoff := time.Second
 		for ctx.Err() == nil {
-			err := g.Engine.ContainerEvents(ctx, nil, func(ev engine.ContainerEvent) {
+			o := engine.EventsOptions{Actions: []string{"start"}}
+			if !g.All {
+				o.Label = deploy.LabelInstance
+			}
+			err := g.Engine.ContainerEvents(ctx, o, func(ev engine.ContainerEvent) {
 				if ev.Action == "start" {
 					g.poke()
 				}
