@@ -8,6 +8,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/kube"
+	"github.com/dockerbank/dockerbank/internal/observe"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -30,7 +31,7 @@ const exitCodesHelp = `Exit codes:
   2  input could not be analysed (invalid entry or compose file, unusable --source file)
   3  wrong usage
   4  no container engine answered (check DOCKER_HOST, --host, --context)
-  5  no such instance, entry or version
+  5  no such instance, entry, version or service (or the service is not running)
   6  refused to protect data: name taken, no fresh backup, not confirmed, site locked;
      export: compose keys without a faithful form (see --allow-lossy)
   7  an upgrade failed and the previous version runs again`
@@ -58,10 +59,9 @@ func exitCode(err error) int {
 		return ExitUnreachable
 	case errors.As(err, &probs), errors.Is(err, deploy.ErrBadSource):
 		return ExitInvalid
-	case errors.Is(err, deploy.ErrNotBuildLocally):
-		return ExitUsage
-	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, deploy.ErrNoVersion),
-		errors.Is(err, backup.ErrNoGroup):
+  5  no such instance, entry, version or service (or the service is not running)
+  6  refused to protect data: name taken, no fresh backup, not confirmed, site locked;
+     export: compose keys without a faithful form (see --allow-lossy)
 		return ExitNotFound
 	case errors.Is(err, deploy.ErrNameTaken), errors.Is(err, deploy.ErrNoFreshBackup),
 		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked), errors.Is(err, kube.ErrLossy),
