@@ -59,9 +59,10 @@ func exitCode(err error) int {
 		return ExitUnreachable
 	case errors.As(err, &probs), errors.Is(err, deploy.ErrBadSource):
 		return ExitInvalid
-  5  no such instance, entry, version or service (or the service is not running)
-  6  refused to protect data: name taken, no fresh backup, not confirmed, site locked;
-     export: compose keys without a faithful form (see --allow-lossy)
+	case errors.Is(err, deploy.ErrNotBuildLocally):
+		return ExitUsage
+	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, deploy.ErrNoVersion),
+		errors.Is(err, backup.ErrNoGroup), errors.Is(err, observe.ErrNoService), errors.Is(err, observe.ErrNotRunning):
 		return ExitNotFound
 	case errors.Is(err, deploy.ErrNameTaken), errors.Is(err, deploy.ErrNoFreshBackup),
 		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked), errors.Is(err, kube.ErrLossy),
