@@ -69,6 +69,7 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 	a.bindGlobalFlags(root)
 	root.AddGroup(&cobra.Group{ID: "bank", Title: "Bank:"},
 		&cobra.Group{ID: "instances", Title: "Instances:"},
+		&cobra.Group{ID: "protect", Title: "Protect:"},
 		&cobra.Group{ID: "site", Title: "Site:"})
 	// Every command is registered here, explicitly.
 	for _, c := range []*cobra.Command{
@@ -78,6 +79,7 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		a.upgradeCommand(), a.rollbackCommand(), a.rmCommand(),
 		a.volumesCommand(), a.gcCommand(),
 		a.journalCommand(), a.versionCommand(),
+		a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(), a.verifyCommand(), a.forgetCommand(), a.recoverCommand(),
 	} {
 		root.AddCommand(c)
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 
+	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
@@ -55,10 +56,12 @@ func exitCode(err error) int {
 		return ExitUnreachable
 	case errors.As(err, &probs):
 		return ExitInvalid
-	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, deploy.ErrNoVersion):
+	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, deploy.ErrNoVersion),
+		errors.Is(err, backup.ErrNoGroup):
 		return ExitNotFound
 	case errors.Is(err, deploy.ErrNameTaken), errors.Is(err, deploy.ErrNoFreshBackup),
-		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked):
+		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked),
+		errors.Is(err, backup.ErrUnsafeArchive), errors.Is(err, backup.ErrRetentionRefused):
 		return ExitRefused
 	case errors.Is(err, deploy.ErrRolledBack):
 		return ExitRolledBack
