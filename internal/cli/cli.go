@@ -80,6 +80,7 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		a.volumesCommand(), a.gcCommand(),
 		a.journalCommand(), a.versionCommand(),
 		a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(), a.verifyCommand(), a.forgetCommand(), a.recoverCommand(),
+		a.drCommand(),
 	} {
 		root.AddCommand(c)
 	}

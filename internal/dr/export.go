@@ -57,6 +57,13 @@ func Export(ctx context.Context, s *site.Site, e *engine.Engine, o ExportOptions
 	if o.Now.IsZero() {
 		o.Now = time.Now().UTC()
 	}
+	// The lock keeps a concurrent deploy or upgrade from being exported
+	// half done.
+	l, err := s.Lock(ctx, 2*time.Minute)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer l.Unlock()
 	siteID, err := s.ID()
 	if err != nil {
 		return nil, nil, err

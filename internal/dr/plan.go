@@ -15,6 +15,9 @@ var ErrCycle = errors.New("entries require each other in a cycle")
 const (
 	GroupVerified = "verified"
 	GroupComplete = "complete"
+	// GroupFailed is a complete group whose restore drill failed: used
+	// only when nothing else is left.
+	GroupFailed = "drill-failed"
 )
 
 // GroupInfo is one complete backup group of an instance.
@@ -26,18 +29,18 @@ type GroupInfo struct {
 }
 
 // ChooseGroup picks the newest verified group, or the newest complete one
-// when none is verified. Groups are given oldest first; incomplete ones
-// must not be passed.
+// when none is verified, or the newest whose drill failed when nothing
+// else is left. Groups are given oldest first; incomplete ones must not be
+// passed.
 func ChooseGroup(groups []GroupInfo) (GroupInfo, bool) {
-	for i := len(groups) - 1; i >= 0; i-- {
-		if groups[i].State == GroupVerified {
-			return groups[i], true
+	for _, state := range []string{GroupVerified, GroupComplete, GroupFailed} {
+		for i := len(groups) - 1; i >= 0; i-- {
+			if groups[i].State == state {
+				return groups[i], true
+			}
 		}
 	}
-	if len(groups) == 0 {
-		return GroupInfo{}, false
-	}
-	return groups[len(groups)-1], true
+	return GroupInfo{}, false
 }
 
 // infraDomains are entry domains of shared infrastructure, recovered

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -385,5 +384,3 @@ func runChecks(ctx context.Context, e *engine.Engine, instance string, ent *bank
 	}
 	return fmt.Sprintf("(%d container(s) healthy; checks passed: %s)", len(ctrs), orNone(strings.Join(passed, ", "))), nil
 }
-
-var _ = path.Join
