@@ -235,7 +235,7 @@ func ReadBundle(r io.Reader) (*Bundle, error) {
 	var src io.Reader = br
 	switch {
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderMaxMemory(maxBundleBytes))
+		zr, err := zstd.NewReader(br, zstd.WithDecoderMaxMemory(maxBundleBytes), zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadBundle, err)
 		}

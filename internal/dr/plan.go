@@ -176,7 +176,11 @@ type InstancePlan struct {
 	Pull        []string `json:"pull,omitempty"`
 	Present     []string `json:"present,omitempty"`
 	Checks      []string `json:"checks,omitempty"`
-	State       string   `json:"state"`
+	// Supply is what the user must provide for a build-locally entry.
+	Supply string `json:"supply,omitempty"`
+	// LeaveDown is set for instances that were down at export (not in
+	// drills).
+	LeaveDown bool `json:"leaveDown,omitempty"`
 }
 
 // ErrNoBackup means an instance with user data has no restorable group.
@@ -205,7 +209,14 @@ func MakePlan(m Manifest, f Facts) (*Plan, error) {
 			}
 		}
 		st := InstancePlan{Name: name, Target: f.Prefix + name, Entry: in.Record.Entry, Version: in.Record.Version,
-			Variant: in.Record.Variant, Reason: reasons[name], DataVolumes: in.DataVolumes, Checks: in.Checks, State: in.Record.State}
+			Variant: in.Record.Variant, Reason: reasons[name], DataVolumes: in.DataVolumes, Checks: in.Checks,
+			LeaveDown: in.Record.State == "down" && f.Prefix == ""}
+		if in.Distribution == "build-locally" {
+			st.Supply = strings.TrimSpace(in.SupplySource)
+			if st.Supply == "" {
+				st.Supply = "the sources the entry names"
+			}
+		}
 		for _, req := range in.Requires {
 			if !have[req] {
 				p.Warnings = append(p.Warnings, fmt.Sprintf("%s requires an instance of %s, which the bundle does not hold: deploy one first", name, req))
@@ -235,7 +246,7 @@ func MakePlan(m Manifest, f Facts) (*Plan, error) {
 			default:
 				pull := ref
 				if len(img.RepoDigests) > 0 && !strings.Contains(ref, "@") {
-					pull = img.RepoDigests[0]
+					pull += " = " + img.RepoDigests[0]
 				}
 				st.Pull = append(st.Pull, pull)
 			}
@@ -270,6 +281,9 @@ func (p *Plan) Render() string {
 		for _, r := range s.Build {
 			fmt.Fprintf(&b, "   build image %s from the entry copy in the bundle\n", r)
 		}
+		if s.Supply != "" && len(s.Build) > 0 {
+			fmt.Fprintf(&b, "   the build needs what the entry may not ship: %s\n", s.Supply)
+		}
 		for _, r := range s.Pull {
 			fmt.Fprintf(&b, "   pull image %s (not on this engine)\n", r)
 		}
@@ -293,7 +307,7 @@ func (p *Plan) Render() string {
 		if len(s.Checks) > 0 {
 			fmt.Fprintf(&b, "   run checks: %s\n", strings.Join(s.Checks, ", "))
 		}
-		if s.State == "down" {
+		if s.LeaveDown {
 			b.WriteString("   leave it down afterwards (it was down at export)\n")
 		}
 	}

@@ -345,7 +345,7 @@ func (o *RestoreOptions) recoverOne(ctx context.Context, b *Bundle, in *Instance
 	if err := timed("checks", func() (string, error) { return runChecks(ctx, o.Engine, st.Target, ent) }); err != nil {
 		return err
 	}
-	if r.State == site.StateDown && o.Prefix == "" {
+	if st.LeaveDown {
 		return timed("down", func() (string, error) { return "(it was down at export)", m.Down(ctx, st.Target) })
 	}
 	return nil

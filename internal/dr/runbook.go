@@ -28,7 +28,11 @@ func Runbook(m Manifest) string {
 			}
 			imgs = append(imgs, s)
 		}
-		w("| %s | %s (%s) | %s | %s | %s | %s |\n", in.Record.Name, in.Record.Entry, in.Title, in.Record.Version,
+		entry := in.Record.Entry
+		if in.Title != "" {
+			entry += " (" + in.Title + ")"
+		}
+		w("| %s | %s | %s | %s | %s | %s |\n", in.Record.Name, entry, in.Record.Version,
 			in.Record.State, orNone(strings.Join(in.DataVolumes, ", ")), strings.Join(imgs, ", "))
 	}
 
@@ -47,7 +51,7 @@ func Runbook(m Manifest) string {
 		w("   - If the repository moved, pass its new location with `--repository`.\n")
 	}
 	w("4. Images:\n")
-	var pulls, builds []string
+	var pulls, builds, locals []string
 	seen := map[string]bool{}
 	for _, in := range m.Instances {
 		for _, img := range in.Images {
@@ -67,18 +71,24 @@ func Runbook(m Manifest) string {
 				continue
 			}
 			ref := "`" + img.Ref + "`"
-			if len(img.RepoDigests) > 0 {
-				ref += " = `" + img.RepoDigests[0] + "`"
-			} else if img.ID != "" {
-				ref += " (image ID `" + img.ID + "`, no registry digest: it was built or imported on this host; rebuild or load it before the restore)"
+			switch {
+			case len(img.RepoDigests) > 0:
+				pulls = append(pulls, ref+" = `"+img.RepoDigests[0]+"`")
+			case img.ID != "":
+				locals = append(locals, ref+" (image ID `"+img.ID+"`)")
+			default:
+				pulls = append(pulls, ref)
 			}
-			pulls = append(pulls, ref)
 		}
 	}
 	sort.Strings(pulls)
 	sort.Strings(builds)
+	sort.Strings(locals)
 	for _, p := range pulls {
-		w("   - pulled from its registry (or loaded with `docker load`): %s\n", p)
+		w("   - pulled from its registry by the restore (or loaded beforehand with `docker load`): %s\n", p)
+	}
+	for _, p := range locals {
+		w("   - **built or imported on this host, in no registry**: %s; load it (`docker save` it now and keep the file with the bundle) or rebuild it before the restore\n", p)
 	}
 	for _, p := range builds {
 		w("   - rebuilt by dockerbank from the entry copy in the bundle: %s\n", p)
@@ -108,13 +118,17 @@ func Runbook(m Manifest) string {
 	if m.Encryption != "x25519" {
 		key = "--passphrase-file passphrase.txt"
 	}
+	sd := m.SiteDir
+	if sd == "" {
+		sd = "/var/lib/dockerbank"
+	}
 	w("```sh\n")
 	w("# 1. see the plan; this changes nothing\n")
-	w("dockerbank --site /var/lib/dockerbank dr restore bundle.tar.zst %s --backup-key backup-key.txt --dry-run\n", key)
+	w("dockerbank --site %s dr restore bundle.tar.zst %s --backup-key backup-key.txt --dry-run\n", sd, key)
 	w("# 2. recover every instance in the order above, with its newest verified backup group\n")
-	w("dockerbank --site /var/lib/dockerbank dr restore bundle.tar.zst %s --backup-key backup-key.txt\n", key)
+	w("dockerbank --site %s dr restore bundle.tar.zst %s --backup-key backup-key.txt\n", sd, key)
 	w("# 3. check\n")
-	w("dockerbank --site /var/lib/dockerbank ls\n")
+	w("dockerbank --site %s ls\n", sd)
 	w("```\n\n")
 	w("`dr restore` refuses before changing anything when the bundle is of a newer format, the key is wrong, an instance with data has no backup group, or an instance's containers or volumes already exist. It prints how long each step and the whole recovery took.\n\n")
 
