@@ -60,9 +60,9 @@ func TestOrder(t *testing.T) {
 			want: []string{"a", "b"}, reasons: map[string]string{},
 		},
 		{
-			name: "required entry first, even when its name sorts last",
-			in:   []Instance{inst("atlas", "ohdsi", "omop", "keycloak"), inst("zz-sso", "keycloak", "identity"), inst("blaze", "blaze", "fhir", "keycloak")},
-			want: []string{"zz-sso", "atlas", "blaze"},
+			name:    "required entry first, even when its name sorts last",
+			in:      []Instance{inst("atlas", "ohdsi", "omop", "keycloak"), inst("zz-sso", "keycloak", "identity"), inst("blaze", "blaze", "fhir", "keycloak")},
+			want:    []string{"zz-sso", "atlas", "blaze"},
 			reasons: map[string]string{"zz-sso": "shared infrastructure (identity); required by atlas, blaze"},
 		},
 		{
