@@ -96,7 +96,7 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 		if err != nil {
 			return err
 		}
-		ro := RestoreOptions{Site: ds, Engine: o.Engine, Key: key, Prefix: o.Prefix,
+		ro := RestoreOptions{Site: ds, Engine: o.Engine, Key: key, Prefix: o.Prefix, MarkVerified: true,
 			Report: o.Report, Command: o.Command, HealthTimeout: o.HealthTimeout}
 		if o.Restore != nil {
 			o.Restore(&ro)
@@ -134,7 +134,7 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 		}
 		parts = append(parts, fmt.Sprintf("%s (%s)", st.Name, g))
 	}
-	return res, journal("ok", fmt.Sprintf("drill recovered %s in %.1fs; drill instances removed", strings.Join(parts, ", "), res.Seconds))
+	return res, journal("ok", fmt.Sprintf("drill recovered %s in %.1fs; their groups are marked verified; drill instances removed", strings.Join(parts, ", "), res.Seconds))
 }
 
 // teardown removes the drill instances with their volumes.

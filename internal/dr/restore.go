@@ -30,6 +30,9 @@ type Repository interface {
 	// Check makes sure a group can be restored as a whole: its manifest
 	// is readable and every member it names is stored.
 	Check(ctx context.Context, instance, group string) error
+	// MarkVerified records that a drill restored a group and found it
+	// identical to its manifest.
+	MarkVerified(ctx context.Context, instance, group string, when time.Time) error
 }
 
 // Restorer restores one backup group of the instance source as the new
@@ -55,6 +58,9 @@ type RestoreOptions struct {
 	// Prefix is put before every instance name (drills).
 	Prefix string
 	DryRun bool
+	// MarkVerified marks every group restored and compared successfully
+	// as verified (drills do).
+	MarkVerified bool
 
 	Open     RepositoryOpener
 	Restorer Restorer
@@ -118,6 +124,7 @@ func Restore(ctx context.Context, b *Bundle, o RestoreOptions) (*RestoreResult, 
 		}
 	}
 	facts := Facts{Groups: map[string]GroupInfo{}, NewerUnverified: map[string]string{}, Images: map[string]bool{}, Prefix: o.Prefix, Repository: location}
+	var repo Repository
 	needRepo := false
 	for _, in := range b.Manifest.Instances {
 		needRepo = needRepo || len(in.DataVolumes) > 0
@@ -126,7 +133,7 @@ func Restore(ctx context.Context, b *Bundle, o RestoreOptions) (*RestoreResult, 
 		if keyFile == "" {
 			return nil, fmt.Errorf("%w: pass --backup-key FILE with the password of %s (the escrow copy of the lost site's backup-key); nothing was changed", ErrNoBackupKey, location)
 		}
-		repo, err := o.Open(ctx, location, keyFile)
+		repo, err = o.Open(ctx, location, keyFile)
 		if err != nil {
 			return nil, fmt.Errorf("open backup repository %s: %w; nothing was changed", location, err)
 		}
@@ -170,6 +177,8 @@ func Restore(ctx context.Context, b *Bundle, o RestoreOptions) (*RestoreResult, 
 	}
 	plan, err := MakePlan(b.Manifest, facts)
 	res.Plan = plan
+	res.Steps = append(res.Steps, StepResult{Instance: "-", Step: "preflight", Seconds: time.Since(start).Seconds(),
+		Detail: fmt.Sprintf("(bundle format %d, secrets opened, %d group(s) found and checked, %d image(s) looked up)", b.Manifest.Format, len(facts.Groups), len(facts.Images))})
 	if err != nil {
 		return res, err
 	}
@@ -209,6 +218,13 @@ func Restore(ctx context.Context, b *Bundle, o RestoreOptions) (*RestoreResult, 
 			return res, fmt.Errorf("recover %s: %w; instances recovered so far: %s", st.Target, err, orNone(strings.Join(res.Restored, ", ")))
 		}
 		res.Restored = append(res.Restored, st.Target)
+		if o.MarkVerified && st.Group != "" {
+			if err := repo.MarkVerified(ctx, st.Name, st.Group, time.Now()); err != nil {
+				o.step("warning: could not mark group %s of %s verified: %v", st.Group, st.Name, err)
+			} else {
+				journal(st.Name, "ok", fmt.Sprintf("group %s verified by a recovery drill", st.Group))
+			}
+		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	journal("", "ok", fmt.Sprintf("recovered %s in %.1fs", strings.Join(res.Restored, ", "), res.Seconds))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/deploy"
@@ -63,6 +64,14 @@ func (b backupRepository) Check(ctx context.Context, instance, group string) err
 	}
 	_, err = backup.LoadManifest(ctx, b.r, g)
 	return err
+}
+
+func (b backupRepository) MarkVerified(ctx context.Context, instance, group string, when time.Time) error {
+	g, err := backup.FindGroup(ctx, b.r, instance, group)
+	if err != nil {
+		return err
+	}
+	return backup.SetState(ctx, b.r, g, true, when)
 }
 
 // BackupRestorer restores groups with the backup job.
