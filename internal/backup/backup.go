@@ -199,6 +199,18 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 	m.Members = append(m.Members, meta)
 	crashPoint("meta-stored")
 
+	// Databases are dumped hot first (each at one transaction snapshot),
+	// then file volumes are captured: a row that names a file was written
+	// after its file, so every file the dumps reference is in the group.
+	// Only the file capture is quiesced.
+	for _, d := range dumps {
+		mb, err := j.dump(ctx, repo, m, d, byService[d.service])
+		if err != nil {
+			return err
+		}
+		m.Members = append(m.Members, mb)
+		crashPoint("dump-stored")
+	}
 	q := &quiescer{e: j.M.Engine, s: j.M.Site, command: j.M.Command, inst: in.Name, op: m.Group, crash: crashPoint}
 	defer func() {
 		held, rerr := q.resume()
@@ -230,14 +242,6 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 		if err := q.quiesce(ctx, ids, mode, j.M.StopTimeout); err != nil {
 			return err
 		}
-	}
-	for _, d := range dumps {
-		mb, err := j.dump(ctx, repo, m, d, byService[d.service])
-		if err != nil {
-			return err
-		}
-		m.Members = append(m.Members, mb)
-		crashPoint("dump-stored")
 	}
 	for _, f := range files {
 		mb, err := j.captureFiles(ctx, repo, m, f)

@@ -130,13 +130,15 @@ func settle(root string, files []FileRecord) (volatile int) {
 // tarIndex reads a tar stream (as written by the engine's archive API or
 // restic dump) and records its entries relative to the top directory.
 type tarIndex struct {
-	files []FileRecord
-	root  *FileRecord
+	files  []FileRecord
+	root   *FileRecord
+	byName map[string]int
 }
 
 // index consumes r completely.
 func (t *tarIndex) index(r io.Reader, top string) error {
 	tr := tar.NewReader(r)
+	t.byName = map[string]int{}
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -165,6 +167,14 @@ func (t *tarIndex) index(r io.Reader, top string) error {
 			rec.Type = "dir"
 		case tar.TypeSymlink:
 			rec.Type, rec.Link = "symlink", h.Linkname
+		case tar.TypeLink:
+			// A hard link: same content as the member it names.
+			target := strings.Trim(strings.TrimPrefix(strings.TrimPrefix(h.Linkname, "./"), top), "/")
+			i, ok := t.byName[target]
+			if !ok {
+				return fmt.Errorf("read tar stream: hard link %s to unknown %s", h.Name, h.Linkname)
+			}
+			rec.Type, rec.Size, rec.SHA256 = "file", t.files[i].Size, t.files[i].SHA256
 		default:
 			rec.Type = "other"
 		}
@@ -172,6 +182,7 @@ func (t *tarIndex) index(r io.Reader, top string) error {
 			t.root = &rec
 			continue
 		}
+		t.byName[rel] = len(t.files)
 		t.files = append(t.files, rec)
 	}
 }

@@ -51,6 +51,8 @@ type source interface {
 	open(ctx context.Context, mb Member, stream string) (io.ReadCloser, error)
 	// restoreDir writes a dir-mode member into dir.
 	restoreDir(ctx context.Context, mb Member, dir string) error
+	// trusted says whether only dockerbank wrote the source.
+	trusted() bool
 }
 
 type repoSource struct{ repo *Restic }
@@ -72,6 +74,8 @@ func (s repoSource) open(ctx context.Context, mb Member, stream string) (io.Read
 	}()
 	return pr, nil
 }
+
+func (s repoSource) trusted() bool { return true }
 
 func (s repoSource) restoreDir(ctx context.Context, mb Member, dir string) error {
 	return s.repo.Restore(ctx, mb.Snapshot, dir)
@@ -365,7 +369,7 @@ func (j *Job) restoreFiles(ctx context.Context, src source, mb Member, vname str
 	pr, pw := io.Pipe()
 	checkErr := make(chan error, 1)
 	go func() {
-		err := safeCopyTar(pw, rc)
+		err := safeCopyTar(pw, rc, src.trusted())
 		pw.CloseWithError(err)
 		checkErr <- err
 	}()

@@ -16,7 +16,10 @@ var ErrUnsafeArchive = errors.New("unsafe archive member")
 // byte of it is written) members that would escape the root: absolute
 // names, names with "..", members below a symlink of the archive, symlinks
 // and hard links pointing outside the root, and device nodes.
-func safeCopyTar(w io.Writer, r io.Reader) error {
+// Absolute symlink targets are allowed only with absLinks (archives read
+// back from the repository, which only dockerbank writes): nothing is ever
+// written through a symlink, so such a link cannot reach outside.
+func safeCopyTar(w io.Writer, r io.Reader, absLinks bool) error {
 	tr := tar.NewReader(r)
 	tw := tar.NewWriter(w)
 	links := map[string]bool{}
@@ -28,7 +31,7 @@ func safeCopyTar(w io.Writer, r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("read archive: %w", err)
 		}
-		if err := checkMember(h, links); err != nil {
+		if err := checkMember(h, links, absLinks); err != nil {
 			return err
 		}
 		if err := tw.WriteHeader(h); err != nil {
@@ -40,7 +43,7 @@ func safeCopyTar(w io.Writer, r io.Reader) error {
 	}
 }
 
-func checkMember(h *tar.Header, links map[string]bool) error {
+func checkMember(h *tar.Header, links map[string]bool, absLinks bool) error {
 	refuse := func(why string) error {
 		return fmt.Errorf("%w %q: %s; nothing past this member was restored", ErrUnsafeArchive, h.Name, why)
 	}
@@ -64,7 +67,7 @@ func checkMember(h *tar.Header, links map[string]bool) error {
 	}
 	switch h.Typeflag {
 	case tar.TypeSymlink:
-		if escapes(path.Dir(clean), h.Linkname) {
+		if escapes(path.Dir(clean), h.Linkname) && !(absLinks && strings.HasPrefix(h.Linkname, "/")) {
 			return refuse("symlink to " + h.Linkname + " points outside the volume")
 		}
 		links[clean] = true

@@ -45,6 +45,7 @@ func (j *Job) Verify(ctx context.Context, name string, o VerifyOptions) (*Verify
 		return res, err
 	}
 	res.Group = g.ID
+	_ = repo.Unlock(ctx) // only stale locks of killed runs go
 	j.step("restic check of %s (read-data subset %q)", repo.Repository, o.ReadData)
 	if err := repo.Check(ctx, o.ReadData); err != nil {
 		res.Check = "failed"
