@@ -73,7 +73,7 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		&cobra.Group{ID: "site", Title: "Site:"})
 	// Every command is registered here, explicitly.
 	for _, c := range []*cobra.Command{
-		a.bankCommand(),
+		a.bankCommand(), a.buildCommand(),
 		a.deployCommand(), a.lsCommand(), a.psCommand(),
 		a.startCommand(), a.stopCommand(), a.restartCommand(), a.downCommand(),
 		a.upgradeCommand(), a.rollbackCommand(), a.rmCommand(),
@@ -81,6 +81,8 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		a.journalCommand(), a.versionCommand(),
 		a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(), a.verifyCommand(), a.forgetCommand(), a.recoverCommand(),
 		a.drCommand(),
+		a.lintCommand(),
+		a.auditCommand(),
 	} {
 		root.AddCommand(c)
 	}

@@ -27,7 +27,7 @@ const (
 const exitCodesHelp = `Exit codes:
   0  success
   1  the operation failed
-  2  input could not be analysed (invalid entry or compose file)
+  2  input could not be analysed (invalid entry or compose file, unusable --source file)
   3  wrong usage
   4  no container engine answered (check DOCKER_HOST, --host, --context)
   5  no such instance, entry or version
@@ -55,8 +55,10 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.Is(err, engine.ErrUnreachable):
 		return ExitUnreachable
-	case errors.As(err, &probs), errors.Is(err, dr.ErrNewerFormat), errors.Is(err, dr.ErrBadBundle):
+	case errors.As(err, &probs), errors.Is(err, deploy.ErrBadSource), errors.Is(err, dr.ErrNewerFormat), errors.Is(err, dr.ErrBadBundle):
 		return ExitInvalid
+	case errors.Is(err, deploy.ErrNotBuildLocally):
+		return ExitUsage
 	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, deploy.ErrNoVersion),
 		errors.Is(err, backup.ErrNoGroup), errors.Is(err, dr.ErrNoBackup):
 		return ExitNotFound

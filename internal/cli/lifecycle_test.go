@@ -197,6 +197,7 @@ func TestDemoDataSurvivesDownDeployAndUpgrade(t *testing.T) {
 func writeBrokenBank(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
+	t.Cleanup(func() { exec.Command("docker", "image", "rm", "dockerbank/demo-app:9.9-broken").Run() })
 	sub := filepath.Join(dir, "demo")
 	if err := os.CopyFS(sub, mustSub(t, bankfs.Root+"/demo")); err != nil {
 		t.Fatal(err)

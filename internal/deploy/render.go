@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
@@ -118,6 +119,10 @@ func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry) 
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", in.Name, err)
 	}
+	// The project is interpolated already: every "$" left in it is literal
+	// (an entry's "$$" for a shell), so escape it again, or loading the
+	// rendered file (here or with docker compose) would interpolate it twice.
+	data = bytes.ReplaceAll(data, []byte("$"), []byte("$$"))
 	header := fmt.Sprintf("# Rendered by dockerbank for instance %s: entry %s version %s.\n# Edit the entry or use `dockerbank upgrade`; changes here are overwritten.\n", in.Name, e.ID, ver.Version)
 	if err := site.WriteFileAtomic(filepath.Join(dir, RenderedFile), append([]byte(header), data...), 0o600); err != nil {
 		return nil, err

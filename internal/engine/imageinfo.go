@@ -5,25 +5,17 @@ import (
 	"fmt"
 )
 
-// Image is what the jobs need to know of one local image.
-type Image struct {
-	ID          string            `json:"id"`
-	RepoTags    []string          `json:"repoTags,omitempty"`
-	RepoDigests []string          `json:"repoDigests,omitempty"`
-	Labels      map[string]string `json:"labels,omitempty"`
-}
-
-// ImageInfo returns the ID, tags and registry digests of a local image
-// (given by reference or ID). An image that was built locally has no
-// RepoDigests. The error for a missing image wraps ErrNotFound.
-func (e *Engine) ImageInfo(ctx context.Context, ref string) (Image, error) {
+// ImageLabels returns the labels of an image (its config's Labels).
+func (e *Engine) ImageLabels(ctx context.Context, ref string) (map[string]string, error) {
 	res, err := e.api.ImageInspect(ctx, ref)
 	if err != nil {
-		return Image{}, fmt.Errorf("inspect image %s: %w", ref, mapErr(err))
+		return nil, fmt.Errorf("inspect image %s: %w", ref, mapErr(err))
 	}
-	img := Image{ID: res.ID, RepoTags: res.RepoTags, RepoDigests: res.RepoDigests}
+	labels := map[string]string{}
 	if res.Config != nil {
-		img.Labels = res.Config.Labels
+		for k, v := range res.Config.Labels {
+			labels[k] = v
+		}
 	}
-	return img, nil
+	return labels, nil
 }
