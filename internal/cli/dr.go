@@ -160,6 +160,7 @@ func (a *app) drRunbookCommand() *cobra.Command {
 
 func (a *app) drRestoreCommand() *cobra.Command {
 	var identity, passFile, backupKey, repository string
+	var sources []string
 	var dryRun bool
 	var timeout time.Duration
 	c := &cobra.Command{
@@ -196,8 +197,12 @@ and the whole recovery took. --dry-run prints the plan only.`,
 			if err != nil {
 				return err
 			}
+			srcs, err := parseSet(sources)
+			if err != nil {
+				return err
+			}
 			o := dr.RestoreOptions{Site: s, Engine: e, Key: key, BackupKeyFile: backupKey, Repository: repository, DryRun: dryRun,
-				Report: a, Command: a.commandLine(), HealthTimeout: timeout}
+				Sources: srcs, Report: a, Command: a.commandLine(), HealthTimeout: timeout}
 			dr.BackupDefaults(&o)
 			res, err := dr.Restore(cmd.Context(), b, o)
 			if err != nil {
@@ -222,6 +227,7 @@ and the whole recovery took. --dry-run prints the plan only.`,
 	c.Flags().StringVar(&passFile, "passphrase-file", "", "file whose first line is the bundle's passphrase")
 	c.Flags().StringVar(&backupKey, "backup-key", "", "file holding the backup repository password (default: the site's backup-key)")
 	c.Flags().StringVar(&repository, "repository", "", "backup repository location, when it moved since the export")
+	c.Flags().StringArrayVar(&sources, "source", nil, "ENTRY=FILE: your own source for a build-locally entry's images, e.g. redcap=redcap15.0.0.zip (repeatable)")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan; change nothing")
 	c.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for each instance's health")
 	return c

@@ -65,7 +65,8 @@ func exitCode(err error) int {
 	case errors.Is(err, deploy.ErrNameTaken), errors.Is(err, deploy.ErrNoFreshBackup),
 		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked),
 		errors.Is(err, backup.ErrUnsafeArchive), errors.Is(err, backup.ErrRetentionRefused),
-		errors.Is(err, dr.ErrWrongKey), errors.Is(err, dr.ErrNoKey), errors.Is(err, dr.ErrNotEmpty), errors.Is(err, dr.ErrNoBackupKey):
+		errors.Is(err, dr.ErrWrongKey), errors.Is(err, dr.ErrNoKey), errors.Is(err, dr.ErrNotEmpty), errors.Is(err, dr.ErrNoBackupKey),
+		errors.Is(err, dr.ErrNeedsSource):
 		return ExitRefused
 	case errors.Is(err, deploy.ErrRolledBack):
 		return ExitRolledBack

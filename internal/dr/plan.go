@@ -142,6 +142,9 @@ type Facts struct {
 	Prefix string
 	// Repository is where the groups come from.
 	Repository string
+	// Sources maps a build-locally entry to the user's file its images
+	// are built from.
+	Sources map[string]string
 }
 
 // Plan is what a restore will do, in order.
@@ -176,8 +179,10 @@ type InstancePlan struct {
 	Pull        []string `json:"pull,omitempty"`
 	Present     []string `json:"present,omitempty"`
 	Checks      []string `json:"checks,omitempty"`
-	// Supply is what the user must provide for a build-locally entry.
+	// Supply is what the user must provide for a build-locally entry,
+	// and Source the file they gave for it.
 	Supply string `json:"supply,omitempty"`
+	Source string `json:"source,omitempty"`
 	// LeaveDown is set for instances that were down at export (not in
 	// drills).
 	LeaveDown bool `json:"leaveDown,omitempty"`
@@ -185,6 +190,10 @@ type InstancePlan struct {
 
 // ErrNoBackup means an instance with user data has no restorable group.
 var ErrNoBackup = errors.New("no restorable backup group")
+
+// ErrNeedsSource means a build-locally image is missing and no source file
+// for it was given.
+var ErrNeedsSource = errors.New("image must be built from your own source")
 
 // MakePlan plans the recovery of a bundle's instances. It is pure.
 func MakePlan(m Manifest, f Facts) (*Plan, error) {
@@ -200,7 +209,7 @@ func MakePlan(m Manifest, f Facts) (*Plan, error) {
 	for _, in := range m.Instances {
 		have[in.Record.Entry] = true
 	}
-	var missing []error
+	var missing, sources []error
 	for _, name := range order {
 		var in Instance
 		for _, x := range m.Instances {
@@ -251,7 +260,16 @@ func MakePlan(m Manifest, f Facts) (*Plan, error) {
 				st.Pull = append(st.Pull, pull)
 			}
 		}
+		if st.Supply != "" && len(st.Build) > 0 {
+			st.Source = f.Sources[st.Entry]
+			if st.Source == "" {
+				sources = append(sources, fmt.Errorf("%s (entry %s needs %s)", name, st.Entry, st.Supply))
+			}
+		}
 		p.Steps = append(p.Steps, st)
+	}
+	if len(sources) > 0 {
+		return p, fmt.Errorf("%w for: %w; pass --source ENTRY=FILE for each; nothing was changed", ErrNeedsSource, errors.Join(sources...))
 	}
 	if len(missing) > 0 {
 		return p, fmt.Errorf("%w in %s for: %w; back them up (`dockerbank backup NAME`) or point --repository at the repository that holds them; nothing was changed",
@@ -282,7 +300,11 @@ func (p *Plan) Render() string {
 			fmt.Fprintf(&b, "   build image %s from the entry copy in the bundle\n", r)
 		}
 		if s.Supply != "" && len(s.Build) > 0 {
-			fmt.Fprintf(&b, "   the build needs what the entry may not ship: %s\n", s.Supply)
+			src := s.Source
+			if src == "" {
+				src = "NOT GIVEN (--source " + s.Entry + "=FILE)"
+			}
+			fmt.Fprintf(&b, "   the build needs what the entry may not ship: %s; from %s\n", s.Supply, src)
 		}
 		for _, r := range s.Pull {
 			fmt.Fprintf(&b, "   pull image %s (not on this engine)\n", r)

@@ -170,6 +170,10 @@ func TestMakePlanGolden(t *testing.T) {
 		NewerUnverified: map[string]string{"sso": "20261126T175000Z-cccccc"},
 		Images:          map[string]bool{"dockerbank/postgres:15": true},
 	}
+	if _, err := MakePlan(m, f); !errors.Is(err, ErrNeedsSource) || !strings.Contains(err.Error(), "edc (entry redcap needs the REDCap installation zip)") {
+		t.Errorf("a build-locally image without a source: error %v, want ErrNeedsSource naming edc", err)
+	}
+	f.Sources = map[string]string{"redcap": "/root/redcap15.0.0.zip"}
 	p, err := MakePlan(m, f)
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +193,7 @@ func TestMakePlanGolden(t *testing.T) {
 
 func TestMakePlanRefusesInstanceWithDataButNoGroup(t *testing.T) {
 	m := sampleManifest()
-	_, err := MakePlan(m, Facts{Groups: map[string]GroupInfo{"sso": {ID: "g1", State: GroupComplete}}})
+	_, err := MakePlan(m, Facts{Groups: map[string]GroupInfo{"sso": {ID: "g1", State: GroupComplete}}, Sources: map[string]string{"redcap": "r.zip"}})
 	if !errors.Is(err, ErrNoBackup) {
 		t.Fatalf("error %v, want ErrNoBackup", err)
 	}

@@ -58,6 +58,8 @@ type RestoreOptions struct {
 	// Prefix is put before every instance name (drills).
 	Prefix string
 	DryRun bool
+	// Sources maps build-locally entries to the user's source files.
+	Sources map[string]string
 	// MarkVerified marks every group restored and compared successfully
 	// as verified (drills do).
 	MarkVerified bool
@@ -123,7 +125,7 @@ func Restore(ctx context.Context, b *Bundle, o RestoreOptions) (*RestoreResult, 
 			keyFile = filepath.Join(o.Site.Dir, o.KeyFileName)
 		}
 	}
-	facts := Facts{Groups: map[string]GroupInfo{}, NewerUnverified: map[string]string{}, Images: map[string]bool{}, Prefix: o.Prefix, Repository: location}
+	facts := Facts{Groups: map[string]GroupInfo{}, NewerUnverified: map[string]string{}, Images: map[string]bool{}, Prefix: o.Prefix, Repository: location, Sources: o.Sources}
 	var repo Repository
 	needRepo := false
 	for _, in := range b.Manifest.Instances {
@@ -332,6 +334,18 @@ func (o *RestoreOptions) recoverOne(ctx context.Context, b *Bundle, in *Instance
 		}
 	}
 	r := in.Record
+	if st.Source != "" {
+		err := timed("build from source", func() (string, error) {
+			res, err := m.BuildSource(ctx, deploy.BuildSourceOptions{Entry: r.Entry, Version: r.Version, Source: st.Source})
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("(%d image(s) from %s)", len(res.Images), filepath.Base(st.Source)), nil
+		})
+		if err != nil {
+			return err
+		}
+	}
 	if st.Group != "" {
 		err = timed("deploy and restore", func() (string, error) {
 			detail, err := o.Restorer.RestoreGroup(ctx, m, st.Name, st.Group, st.Target)

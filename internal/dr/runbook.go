@@ -95,7 +95,7 @@ func Runbook(m Manifest) string {
 	}
 	for _, in := range m.Instances {
 		if in.Distribution == "build-locally" {
-			w("   - entry %s may not be redistributed: you must supply %s\n", in.Record.Entry, orNone(strings.TrimSpace(in.SupplySource)))
+			w("   - entry %s may not be redistributed: you must supply %s, and pass it with `--source %s=FILE`\n", in.Record.Entry, orNone(strings.TrimSpace(in.SupplySource)), in.Record.Entry)
 		}
 	}
 
@@ -117,6 +117,11 @@ func Runbook(m Manifest) string {
 	key := "--identity key.txt"
 	if m.Encryption != "x25519" {
 		key = "--passphrase-file passphrase.txt"
+	}
+	for _, in := range m.Instances {
+		if in.Distribution == "build-locally" && !strings.Contains(key, "--source "+in.Record.Entry+"=") {
+			key += " --source " + in.Record.Entry + "=FILE"
+		}
 	}
 	sd := m.SiteDir
 	if sd == "" {
