@@ -131,6 +131,9 @@ it separately (` + "`dockerbank backup key show`" + `).`,
 			fmt.Fprintf(a.streams.Out, "wrote %s (%s, format %d): %d instance(s): %s\n", abs, humanBytes(int64(len(data))), m.Format, len(names), strings.Join(names, ", "))
 			fmt.Fprintf(a.streams.Out, "secrets encrypted with age (%s); backup repository %s (its password is not in the bundle)\n", m.Encryption, m.Repository)
 			fmt.Fprintf(a.streams.Out, "read the runbook with: dockerbank dr runbook %s\n", abs)
+			for _, w := range dr.Stale(m) {
+				fmt.Fprintf(a.streams.Err, "warning: %s\n", w)
+			}
 			return nil
 		},
 	}

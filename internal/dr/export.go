@@ -109,6 +109,25 @@ func Export(ctx context.Context, s *site.Site, e *engine.Engine, o ExportOptions
 	return buf.Bytes(), &m, nil
 }
 
+// Stale lists the instances of a bundle whose user data has no backup
+// newer than their last change: a recovery would lose what changed since.
+func Stale(m *Manifest) []string {
+	var out []string
+	for _, in := range m.Instances {
+		r := in.Record
+		if len(in.DataVolumes) == 0 {
+			continue
+		}
+		switch {
+		case r.LastBackup.IsZero():
+			out = append(out, r.Name+" has never been backed up: `dockerbank backup "+r.Name+"`")
+		case r.LastBackup.Before(r.Changed):
+			out = append(out, r.Name+" changed since its last backup at "+r.LastBackup.UTC().Format("2006-01-02 15:04Z")+": `dockerbank backup "+r.Name+"`")
+		}
+	}
+	return out
+}
+
 func exportInstance(ctx context.Context, s *site.Site, e *engine.Engine, in *site.Instance, files map[string][]byte) (*Instance, error) {
 	dir := s.InstanceDir(in.Name)
 	base := path.Join("instances", in.Name)

@@ -131,6 +131,8 @@ func sampleManifest() Manifest {
 	kc := inst("sso", "keycloak", "identity")
 	kc.Record.Version = "26.7.4"
 	kc.Title = "Keycloak"
+	kc.Record.Changed = created.Add(-time.Hour)
+	kc.Record.LastBackup = created.Add(-2 * time.Hour)
 	kc.DataVolumes = []string{"pgdata"}
 	kc.Checks = []string{"realm-reachable"}
 	kc.Images = []Image{
@@ -141,6 +143,8 @@ func sampleManifest() Manifest {
 	demo.Record.Version = "2.0"
 	demo.Record.Params = map[string]string{"DEMO_INTERVAL": "5"}
 	demo.Title = "Dockerbank demo"
+	demo.Record.Changed = created.Add(-2 * time.Hour)
+	demo.Record.LastBackup = created.Add(-time.Hour)
 	demo.DataVolumes = []string{"audit", "files", "pgdata"}
 	demo.Checks = []string{"records-readable", "audit-log-written"}
 	demo.Images = []Image{

@@ -18,7 +18,7 @@ func Runbook(m Manifest) string {
 	w("Follow it from top to bottom after the loss of this host. Keep a printed copy and a copy of the bundle off the host.\n\n")
 
 	w("## What this host ran\n\n")
-	w("| instance | entry | version | state | user data backed up | images |\n|---|---|---|---|---|---|\n")
+	w("| instance | entry | version | state | user data backed up | last backup | images |\n|---|---|---|---|---|---|---|\n")
 	for _, in := range m.Instances {
 		var imgs []string
 		for _, img := range in.Images {
@@ -32,8 +32,19 @@ func Runbook(m Manifest) string {
 		if in.Title != "" {
 			entry += " (" + in.Title + ")"
 		}
-		w("| %s | %s | %s | %s | %s | %s |\n", in.Record.Name, entry, in.Record.Version,
-			in.Record.State, orNone(strings.Join(in.DataVolumes, ", ")), strings.Join(imgs, ", "))
+		last := "never"
+		if !in.Record.LastBackup.IsZero() {
+			last = in.Record.LastBackup.UTC().Format("2006-01-02 15:04Z")
+		}
+		w("| %s | %s | %s | %s | %s | %s | %s |\n", in.Record.Name, entry, in.Record.Version,
+			in.Record.State, orNone(strings.Join(in.DataVolumes, ", ")), last, strings.Join(imgs, ", "))
+	}
+
+	if stale := Stale(&m); len(stale) > 0 {
+		w("\n**At export, these instances had no backup of their latest state; a recovery loses what changed since:**\n\n")
+		for _, s := range stale {
+			w("- %s\n", s)
+		}
 	}
 
 	w("\n## What you need before you start\n\n")
