@@ -338,7 +338,7 @@ func (j *Job) restoreFiles(ctx context.Context, src source, mb Member, vname str
 		}
 	}
 	switch {
-	case mb.Mode == ModeDir && local:
+	case mb.Mode == ModeDir && local && src.trusted():
 		if err := src.restoreDir(ctx, mb, vol.Mountpoint); err != nil {
 			return err
 		}
@@ -352,7 +352,7 @@ func (j *Job) restoreFiles(ctx context.Context, src source, mb Member, vname str
 			os.Chtimes(vol.Mountpoint, mb.Root.MTime, mb.Root.MTime)
 		}
 		return nil
-	case mb.Mode == ModeDir:
+	case mb.Mode == ModeDir && src.trusted():
 		return fmt.Errorf("group member %s was read from the host mountpoint and restores only where dockerbank runs on the engine's host", mb.Volume)
 	}
 	rc, err := src.open(ctx, mb, mb.Volume+".tar")
