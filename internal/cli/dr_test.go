@@ -278,6 +278,7 @@ func TestDisasterRecoveryOfTwoInstances(t *testing.T) {
 		{"newer format", []string{newer, "--identity", idFile}, ExitInvalid, "format 2, this dockerbank reads up to 1"},
 		{"wrong key", []string{bundle, "--identity", otherFile, "--backup-key", escrow, "--repository", offsite}, ExitRefused, "wrong key"},
 		{"no repository password", []string{bundle, "--identity", idFile, "--repository", offsite}, ExitRefused, "--backup-key"},
+		{"wrong repository password", []string{bundle, "--identity", idFile, "--backup-key", otherFile, "--repository", offsite}, ExitRefused, "wrong backup repository password"},
 		{"empty repository", []string{bundle, "--identity", idFile, "--backup-key", escrow, "--repository", emptyRepo}, ExitNotFound, "no restorable backup group"},
 		{"group gone", []string{bundle, "--identity", idFile, "--backup-key", escrow, "--repository", goneRepo}, ExitNotFound, maria + " (data volumes dbdata, docs)"},
 	}

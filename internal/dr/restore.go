@@ -20,8 +20,9 @@ import (
 // on the engine.
 var ErrNotEmpty = errors.New("target not empty")
 
-// ErrNoBackupKey means no password for the backup repository was given.
-var ErrNoBackupKey = errors.New("backup repository password missing")
+// ErrNoBackupKey means no password for the backup repository was given,
+// or one that does not open it.
+var ErrNoBackupKey = errors.New("backup repository password missing or wrong")
 
 // Repository is the backup repository as recovery needs it.
 type Repository interface {
@@ -134,6 +135,9 @@ func Restore(ctx context.Context, b *Bundle, o RestoreOptions) (*RestoreResult, 
 	if needRepo {
 		if keyFile == "" {
 			return nil, fmt.Errorf("%w: pass --backup-key FILE with the password of %s (the escrow copy of the lost site's backup-key); nothing was changed", ErrNoBackupKey, location)
+		}
+		if err := keyConflict(keyFile, filepath.Join(o.Site.Dir, o.KeyFileName)); err != nil {
+			return nil, err
 		}
 		repo, err = o.Open(ctx, location, keyFile)
 		if err != nil {
@@ -284,6 +288,21 @@ func checkEmpty(ctx context.Context, s *site.Site, e *engine.Engine, p *Plan) er
 	return nil
 }
 
+// keyConflict refuses a site that has another repository password.
+func keyConflict(from, to string) error {
+	if from == to {
+		return nil
+	}
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return fmt.Errorf("%w: read %s: %v", ErrNoBackupKey, from, err)
+	}
+	if cur, err := os.ReadFile(to); err == nil && strings.TrimSpace(string(cur)) != strings.TrimSpace(string(data)) {
+		return fmt.Errorf("%w: the site has a different backup key in %s; recover into an empty site; nothing was changed", ErrNotEmpty, to)
+	}
+	return nil
+}
+
 func installKey(from, to string) error {
 	if from == to {
 		return nil
@@ -291,9 +310,6 @@ func installKey(from, to string) error {
 	data, err := os.ReadFile(from)
 	if err != nil {
 		return fmt.Errorf("read backup key: %w", err)
-	}
-	if cur, err := os.ReadFile(to); err == nil && strings.TrimSpace(string(cur)) != strings.TrimSpace(string(data)) {
-		return fmt.Errorf("the site has a different backup key in %s; recover into an empty site", to)
 	}
 	return site.WriteFileAtomic(to, data, 0o600)
 }

@@ -2,6 +2,7 @@ package dr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,6 +27,9 @@ var (
 func OpenBackupRepository(ctx context.Context, location, passwordFile string) (Repository, error) {
 	r := &backup.Restic{Repository: location, PasswordFile: passwordFile, Bin: os.Getenv("DOCKERBANK_RESTIC")}
 	ok, err := r.Exists(ctx)
+	if errors.Is(err, backup.ErrWrongPassword) {
+		return nil, fmt.Errorf("%w: %w", ErrNoBackupKey, err)
+	}
 	if err != nil {
 		return nil, err
 	}
