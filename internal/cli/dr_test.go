@@ -156,7 +156,9 @@ func TestDisasterRecoveryOfTwoInstances(t *testing.T) {
 	// The drill recovers both into throwaway instances and removes them,
 	// leaving production alone.
 	prodIDs := docker(t, "ps", "-q", "--no-trunc", "--filter", "label=com.docker.compose.project="+demo)
+	drillStart := time.Now()
 	out := h.ok("dr", "drill", "--prefix", drillPrefix)
+	t.Logf("drill of 2 instances took %s", time.Since(drillStart).Round(100*time.Millisecond))
 	if !strings.Contains(out, "drill instances removed: "+drillPrefix) {
 		t.Errorf("drill output: %s", out)
 	}
@@ -191,6 +193,7 @@ func TestDisasterRecoveryOfTwoInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	plain := zstdDecode(t, raw)
+	t.Logf("bundle of 2 instances: %d bytes (%d bytes as tar)", len(raw), len(plain))
 	secrets := map[string]string{}
 	for _, inst := range []string{demo, maria} {
 		files, _ := filepath.Glob(filepath.Join(h.site, "instances", inst, "secrets", "*"))

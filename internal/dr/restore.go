@@ -188,6 +188,11 @@ func Restore(ctx context.Context, b *Bundle, o RestoreOptions) (*RestoreResult, 
 	if err != nil {
 		return res, err
 	}
+	for _, st := range plan.Steps {
+		if err := site.ValidName(st.Target); err != nil {
+			return res, fmt.Errorf("%w; choose a shorter --prefix; nothing was changed", err)
+		}
+	}
 	if err := checkEmpty(ctx, o.Site, o.Engine, plan); err != nil {
 		return res, err
 	}
