@@ -96,10 +96,12 @@ func isSecretName(name string) bool {
 	return strings.Contains(n, "PASSWORD") || strings.Contains(n, "SECRET")
 }
 
-// isLiteral says a raw value is a literal: non-empty and with no variable reference.
+// isLiteral says a raw value is a literal: non-empty, with no variable
+// reference, and no $$-escaped one either (that is a variable of the
+// container's shell at run time).
 func isLiteral(v string) bool {
 	v = strings.TrimSpace(v)
-	if v == "" || len(varRefs(v)) > 0 {
+	if v == "" || strings.Contains(v, "$") {
 		return false
 	}
 	switch strings.ToLower(v) {
@@ -126,6 +128,7 @@ func checkLiteralSecrets(p *project) []Finding {
 var (
 	urlCredRE   = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*)://([^:/@\s'"]+):([^@\s'"]+)@`)
 	paramCredRE = regexp.MustCompile(`(?i)[?&;](?:password|pwd|pass)=([^&;\s'"]+)`)
+	flagCredRE  = regexp.MustCompile(`(?i)(?:^|\s)--?(?:password|passwd|pass)[= ]([^\s'"]+)`)
 )
 
 // literalURLCredential finds a connection string with a literal password in a raw value.
@@ -140,6 +143,11 @@ func literalURLCredential(v string) (scheme string, ok bool) {
 			return "password parameter", true
 		}
 	}
+	for _, m := range flagCredRE.FindAllStringSubmatch(v, -1) {
+		if isLiteral(m[1]) {
+			return "--password option", true
+		}
+	}
 	return "", false
 }
 
@@ -152,8 +160,9 @@ func checkURLCredentials(p *project) []Finding {
 					Message: fmt.Sprintf("environment %s holds a connection string (%s) with a literal password", e.name, scheme)})
 			}
 		}
-		for _, key := range []string{"command", "entrypoint"} {
-			f, n := p.raw(s.Name, key)
+		for _, path := range [][]string{{"command"}, {"entrypoint"}, {"healthcheck", "test"}} {
+			key := strings.Join(path, ".")
+			f, n := p.raw(s.Name, path...)
 			if n == nil {
 				continue
 			}
@@ -164,9 +173,15 @@ func checkURLCredentials(p *project) []Finding {
 				items = []*yaml.Node{n}
 			}
 			for _, it := range items {
-				if scheme, ok := literalURLCredential(scalar(it)); ok {
+				text := scalar(it)
+				if it.Kind == yaml.SequenceNode || n.Kind == yaml.SequenceNode {
+					// exec form: an option and its value may be two items
+					text = joinScalars(n)
+				}
+				if scheme, ok := literalURLCredential(text); ok {
 					out = append(out, Finding{Service: s.Name, Position: posOf(f, deref(it)),
 						Message: fmt.Sprintf("%s holds a connection string (%s) with a literal password, visible in `docker inspect` and `ps`", key, scheme)})
+					break
 				}
 			}
 		}
@@ -268,4 +283,13 @@ func checkAuthDisabled(p *project) []Finding {
 		}
 	}
 	return out
+}
+
+// joinScalars joins the scalar items of a sequence with spaces.
+func joinScalars(n *yaml.Node) string {
+	var parts []string
+	for _, it := range deref(n).Content {
+		parts = append(parts, scalar(it))
+	}
+	return strings.Join(parts, " ")
 }

@@ -237,6 +237,18 @@ volumes:
     environment:
       - JDBC=jdbc:postgresql://db/app?user=app&password=hunter2
 `},
+		{name: "password option in healthcheck", rule: "DB008", service: "db", line: 5, compose: `services:
+  db:
+    image: mysql:8.4.3
+    healthcheck:
+      test: ["CMD", "mysqladmin", "ping", "--password=root"]
+`},
+		{name: "password option from variable", rule: "DB008", service: "db", absent: true, compose: `services:
+  db:
+    image: mysql:8.4.3
+    healthcheck:
+      test: ["CMD-SHELL", "mysqladmin ping --password=$$MYSQL_ROOT_PASSWORD"]
+`},
 		{name: "URL with variable password", rule: "DB008", service: "app", absent: true, compose: `services:
   app:
     image: example/app:1.0.0
