@@ -135,12 +135,12 @@ var (
 func literalURLCredential(v string) (scheme string, ok bool) {
 	for _, m := range urlCredRE.FindAllStringSubmatch(v, -1) {
 		if isLiteral(m[3]) {
-			return m[1], true
+			return m[1] + " connection string", true
 		}
 	}
 	for _, m := range paramCredRE.FindAllStringSubmatch(v, -1) {
 		if isLiteral(m[1]) {
-			return "password parameter", true
+			return "password= parameter", true
 		}
 	}
 	for _, m := range flagCredRE.FindAllStringSubmatch(v, -1) {
@@ -157,7 +157,7 @@ func checkURLCredentials(p *project) []Finding {
 		for _, e := range p.entries(s.Name, "environment") {
 			if scheme, ok := literalURLCredential(e.value); ok {
 				out = append(out, Finding{Service: s.Name, Position: e.pos,
-					Message: fmt.Sprintf("environment %s holds a connection string (%s) with a literal password", e.name, scheme)})
+					Message: fmt.Sprintf("environment %s holds a literal password in a %s", e.name, scheme)})
 			}
 		}
 		for _, path := range [][]string{{"command"}, {"entrypoint"}, {"healthcheck", "test"}} {
@@ -180,7 +180,7 @@ func checkURLCredentials(p *project) []Finding {
 				}
 				if scheme, ok := literalURLCredential(text); ok {
 					out = append(out, Finding{Service: s.Name, Position: posOf(f, deref(it)),
-						Message: fmt.Sprintf("%s holds a connection string (%s) with a literal password, visible in `docker inspect` and `ps`", key, scheme)})
+						Message: fmt.Sprintf("%s holds a literal password in a %s, visible in `docker inspect` and `ps`", key, scheme)})
 					break
 				}
 			}
