@@ -38,7 +38,6 @@ var adminPorts = map[uint32]adminPort{
 	5050:  {"pgAdmin", SeverityMedium},
 	22:    {"SSH", SeverityMedium},
 	1099:  {"Java RMI registry", SeverityMedium},
-	9000:  {"admin UI (Portainer, MinIO console, ClickHouse native)", SeverityInfo},
 }
 
 var adminImages = []string{"pgadmin", "adminer", "phpmyadmin", "mongo-express", "portainer", "rstudio", "jupyter", "kibana", "redisinsight"}
@@ -124,9 +123,6 @@ func checkAdminPorts(p *project) []Finding {
 			ap, ok := adminPorts[pc.Target]
 			if pc.Target == 8787 && (strings.Contains(lr, "rstudio") || strings.Contains(lr, "hades")) {
 				ap, ok = adminPort{"RStudio Server", SeverityMedium}, true
-			}
-			if pc.Target == 9000 {
-				ok = false
 			}
 			if !ok && adminImage != "" {
 				ap, ok = adminPort{adminImage + " admin UI", SeverityMedium}, true
