@@ -27,7 +27,7 @@ var crashPoints = []string{
 func TestCrashDuringBackup(t *testing.T) {
 	needEngine(t)
 	s := newSite(t)
-	inst := "bk-crash"
+	inst := uniq("bk-crash")
 	s.deploy("bktest", inst, "HEARTBEAT=1")
 	fillDatabases(t, inst)
 	fillVolume(t, mountpoint(t, inst+"_files"))
