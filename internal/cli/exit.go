@@ -3,9 +3,12 @@ package cli
 import (
 	"errors"
 
+	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/kube"
+	"github.com/dockerbank/dockerbank/internal/observe"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -28,8 +31,9 @@ const exitCodesHelp = `Exit codes:
   2  input could not be analysed (invalid entry or compose file, unusable --source file)
   3  wrong usage
   4  no container engine answered (check DOCKER_HOST, --host, --context)
-  5  no such instance, entry or version
-  6  refused to protect data: name taken, no fresh backup, not confirmed, site locked
+  5  no such instance, entry, version or service (or the service is not running)
+  6  refused to protect data: name taken, no fresh backup, not confirmed, site locked;
+     export: compose keys without a faithful form (see --allow-lossy)
   7  an upgrade failed and the previous version runs again`
 
 type usageError struct{ err error }
@@ -57,10 +61,12 @@ func exitCode(err error) int {
 		return ExitInvalid
 	case errors.Is(err, deploy.ErrNotBuildLocally):
 		return ExitUsage
-	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, deploy.ErrNoVersion):
+	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, deploy.ErrNoVersion),
+		errors.Is(err, backup.ErrNoGroup), errors.Is(err, observe.ErrNoService), errors.Is(err, observe.ErrNotRunning):
 		return ExitNotFound
 	case errors.Is(err, deploy.ErrNameTaken), errors.Is(err, deploy.ErrNoFreshBackup),
-		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked):
+		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked), errors.Is(err, kube.ErrLossy),
+		errors.Is(err, backup.ErrUnsafeArchive), errors.Is(err, backup.ErrRetentionRefused):
 		return ExitRefused
 	case errors.Is(err, deploy.ErrRolledBack):
 		return ExitRolledBack
