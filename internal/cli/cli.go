@@ -86,6 +86,7 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(), a.verifyCommand(), a.forgetCommand(), a.recoverCommand(),
 		a.logsCommand(), a.inspectCommand(), a.topCommand(), a.statsCommand(), a.execCommand(), a.shellCommand(), a.attachCommand(),
 		a.serveCommand(), a.alertsCommand(),
+		a.drCommand(),
 	} {
 		root.AddCommand(c)
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/dr"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/kube"
 	"github.com/dockerbank/dockerbank/internal/observe"
@@ -57,16 +58,19 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.Is(err, engine.ErrUnreachable):
 		return ExitUnreachable
-	case errors.As(err, &probs), errors.Is(err, deploy.ErrBadSource):
+	case errors.As(err, &probs), errors.Is(err, deploy.ErrBadSource), errors.Is(err, dr.ErrNewerFormat), errors.Is(err, dr.ErrBadBundle):
 		return ExitInvalid
 	case errors.Is(err, deploy.ErrNotBuildLocally):
 		return ExitUsage
 	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, deploy.ErrNoVersion),
-		errors.Is(err, backup.ErrNoGroup), errors.Is(err, observe.ErrNoService), errors.Is(err, observe.ErrNotRunning):
+		errors.Is(err, backup.ErrNoGroup), errors.Is(err, observe.ErrNoService), errors.Is(err, observe.ErrNotRunning),
+		errors.Is(err, dr.ErrNoBackup):
 		return ExitNotFound
 	case errors.Is(err, deploy.ErrNameTaken), errors.Is(err, deploy.ErrNoFreshBackup),
 		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked), errors.Is(err, kube.ErrLossy),
-		errors.Is(err, backup.ErrUnsafeArchive), errors.Is(err, backup.ErrRetentionRefused):
+		errors.Is(err, backup.ErrUnsafeArchive), errors.Is(err, backup.ErrRetentionRefused),
+		errors.Is(err, dr.ErrWrongKey), errors.Is(err, dr.ErrNoKey), errors.Is(err, dr.ErrNotEmpty), errors.Is(err, dr.ErrNoBackupKey),
+		errors.Is(err, dr.ErrNeedsSource):
 		return ExitRefused
 	case errors.Is(err, deploy.ErrRolledBack):
 		return ExitRolledBack
