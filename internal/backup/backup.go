@@ -428,7 +428,7 @@ func (j *Job) captureFiles(ctx context.Context, repo *Restic, m *Manifest, f fil
 		j.step("  %s: restic read %d new, %d changed, %d unchanged files", f.volume, sum.FilesNew, sum.FilesChanged, sum.FilesUnchanged)
 	case ModeTar:
 		id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
-			Mounts: []engine.Mount{{Volume: f.name, Target: "/volume", ReadOnly: true}},
+			Mounts: []engine.VolumeMount{{Volume: f.name, Target: "/volume", ReadOnly: true}},
 			Labels: map[string]string{deploy.LabelInstance + ".helper": m.Instance}})
 		if err != nil {
 			return Member{}, fmt.Errorf("volume %s: %w; build it with scripts/images.sh", f.volume, err)

@@ -367,7 +367,7 @@ func (j *Job) restoreFiles(ctx context.Context, src source, mb Member, vname str
 	}
 	defer rc.Close()
 	id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
-		Mounts: []engine.Mount{{Volume: vname, Target: "/volume"}}})
+		Mounts: []engine.VolumeMount{{Volume: vname, Target: "/volume"}}})
 	if err != nil {
 		return err
 	}
@@ -487,7 +487,7 @@ func (j *Job) readVolume(ctx context.Context, vname string) ([]FileRecord, error
 		return files, err
 	}
 	id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
-		Mounts: []engine.Mount{{Volume: vname, Target: "/volume", ReadOnly: true}}})
+		Mounts: []engine.VolumeMount{{Volume: vname, Target: "/volume", ReadOnly: true}}})
 	if err != nil {
 		return nil, err
 	}

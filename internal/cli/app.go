@@ -26,6 +26,7 @@ import (
 // one run.
 type app struct {
 	streams Streams
+	argv    []string
 
 	siteDir     string
 	host        string
@@ -152,7 +153,7 @@ func (a *app) manager(cmd *cobra.Command, args []string) (*deploy.Manager, error
 		return nil, err
 	}
 	a.resumeInterrupted(cmd)
-	return &deploy.Manager{Bank: b, Site: s, Engine: e, Report: a, Log: a.logger(), Command: commandLine(cmd, args)}, nil
+	return &deploy.Manager{Bank: b, Site: s, Engine: e, Report: a, Log: a.logger(), Command: a.commandLine()}, nil
 }
 
 // progress output goes to stderr so that stdout stays parseable.
