@@ -251,8 +251,13 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 		m.Members = append(m.Members, mb)
 		crashPoint("files-stored")
 	}
-	if _, err := q.resume(); err != nil {
+	held, err := q.resume()
+	if err != nil {
 		return fmt.Errorf("restart quiesced containers: %w; run `dockerbank recover`", err)
+	}
+	if held > 0 {
+		m.QuiesceSecs = held.Seconds()
+		j.step("%s running again after %.1fs", strings.Join(m.Quiesced, ", "), held.Seconds())
 	}
 	crashPoint("before-manifest")
 	m.Finished = time.Now().UTC()
@@ -423,7 +428,7 @@ func (j *Job) captureFiles(ctx context.Context, repo *Restic, m *Manifest, f fil
 		j.step("  %s: restic read %d new, %d changed, %d unchanged files", f.volume, sum.FilesNew, sum.FilesChanged, sum.FilesUnchanged)
 	case ModeTar:
 		id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
-			Mounts: []engine.Mount{{Volume: f.name, Target: "/volume", ReadOnly: true}},
+			Mounts: []engine.VolumeMount{{Volume: f.name, Target: "/volume", ReadOnly: true}},
 			Labels: map[string]string{deploy.LabelInstance + ".helper": m.Instance}})
 		if err != nil {
 			return Member{}, fmt.Errorf("volume %s: %w; build it with scripts/images.sh", f.volume, err)

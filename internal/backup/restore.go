@@ -106,8 +106,14 @@ func (j *Job) restoreManifest(ctx context.Context, src source, man *Manifest, na
 	res := &RestoreResult{Group: man.Group}
 	if o.As != "" {
 		res.Instance = o.As
+		_, existed := j.M.Site.Instance(o.As)
 		err := j.restoreNew(ctx, src, man, o.As, res)
 		res.Seconds = time.Since(start).Seconds()
+		if err != nil && existed != nil {
+			// Never leave a half-restored instance that looks usable.
+			j.removeInstance(ctx, o.As)
+			err = fmt.Errorf("%w; the partly restored instance %s was removed", err, o.As)
+		}
 		return res, err
 	}
 	res.Instance = name
@@ -361,7 +367,7 @@ func (j *Job) restoreFiles(ctx context.Context, src source, mb Member, vname str
 	}
 	defer rc.Close()
 	id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
-		Mounts: []engine.Mount{{Volume: vname, Target: "/volume"}}})
+		Mounts: []engine.VolumeMount{{Volume: vname, Target: "/volume"}}})
 	if err != nil {
 		return err
 	}
@@ -481,7 +487,7 @@ func (j *Job) readVolume(ctx context.Context, vname string) ([]FileRecord, error
 		return files, err
 	}
 	id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
-		Mounts: []engine.Mount{{Volume: vname, Target: "/volume", ReadOnly: true}}})
+		Mounts: []engine.VolumeMount{{Volume: vname, Target: "/volume", ReadOnly: true}}})
 	if err != nil {
 		return nil, err
 	}

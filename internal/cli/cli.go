@@ -70,6 +70,7 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 	root.AddGroup(&cobra.Group{ID: "bank", Title: "Bank:"},
 		&cobra.Group{ID: "instances", Title: "Instances:"},
 		&cobra.Group{ID: "protect", Title: "Protect:"},
+		&cobra.Group{ID: "watch", Title: "Watch:"},
 		&cobra.Group{ID: "site", Title: "Site:"})
 	// Every command is registered here, explicitly.
 	for _, c := range []*cobra.Command{
@@ -78,11 +79,14 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		a.startCommand(), a.stopCommand(), a.restartCommand(), a.downCommand(),
 		a.upgradeCommand(), a.rollbackCommand(), a.rmCommand(),
 		a.volumesCommand(), a.gcCommand(),
+		a.exportCommand(), a.swarmCommand(),
 		a.journalCommand(), a.versionCommand(),
-		a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(), a.verifyCommand(), a.forgetCommand(), a.recoverCommand(),
-		a.drCommand(),
 		a.lintCommand(),
 		a.auditCommand(),
+		a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(), a.verifyCommand(), a.forgetCommand(), a.recoverCommand(),
+		a.logsCommand(), a.inspectCommand(), a.topCommand(), a.statsCommand(), a.execCommand(), a.shellCommand(), a.attachCommand(),
+		a.serveCommand(), a.alertsCommand(),
+		a.drCommand(),
 	} {
 		root.AddCommand(c)
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Mount attaches a named volume to a helper container.
-type Mount struct {
+// VolumeMount attaches a named volume to a helper container.
+type VolumeMount struct {
 	Volume   string
 	Target   string
 	ReadOnly bool
@@ -21,7 +21,7 @@ type Mount struct {
 type HelperOptions struct {
 	Image  string // a local image, e.g. dockerbank/busybox:1.36
 	Name   string // optional container name
-	Mounts []Mount
+	Mounts []VolumeMount
 	Labels map[string]string
 }
 
