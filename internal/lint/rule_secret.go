@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
 )
 
@@ -115,7 +116,7 @@ func checkLiteralSecrets(p *project) []Finding {
 	var out []Finding
 	for _, s := range p.services() {
 		for _, e := range p.entries(s.Name, "environment") {
-			if !isSecretName(e.name) || !e.hasValue || !isLiteral(e.value) || urlCredRE.MatchString(e.value) {
+			if !isSecretName(e.name) || !e.hasValue || !isLiteral(e.value) || urlCredRE.MatchString(e.value) || namesMountedSecret(s, e.value) {
 				continue
 			}
 			out = append(out, Finding{Service: s.Name, Position: e.pos,
@@ -292,4 +293,17 @@ func joinScalars(n *yaml.Node) string {
 		parts = append(parts, scalar(it))
 	}
 	return strings.Join(parts, " ")
+}
+
+// namesMountedSecret reports whether a value is the name (or target) of a
+// secret the service mounts: images such as Orthanc's read
+// FOO_SECRET=name from /run/secrets/name, so the value is a reference.
+func namesMountedSecret(s types.ServiceConfig, v string) bool {
+	v = strings.TrimPrefix(strings.TrimSpace(v), "/run/secrets/")
+	for _, sec := range s.Secrets {
+		if v == sec.Source || v == sec.Target {
+			return true
+		}
+	}
+	return false
 }

@@ -219,6 +219,16 @@ volumes:
       POSTGRES_PASSWORD_FILE: /run/secrets/db
       PROFTPD_PASSIVE_PORTS: "30000"
 `},
+		{name: "value naming a mounted secret", rule: "DB007", service: "pacs", absent: true, compose: `services:
+  pacs:
+    image: orthancteam/orthanc:24.10.3
+    environment:
+      ORTHANC__POSTGRESQL__PASSWORD_SECRET: db_password
+    secrets: [db_password]
+secrets:
+  db_password:
+    file: ./db_password.txt
+`},
 		// DB008
 		{name: "credentials in URL", rule: "DB008", service: "app", line: 5, compose: `services:
   app:
