@@ -84,8 +84,9 @@ echo "date:      $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "corpus:    ${#files[@]} files in $corpus; $rounds rounds"
 echo "dockerbank $(cd "$root" && git describe --always --dirty 2>/dev/null || echo dev): median $(median <"$tmp/db") ms for the corpus in one process (rounds: $(tr '\n' ' ' <"$tmp/db")), CPU ${cpu} ms, peak RSS ${peak} KB; median $(median <"$tmp/db_each") ms one process per file; $db_findings findings, $db_exit2 file(s) not analysable (exit 2)"
 if [ -n "$dclint" ]; then
-	dc_out=$("$dclint" --no-color "${files[@]}" 2>&1 || true)
-	dc_n=$(printf '%s\n' "$dc_out" | sed 's/\x1b\[[0-9;]*m//g' | grep -Ec '^\s+[0-9]+:[0-9]+\s+(error|warning)' || true)
+	# -o: dclint (Node) can lose the end of a large report written to a pipe.
+	"$dclint" --no-color -o "$tmp/dclint.txt" "${files[@]}" >/dev/null 2>&1 || true
+	dc_n=$(grep -oE '[0-9]+ problems' "$tmp/dclint.txt" | tail -1 | cut -d' ' -f1)
 	echo "dclint $dclint_version: median $(median <"$tmp/dclint") ms for the corpus in one process (rounds: $(tr '\n' ' ' <"$tmp/dclint")), CPU ${dcpu} ms, peak RSS ${dpeak} KB; $(cat "$tmp/dclint_each") ms one process per file (one round); $dc_n problems"
 	awk -v a="$(median <"$tmp/db")" -v b="$(median <"$tmp/dclint")" -v c="$(median <"$tmp/db_each")" -v d="$(median <"$tmp/dclint_each")" -v e="$cpu" -v f="$dcpu" \
 		'BEGIN {printf "ratio:     dockerbank/dclint wall %.2f (one process), %.2f (process per file); CPU %.2f\n", a/b, c/d, e/f}'
