@@ -113,7 +113,8 @@ docker stats $(docker ps -q --filter "label=org.dockerbank.instance=$PREFIX") >/
 WPID=$!
 warm
 measure docker-stats "$WPID"
-kill "$WPID"; wait "$WPID" 2>/dev/null || true
+# docker stats ignores SIGTERM and SIGINT when not on a terminal.
+kill -KILL "$WPID"; wait "$WPID" 2>/dev/null || true
 WPID=
 
 measure idle-after

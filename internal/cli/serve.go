@@ -164,8 +164,13 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageError{errors.New("--tls-cert and --tls-key go together")}
 	}
-	if host, _, _ := net.SplitHostPort(o.listen); o.tlsCert == "" && !isLoopback(host) {
-		fmt.Fprintf(a.streams.Err, "warning: serving plain HTTP on %s: passwords and sessions cross the network unencrypted; use --tls-cert/--tls-key\n", o.listen)
+	if host, _, _ := net.SplitHostPort(o.listen); !isLoopback(host) {
+		if o.tlsCert == "" {
+			fmt.Fprintf(a.streams.Err, "warning: serving plain HTTP on %s: passwords and sessions cross the network unencrypted; use --tls-cert/--tls-key\n", o.listen)
+		}
+		if srv.MetricsToken == "" {
+			fmt.Fprintf(a.streams.Err, "warning: /metrics answers anyone who reaches %s; set --metrics-token-file\n", o.listen)
+		}
 	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
