@@ -70,7 +70,7 @@ func decodeEntry(data []byte, file string) (*Entry, *yamlDoc, Problems) {
 		}
 		var probs Problems
 		for _, msg := range te.Errors {
-			probs = append(probs, Problem{File: file, Line: lineOf(msg), Message: msg,
+			probs = append(probs, Problem{File: file, Line: lineOf(msg), Message: lineRE.ReplaceAllString(msg, "")[2:],
 				Fix: "remove or rename the key; see docs/bank-format.md for the keys an entry may have"})
 		}
 		return &e, doc, probs

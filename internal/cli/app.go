@@ -26,6 +26,7 @@ import (
 // one run.
 type app struct {
 	streams Streams
+	argv    []string
 
 	siteDir     string
 	host        string
@@ -36,6 +37,7 @@ type app struct {
 	debug       bool
 
 	seenEvents map[string]bool
+	resumed    bool // containers of interrupted backups were checked
 
 	site   *site.Site
 	bank   *bank.Bank
@@ -150,7 +152,8 @@ func (a *app) manager(cmd *cobra.Command, args []string) (*deploy.Manager, error
 	if err != nil {
 		return nil, err
 	}
-	return &deploy.Manager{Bank: b, Site: s, Engine: e, Report: a, Log: a.logger(), Command: commandLine(cmd, args)}, nil
+	a.resumeInterrupted(cmd)
+	return &deploy.Manager{Bank: b, Site: s, Engine: e, Report: a, Log: a.logger(), Command: a.commandLine()}, nil
 }
 
 // progress output goes to stderr so that stdout stays parseable.

@@ -25,7 +25,7 @@ type Streams struct {
 func Main(args []string, s Streams) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a := &app{streams: s}
+	a := &app{streams: s, argv: args}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(s.In)
@@ -69,22 +69,29 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 	a.bindGlobalFlags(root)
 	root.AddGroup(&cobra.Group{ID: "bank", Title: "Bank:"},
 		&cobra.Group{ID: "instances", Title: "Instances:"},
-		&cobra.Group{ID: "site", Title: "Site:"},
-		&cobra.Group{ID: "watch", Title: "Watch:"})
+		&cobra.Group{ID: "protect", Title: "Protect:"},
+		&cobra.Group{ID: "watch", Title: "Watch:"},
+		&cobra.Group{ID: "site", Title: "Site:"})
 	// Every command is registered here, explicitly.
 	for _, c := range []*cobra.Command{
-		a.bankCommand(),
+		a.bankCommand(), a.buildCommand(),
 		a.deployCommand(), a.lsCommand(), a.psCommand(),
 		a.startCommand(), a.stopCommand(), a.restartCommand(), a.downCommand(),
 		a.upgradeCommand(), a.rollbackCommand(), a.rmCommand(),
 		a.volumesCommand(), a.gcCommand(),
+		a.exportCommand(), a.swarmCommand(),
 		a.journalCommand(), a.versionCommand(),
+		a.lintCommand(),
+		a.auditCommand(),
+		a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(), a.verifyCommand(), a.forgetCommand(), a.recoverCommand(),
 		a.logsCommand(), a.inspectCommand(), a.topCommand(), a.statsCommand(), a.execCommand(), a.shellCommand(), a.attachCommand(),
 		a.serveCommand(), a.alertsCommand(),
+		a.drCommand(),
 	} {
 		root.AddCommand(c)
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	markUsageErrors(root)
 	return root
 }
 
@@ -114,6 +121,23 @@ func (a *app) versionCommand() *cobra.Command {
 	}
 }
 
-func commandLine(cmd *cobra.Command, args []string) string {
-	return strings.TrimSpace(cmd.CommandPath() + " " + strings.Join(args, " "))
+// commandLine is the command as typed, for the journal. Secrets never come
+// from flags, so the whole line can be recorded.
+func (a *app) commandLine() string {
+	return strings.TrimSpace("dockerbank " + strings.Join(a.argv, " "))
+}
+
+// markUsageErrors makes argument-count errors usage errors (exit code 3).
+func markUsageErrors(c *cobra.Command) {
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error {
+			if err := args(cmd, a); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		markUsageErrors(sub)
+	}
 }

@@ -27,6 +27,9 @@ func (m *Manager) ensureImages(ctx context.Context, instance string, e *bank.Ent
 		if ok {
 			continue
 		}
+		if e.Distribution.Mode == bank.BuildLocally {
+			return needsSource(e, ver, ref)
+		}
 		m.step("build image %s for service %s", ref, svc)
 		ctxDir := filepath.Join(m.Site.InstanceDir(instance), "entry", b.Context)
 		pr, pw := io.Pipe()

@@ -13,6 +13,7 @@ import (
 
 // Labels dockerbank sets on containers and volumes.
 const (
+	LabelSite     = "org.dockerbank.site"
 	LabelInstance = "org.dockerbank.instance"
 	LabelEntry    = "org.dockerbank.entry"
 	LabelVersion  = "org.dockerbank.version"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dockerbank/dockerbank/internal/engine"
 	"strings"
 )
 
@@ -60,7 +61,7 @@ func (m *Manager) Remove(ctx context.Context, name string, o RemoveOptions) (*Re
 		}
 		var errs []error
 		for _, v := range vols {
-			if v.Labels[LabelInstance] != name {
+			if v.Labels[LabelInstance] != name || v.Labels[engine.LabelProject] != name {
 				continue
 			}
 			if !o.PurgeData {

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
@@ -68,6 +69,10 @@ func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry) 
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", in.Name, err)
 	}
+	siteID, err := m.Site.ID()
+	if err != nil {
+		return nil, err
+	}
 	for name, meta := range model.Secrets {
 		if _, err := m.Site.Secret(in.Name, name, meta.Length); err != nil {
 			return nil, err
@@ -88,7 +93,8 @@ func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry) 
 			s.Build = nil
 			s.PullPolicy = types.PullPolicyNever
 		}
-		s.Labels = s.Labels.Add(LabelInstance, in.Name).
+		s.Labels = s.Labels.Add(LabelSite, siteID).
+			Add(LabelInstance, in.Name).
 			Add(LabelEntry, e.ID).
 			Add(LabelVersion, ver.Version).
 			Add(LabelRole, model.Services[name].Role)
@@ -99,7 +105,8 @@ func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry) 
 		if v.External {
 			continue
 		}
-		v.Labels = v.Labels.Add(LabelInstance, in.Name).
+		v.Labels = v.Labels.Add(LabelSite, siteID).
+			Add(LabelInstance, in.Name).
 			Add(LabelEntry, e.ID).
 			Add(LabelVolume, name).
 			Add(LabelClass, meta.Class)
@@ -112,6 +119,10 @@ func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry) 
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", in.Name, err)
 	}
+	// The project is interpolated already: every "$" left in it is literal
+	// (an entry's "$$" for a shell), so escape it again, or loading the
+	// rendered file (here or with docker compose) would interpolate it twice.
+	data = bytes.ReplaceAll(data, []byte("$"), []byte("$$"))
 	header := fmt.Sprintf("# Rendered by dockerbank for instance %s: entry %s version %s.\n# Edit the entry or use `dockerbank upgrade`; changes here are overwritten.\n", in.Name, e.ID, ver.Version)
 	if err := site.WriteFileAtomic(filepath.Join(dir, RenderedFile), append([]byte(header), data...), 0o600); err != nil {
 		return nil, err

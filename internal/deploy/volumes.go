@@ -35,6 +35,10 @@ func (m *Manager) Volumes(ctx context.Context, orphanedOnly bool) ([]VolumeInfo,
 	if err != nil {
 		return nil, err
 	}
+	siteID, err := m.Site.ID()
+	if err != nil {
+		return nil, err
+	}
 	byName := map[string]*site.Instance{}
 	for _, in := range ins {
 		byName[in.Name] = in
@@ -43,6 +47,8 @@ func (m *Manager) Volumes(ctx context.Context, orphanedOnly bool) ([]VolumeInfo,
 	for _, v := range vols {
 		vi := VolumeInfo{Volume: v, Instance: v.Labels[LabelInstance], Class: v.Labels[LabelClass], Backup: v.Labels[LabelBackup]}
 		switch {
+		case vi.Instance != "" && v.Labels[LabelSite] != siteID:
+			continue // another site's volume
 		case vi.Instance != "":
 			if in, ok := byName[vi.Instance]; ok {
 				if !in.LastBackup.IsZero() {
@@ -74,7 +80,7 @@ func (m *Manager) GC(ctx context.Context) ([]string, error) {
 			return err
 		}
 		for _, v := range vols {
-			if v.Orphaned != "removed instance" || (v.Class != bank.ClassTemp && v.Class != bank.ClassCache) {
+			if v.Orphaned != "removed instance" || (v.Class != bank.ClassTemp && v.Class != bank.ClassCache) || v.RefCount > 0 {
 				continue
 			}
 			m.step("remove %s volume %s of removed instance %s", v.Class, v.Name, v.Instance)

@@ -1,6 +1,9 @@
 package site
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -171,4 +174,27 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// ID returns the site's identity, created on first use. It labels the
+// site's containers and volumes, so that several sites can share an engine
+// without taking each other's volumes for orphans.
+func (s *Site) ID() (string, error) {
+	path := filepath.Join(s.Dir, "site-id")
+	data, err := os.ReadFile(path)
+	if err == nil && len(bytes.TrimSpace(data)) > 0 {
+		return string(bytes.TrimSpace(data)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read site id: %w", err)
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("make site id: %w", err)
+	}
+	id := hex.EncodeToString(b[:])
+	if err := WriteFileAtomic(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return id, nil
 }

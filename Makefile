@@ -1,0 +1,36 @@
+# dockerbank: make build | test | bench | lint
+GO ?= go
+COMPOSE_VERSION := v5.6.0
+LDFLAGS := -X github.com/dockerbank/dockerbank/internal/cli.Version=$(shell git describe --always --dirty 2>/dev/null || echo dev) \
+	-X github.com/docker/compose/v5/internal.Version=$(COMPOSE_VERSION)
+
+.PHONY: build test unit bench lint images engine clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dockerbank ./cmd/dockerbank
+
+# The whole suite: unit tests and integration tests on the real engine.
+# With CI=true, integration tests fail instead of skipping when the engine
+# or the local images are missing.
+test: build
+	$(GO) test -count=1 -timeout 80m ./...
+
+unit:
+	$(GO) test -count=1 -short ./...
+
+bench: build
+	@for b in bench/*/run.sh; do echo "== $$b"; bash $$b || exit 1; done
+
+lint:
+	gofmt -l . | tee /dev/stderr | (! read)
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+images:
+	scripts/images.sh
+
+engine:
+	scripts/engine.sh
+
+clean:
+	rm -rf bin

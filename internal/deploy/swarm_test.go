@@ -1,0 +1,201 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/site"
+)
+
+// swarmEngine connects to the local engine and makes it a single-node
+// swarm for the test, leaving the swarm afterwards when it was not one
+// before. No engine: skip, or fail under CI=true.
+func swarmEngine(t *testing.T) *engine.Engine {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test on a real engine (-short)")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	e, err := engine.Connect(ctx, engine.Options{})
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no engine under CI=true: %v", err)
+		}
+		t.Skipf("no engine: %v", err)
+	}
+	t.Cleanup(func() { e.Close() })
+	state, _, err := e.SwarmState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch state {
+	case "active":
+		t.Log("the engine is a swarm already; it stays one")
+	case "inactive":
+		if err := e.SwarmInit(ctx, ""); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			// Leave the engine as it was found: other work shares it.
+			if err := e.SwarmLeave(context.Background()); err != nil {
+				t.Errorf("leave the swarm this test created: %v", err)
+			}
+		})
+	default:
+		t.Skipf("swarm state %s: neither inactive nor active", state)
+	}
+	return e
+}
+
+// TestSwarmDeployDemo deploys the demo entry as a stack on a single-node
+// swarm, checks it runs healthy with its data in the instance's named
+// volumes, removes the stack and deploys it again onto the same data.
+func TestSwarmDeployDemo(t *testing.T) {
+	eng := swarmEngine(t)
+	ctx := t.Context()
+	s, err := site.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bank.Open(ctx, bank.Source{Name: "embedded", FS: bankfs.FS, Root: bankfs.Root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manager{Bank: b, Site: s, Engine: eng, Command: "test swarm deploy", HealthTimeout: 4 * time.Minute, Report: testReporter{t}}
+	name := fmt.Sprintf("k8-swt-%06d", rand.IntN(1_000_000))
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if err := m.RemoveSwarm(ctx, name); err != nil {
+			t.Logf("remove stack: %v", err)
+		}
+		if _, err := m.Remove(ctx, name, RemoveOptions{PurgeData: true, Confirm: name, Force: true}); err != nil {
+			t.Errorf("remove instance and volumes: %v", err)
+		}
+	})
+
+	start := time.Now()
+	if _, err := m.DeploySwarm(ctx, DeployOptions{Entry: "demo", Name: name, Set: map[string]string{"DEMO_INTERVAL": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("demo healthy on swarm after %.1fs", time.Since(start).Seconds())
+	if !m.IsSwarm(name) {
+		t.Error("instance is not marked as a swarm instance")
+	}
+	svcs, err := eng.StackServices(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(svcs) != 2 {
+		t.Fatalf("stack services = %+v, want app and db", svcs)
+	}
+	for _, sv := range svcs {
+		if sv.Running != 1 || sv.Desired != 1 {
+			t.Errorf("service %s: %d/%d tasks running", sv.Name, sv.Running, sv.Desired)
+		}
+	}
+
+	// Data lives in the instance's named volumes, labelled like compose's.
+	db, app := running(t, eng, name, "db"), running(t, eng, name, "app")
+	wantMounts := map[string]map[string]string{
+		db:  {"/var/lib/postgresql/data": name + "_pgdata"},
+		app: {"/data": name + "_files", "/audit": name + "_audit"},
+	}
+	for id, mounts := range wantMounts {
+		info, err := eng.Inspect(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, mp := range info.Mounts {
+			got[mp.Destination] = mp.Name
+		}
+		for target, vol := range mounts {
+			if got[target] != vol {
+				t.Errorf("container %s: %s is mounted from %q, want named volume %s", id[:12], target, got[target], vol)
+			}
+		}
+	}
+	vols, err := eng.Volumes(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labelled := map[string]bool{}
+	for _, v := range vols {
+		if v.Labels[LabelInstance] == name && v.Labels[LabelClass] == bank.ClassUserdata && v.Labels[engine.LabelStack] == name {
+			labelled[v.Name] = true
+		}
+	}
+	for _, v := range []string{"pgdata", "files", "audit"} {
+		if !labelled[name+"_"+v] {
+			t.Errorf("volume %s_%s missing or not labelled userdata of the instance", name, v)
+		}
+	}
+	before := waitRecords(t, eng, db, 2)
+
+	// Remove the stack: the volumes and their data stay, and a new deploy
+	// of the same instance runs on them.
+	if err := m.RemoveSwarm(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if ctrs, _ := eng.Containers(ctx, map[string]string{engine.LabelStack: name}); len(ctrs) != 0 {
+		t.Errorf("%d containers left after removing the stack", len(ctrs))
+	}
+	if _, err := m.DeploySwarm(ctx, DeployOptions{Entry: "demo", Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	after := waitRecords(t, eng, running(t, eng, name, "db"), before)
+	if after < before {
+		t.Errorf("records after redeploy = %d, before = %d: data was lost", after, before)
+	}
+	out, err := eng.ExecOutput(ctx, running(t, eng, name, "app"), "grep", "-c", "start version", "/audit/audit.log")
+	if starts, _ := strconv.Atoi(strings.TrimSpace(out)); err != nil || starts < 2 {
+		t.Errorf("audit log should record two starts on the same volume: %q %v", out, err)
+	}
+}
+
+type testReporter struct{ t *testing.T }
+
+func (r testReporter) Step(msg string) { r.t.Log(msg) }
+
+// running returns the id of the running container of a service.
+func running(t *testing.T, eng *engine.Engine, stack, service string) string {
+	t.Helper()
+	ctrs, err := eng.Containers(t.Context(), map[string]string{engine.LabelStack: stack, engine.LabelService: service})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range ctrs {
+		if c.State == "running" {
+			return c.ID
+		}
+	}
+	t.Fatalf("no running container of %s in stack %s", service, stack)
+	return ""
+}
+
+// waitRecords polls until the demo database holds at least n records.
+func waitRecords(t *testing.T, eng *engine.Engine, db string, n int) int {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, err := eng.ExecOutput(t.Context(), db, "psql", "-U", "demo", "-d", "demo", "-tAc", "select count(*) from records")
+		got, _ := strconv.Atoi(strings.TrimSpace(out))
+		if err == nil && got >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("records = %q (%v), want at least %d", out, err, n)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
