@@ -344,10 +344,11 @@ func (a *app) shellCommand() *cobra.Command {
 func (a *app) attachCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "attach INSTANCE SERVICE",
-		Short: "Attach to the main process of a running service container (Ctrl-C detaches)",
+		Short: "Attach to the main process of a running service container",
 		Long: `Attach connects your terminal to the main process of SERVICE: its output,
 and its input when the container was started with stdin open. Ctrl-C
-detaches without stopping the container.`,
+detaches without stopping the container; when the container has a terminal
+and open stdin, keys go to it and Ctrl-P Ctrl-Q detaches.`,
 		GroupID: "watch",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -364,9 +365,16 @@ detaches without stopping the container.`,
 			if err != nil {
 				return err
 			}
+			d, err := e.Describe(ctx, c.ID)
+			if err != nil {
+				return err
+			}
 			o := engine.SessionOptions{Stdin: a.streams.In, Stdout: a.streams.Out, Stderr: a.streams.Err}
-			restore := a.rawTerminal(&o)
-			defer restore()
+			if d.TTY && d.OpenStdin {
+				// Keys go to the container; the engine detaches on Ctrl-P Ctrl-Q.
+				restore := a.rawTerminal(&o)
+				defer restore()
+			}
 			return e.AttachSession(ctx, c.ID, o)
 		},
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/observe"
 	"github.com/dockerbank/dockerbank/internal/web"
@@ -164,8 +165,13 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageError{errors.New("--tls-cert and --tls-key go together")}
 	}
-	if host, _, _ := net.SplitHostPort(o.listen); o.tlsCert == "" && !isLoopback(host) {
-		fmt.Fprintf(a.streams.Err, "warning: serving plain HTTP on %s: passwords and sessions cross the network unencrypted; use --tls-cert/--tls-key\n", o.listen)
+	if host, _, _ := net.SplitHostPort(o.listen); !isLoopback(host) {
+		if o.tlsCert == "" {
+			fmt.Fprintf(a.streams.Err, "warning: serving plain HTTP on %s: passwords and sessions cross the network unencrypted; use --tls-cert/--tls-key\n", o.listen)
+		}
+		if srv.MetricsToken == "" {
+			fmt.Fprintf(a.streams.Err, "warning: /metrics answers anyone who reaches %s; set --metrics-token-file\n", o.listen)
+		}
 	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -209,14 +215,35 @@ func isLoopback(host string) bool {
 type serveActions struct{ a *app }
 
 func (s *serveActions) Restart(ctx context.Context, instance, who string) error {
-	m, err := s.a.manager(&cobra.Command{Use: "serve"}, nil)
+	m, err := s.manager(ctx, "restart "+instance+" (dashboard user "+who+")")
 	if err != nil {
 		return err
 	}
+	return m.Restart(ctx, instance)
+}
+
+// Backup runs the backup job, as `dockerbank backup` does.
+func (s *serveActions) Backup(ctx context.Context, instance, who string) error {
+	m, err := s.manager(ctx, "backup "+instance+" (dashboard user "+who+")")
+	if err != nil {
+		return err
+	}
+	_, err = (&backup.Job{M: m}).Backup(ctx, instance, backup.BackupOptions{})
+	return err
+}
+
+// manager opens a deploy manager whose journal records name the dashboard.
+func (s *serveActions) manager(ctx context.Context, what string) (*deploy.Manager, error) {
+	cmd := &cobra.Command{Use: "serve"}
+	cmd.SetContext(ctx)
+	m, err := s.a.manager(cmd, nil)
+	if err != nil {
+		return nil, err
+	}
 	mm := *m
-	mm.Command = "dockerbank serve: restart " + instance + " (dashboard user " + who + ")"
+	mm.Command = "dockerbank serve: " + what
 	mm.Report = nopStep{}
-	return mm.Restart(ctx, instance)
+	return &mm, nil
 }
 
 type nopStep struct{}

@@ -33,6 +33,8 @@ type Description struct {
 	NanoCPUs     int64             `json:"nanoCPUs,omitempty"`
 	ReadOnly     bool              `json:"readOnlyRootfs"`
 	Privileged   bool              `json:"privileged"`
+	TTY          bool              `json:"tty"`
+	OpenStdin    bool              `json:"openStdin"`
 }
 
 // Mount is one mount of a container.
@@ -65,6 +67,7 @@ func (e *Engine) Describe(ctx context.Context, id string) (Description, error) {
 		d.Image = c.Config.Image
 		d.Entrypoint, d.Cmd = c.Config.Entrypoint, c.Config.Cmd
 		d.User, d.WorkingDir = c.Config.User, c.Config.WorkingDir
+		d.TTY, d.OpenStdin = c.Config.Tty, c.Config.OpenStdin
 		d.Env = append([]string{}, c.Config.Env...)
 		d.Labels = c.Config.Labels
 		if hc := c.Config.Healthcheck; hc != nil {

@@ -1,13 +1,17 @@
 package observe
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,5 +119,70 @@ func TestWebhookPostsAlerts(t *testing.T) {
 	alerts, _ := body["alerts"].([]any)
 	if body["source"] != "dockerbank" || len(alerts) != 1 || alerts[0].(map[string]any)["rule"] != "BackupTooOld" {
 		t.Errorf("webhook body = %v", body)
+	}
+}
+
+// A minimal SMTP server that records the message it receives.
+func fakeSMTP(t *testing.T) (string, <-chan string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		r := bufio.NewReader(c)
+		fmt.Fprint(c, "220 test ESMTP\r\n")
+		var data strings.Builder
+		inData := false
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if inData {
+				if line == ".\r\n" {
+					inData = false
+					got <- data.String()
+					fmt.Fprint(c, "250 ok\r\n")
+					continue
+				}
+				data.WriteString(line)
+				continue
+			}
+			switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
+			case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
+				fmt.Fprint(c, "250 test\r\n")
+			case cmd == "DATA":
+				inData = true
+				fmt.Fprint(c, "354 go on\r\n")
+			case cmd == "QUIT":
+				fmt.Fprint(c, "221 bye\r\n")
+				return
+			default:
+				fmt.Fprint(c, "250 ok\r\n")
+			}
+		}
+	}()
+	return ln.Addr().String(), got
+}
+
+func TestMailSendsAlerts(t *testing.T) {
+	addr, got := fakeSMTP(t)
+	m := &Mail{Addr: addr, From: "dockerbank@example.org", To: []string{"ops@example.org"}, Hostname: "host1"}
+	err := m.Notify(t.Context(), []Alert{{Rule: "InstanceUnhealthy", Severity: "critical", Subject: "redcap", Summary: "instance redcap is unhealthy", State: "firing"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := <-got
+	for _, want := range []string{"Subject: [dockerbank host1] 1 alert(s) firing, 0 resolved", "FIRING InstanceUnhealthy [critical] redcap: instance redcap is unhealthy"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("mail lacks %q:\n%s", want, msg)
+		}
 	}
 }

@@ -54,6 +54,7 @@ type GELF struct {
 	following map[string]bool
 	lastTime  map[string]time.Time
 	wake      chan struct{}
+	once      sync.Once
 }
 
 func (g *GELF) log() *slog.Logger {
@@ -66,6 +67,18 @@ func (g *GELF) log() *slog.Logger {
 // Run ships logs until ctx ends. Containers are discovered at start, on
 // every container start event and once a minute.
 func (g *GELF) Run(ctx context.Context) {
+	g.setup()
+	go g.send(ctx)
+	g.run(ctx)
+}
+
+// setup fills the defaults and makes the queue, once: Collect may run
+// before Run.
+func (g *GELF) setup() {
+	g.once.Do(g.init)
+}
+
+func (g *GELF) init() {
 	if g.Buffer <= 0 {
 		g.Buffer = 10000
 	}
@@ -78,7 +91,9 @@ func (g *GELF) Run(ctx context.Context) {
 	g.queue = make(chan []byte, g.Buffer)
 	g.following, g.lastTime = map[string]bool{}, map[string]time.Time{}
 	g.wake = make(chan struct{}, 1)
-	go g.send(ctx)
+}
+
+func (g *GELF) run(ctx context.Context) {
 	go func() {
 		backoff := time.Second
 		for ctx.Err() == nil {
@@ -344,6 +359,7 @@ func (g *GELF) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (g *GELF) Collect(ch chan<- prometheus.Metric) {
+	g.setup()
 	ch <- prometheus.MustNewConstMetric(descGELFSent, prometheus.CounterValue, float64(g.sent.Load()))
 	ch <- prometheus.MustNewConstMetric(descGELFDropped, prometheus.CounterValue, float64(g.dropped.Load()))
 	c := 0.0

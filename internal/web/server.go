@@ -305,6 +305,7 @@ func (s *Server) backupPost(w http.ResponseWriter, r *http.Request, sess *sessio
 	if err := b.Backup(r.Context(), name, sess.user); err != nil {
 		return fmt.Errorf("back up %s: %w", name, err)
 	}
+	s.Collector.Refresh(r.Context())
 	http.Redirect(w, r, "/instances/"+url.PathEscape(name)+"?flash="+url.QueryEscape("backed up "+name), http.StatusSeeOther)
 	return nil
 }
