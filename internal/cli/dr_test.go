@@ -3,6 +3,7 @@ package cli
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"os"
@@ -22,7 +23,7 @@ import (
 // drTestImage is the demo app image of the dr test's own copy of the demo
 // entry: the test deletes it to prove that recovery rebuilds it, so it
 // must not be the shared dockerbank/demo-app image.
-const drTestImage = "dockerbank/demo-app-drtest"
+var drTestImage = "dockerbank/demo-app-drtest-" + strings.ToLower(rand.Text()[:6])
 
 // writeDRBank writes a bank with a copy of the demo entry whose app image
 // is drTestImage, and the drmaria fixture entry.
