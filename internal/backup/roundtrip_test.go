@@ -178,7 +178,7 @@ func TestRoundTripDemo(t *testing.T) {
 		return docker(t, "exec", ctr, "psql", "-U", "demo", "-tAc",
 			"select count(*) || ' ' || md5(string_agg(t::text, '|' order by id)) from records t where id <= "+maxID)
 	}
-	wantRows := rows(src+"-db-1")
+	wantRows := rows(src + "-db-1")
 
 	t.Cleanup(func() { s.remove(cp) })
 	s.must("restore", src, "--as", cp)
@@ -200,7 +200,7 @@ func TestRoundTripDemo(t *testing.T) {
 	if !strings.HasPrefix(string(gotAudit), string(wantAudit)) {
 		t.Errorf("restored audit log does not start with the backed-up one:\n%s\nvs\n%s", gotAudit, wantAudit)
 	}
-	if got := rows(cp+"-db-1"); got != wantRows {
+	if got := rows(cp + "-db-1"); got != wantRows {
 		t.Errorf("restored records: %s, want %s", got, wantRows)
 	}
 	gs := s.groups(src)
