@@ -273,6 +273,7 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 		return fmt.Errorf("store manifest of group %s: %w", m.Group, err)
 	}
 	crashPoint("manifest-stored")
+	j.cacheManifest(m, data)
 	j.step("group %s complete: %d members, %s", m.Group, len(m.Members), humanBytes(m.Bytes()))
 	return nil
 }
@@ -475,7 +476,13 @@ func (j *Job) captureFiles(ctx context.Context, repo *Restic, m *Manifest, f fil
 
 // previousKeys returns the digests of the newest complete group's files
 // of a volume, to skip hashing unchanged files.
+// The newest manifest is also kept in the site (a cache: digests are
+// reused only for files whose size, mtime, ctime and inode still match),
+// which spares two restic starts per volume.
 func (j *Job) previousKeys(ctx context.Context, repo *Restic, instance, volume string) map[fileKey]string {
+	if man := j.cachedManifest(instance); man != nil {
+		return keysOf(man, volume)
+	}
 	groups, err := ListGroups(ctx, repo, instance)
 	if err != nil {
 		return nil
@@ -489,20 +496,47 @@ func (j *Job) previousKeys(ctx context.Context, repo *Restic, instance, volume s
 		if err != nil {
 			return nil
 		}
-		out := map[fileKey]string{}
-		for _, mb := range man.Members {
-			if mb.Volume != volume || mb.Mode != ModeDir {
-				continue
-			}
-			for _, f := range mb.Files {
-				if f.Type == "file" && f.SHA256 != "" && f.Ino != 0 {
-					out[fileKey{path: f.Path, size: f.Size, mtime: f.MTime.UnixNano(), ctime: f.CTime, ino: f.Ino}] = f.SHA256
-				}
-			}
-		}
-		return out
+		return keysOf(man, volume)
 	}
 	return nil
+}
+
+func (j *Job) cachePath(instance string) string {
+	return filepath.Join(j.M.Site.Dir, "cache", "backup", instance+".json")
+}
+
+func (j *Job) cachedManifest(instance string) *Manifest {
+	data, err := os.ReadFile(j.cachePath(instance))
+	if err != nil {
+		return nil
+	}
+	var m Manifest
+	if json.Unmarshal(data, &m) != nil || m.Format != ManifestVersion || m.Instance != instance {
+		return nil
+	}
+	return &m
+}
+
+func (j *Job) cacheManifest(m *Manifest, data []byte) {
+	p := j.cachePath(m.Instance)
+	if os.MkdirAll(filepath.Dir(p), 0o700) == nil {
+		_ = site.WriteFileAtomic(p, data, 0o600)
+	}
+}
+
+func keysOf(man *Manifest, volume string) map[fileKey]string {
+	out := map[fileKey]string{}
+	for _, mb := range man.Members {
+		if mb.Volume != volume || mb.Mode != ModeDir {
+			continue
+		}
+		for _, f := range mb.Files {
+			if f.Type == "file" && f.SHA256 != "" && f.Ino != 0 {
+				out[fileKey{path: f.Path, size: f.Size, mtime: f.MTime.UnixNano(), ctime: f.CTime, ino: f.Ino}] = f.SHA256
+			}
+		}
+	}
+	return out
 }
 
 // cancelReader lets the store kill restic before restic sees EOF when the

@@ -45,6 +45,13 @@ func OpenRepo(ctx context.Context, s *site.Site, create bool) (*Restic, error) {
 		return nil, fmt.Errorf("read backup key %s: %w", keyPath, kerr)
 	}
 	if kerr == nil {
+		if r.local() {
+			// A local repository with its config: skip a restic start
+			// here; the first real command checks the password.
+			if _, err := os.Stat(filepath.Join(strings.TrimPrefix(r.Repository, "local:"), "config")); err == nil {
+				return r, nil
+			}
+		}
 		exists, err := r.Exists(ctx)
 		if err != nil {
 			return nil, err

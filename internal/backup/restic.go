@@ -126,7 +126,13 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "; ")
 }
 
-// Exists reports whether the repository is initialised.
+// local reports whether the repository is a local directory.
+func (r *Restic) local() bool {
+	return !strings.Contains(r.Repository, ":") || strings.HasPrefix(r.Repository, "local:")
+}
+
+// Exists reports whether the repository is initialised; it opens it, so
+// it also checks the password.
 func (r *Restic) Exists(ctx context.Context) (bool, error) {
 	_, err := r.run(ctx, nil, "cat", "config")
 	if err == nil {
@@ -154,6 +160,12 @@ func (r *Restic) Init(ctx context.Context) error {
 // reap orphans) for a live process; such locks of this host are removed
 // here too, for local repositories.
 func (r *Restic) Unlock(ctx context.Context) error {
+	if r.local() {
+		// No lock files: nothing to do, and no restic start (~0.5 s).
+		if ents, err := os.ReadDir(filepath.Join(r.Repository, "locks")); err == nil && len(ents) == 0 {
+			return nil
+		}
+	}
 	if _, err := r.run(ctx, nil, "unlock"); err != nil {
 		return err
 	}
@@ -161,7 +173,7 @@ func (r *Restic) Unlock(ctx context.Context) error {
 }
 
 func (r *Restic) clearDeadLocks(ctx context.Context) error {
-	if strings.Contains(r.Repository, ":") {
+	if !r.local() {
 		return nil // a remote backend: restic's own lease (30 min) applies
 	}
 	out, err := r.run(ctx, nil, "list", "locks", "--no-lock")
