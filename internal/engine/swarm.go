@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -540,3 +541,63 @@ type StackService struct {
 }
 
 func fileMode(m uint32) os.FileMode { return os.FileMode(m) }
+
+// StackScale sets the replicas of every replicated service of a stack;
+// 0 stops the stack without removing it. StackDeploy restores the counts
+// of the compose file.
+func (e *Engine) StackScale(ctx context.Context, stack string, replicas uint64) error {
+	res, err := e.api.ServiceList(ctx, client.ServiceListOptions{Filters: client.Filters{}.Add("label", LabelStack+"="+stack)})
+	if err != nil {
+		return fmt.Errorf("list services of stack %s: %w", stack, err)
+	}
+	for _, s := range res.Items {
+		if s.Spec.Mode.Replicated == nil {
+			continue
+		}
+		spec := s.Spec
+		n := replicas
+		spec.Mode.Replicated.Replicas = &n
+		if _, err := e.api.ServiceUpdate(ctx, s.ID, client.ServiceUpdateOptions{Version: s.Version, Spec: spec}); err != nil {
+			return fmt.Errorf("scale service %s to %d: %w", s.Spec.Name, replicas, err)
+		}
+	}
+	return nil
+}
+
+// StackCurrent returns, per compose service of a stack, the containers of
+// its running tasks that run the service's current spec: after an update,
+// the tasks of the old spec do not count even while they still run.
+func (e *Engine) StackCurrent(ctx context.Context, stack string) (map[string][]string, error) {
+	svcs, err := e.api.ServiceList(ctx, client.ServiceListOptions{Filters: client.Filters{}.Add("label", LabelStack+"="+stack)})
+	if err != nil {
+		return nil, fmt.Errorf("list services of stack %s: %w", stack, err)
+	}
+	out := map[string][]string{}
+	for _, s := range svcs.Items {
+		if s.Spec.TaskTemplate.ContainerSpec == nil {
+			continue
+		}
+		want, err := json.Marshal(s.Spec.TaskTemplate.ContainerSpec)
+		if err != nil {
+			return nil, err
+		}
+		name := s.Spec.TaskTemplate.ContainerSpec.Labels[LabelService]
+		tasks, err := e.api.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", s.ID).Add("desired-state", "running")})
+		if err != nil {
+			return nil, fmt.Errorf("list tasks of %s: %w", s.Spec.Name, err)
+		}
+		for _, t := range tasks.Items {
+			if t.Status.State != swarm.TaskStateRunning || t.Status.ContainerStatus == nil || t.Spec.ContainerSpec == nil {
+				continue
+			}
+			got, err := json.Marshal(t.Spec.ContainerSpec)
+			if err != nil {
+				return nil, err
+			}
+			if string(got) == string(want) {
+				out[name] = append(out[name], t.Status.ContainerStatus.ContainerID)
+			}
+		}
+	}
+	return out, nil
+}
