@@ -33,13 +33,13 @@ const (
 
 // Options says what to export and how.
 type Options struct {
-	Instance  string // instance name; for an entry export, the entry id
-	Entry     string // entry id
-	Version   string // entry version
+	Instance string // instance name; for an entry export, the entry id
+	Entry    string // entry id
+	Version  string // entry version
 	// Distribution is the entry's distribution mode (bank.BuildLocally:
 	// its images may not be passed on, so only to a private registry).
 	Distribution string
-	Namespace string // default: the instance name
+	Namespace    string // default: the instance name
 	// Lossy turns every inexpressible key into a warning instead of an error.
 	Lossy        bool
 	Secrets      SecretMode
