@@ -2,7 +2,8 @@
 // results of dockerbank and trivy on them. run.sh drives it:
 //
 //	benchaudit gen planted OUT.tar      leaky image + OUT.tar.truth.json
-//	benchaudit gen many N OUT.tar       one layer of N small text files under /app
+//	benchaudit gen many N OUT.tar [K]   one layer of N small text files under /app,
+//	                                    K of them .env files (candidates)
 //	benchaudit report WORKDIR           markdown table from the runs in WORKDIR
 package main
 
@@ -16,6 +17,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,12 +36,18 @@ func run(args []string) error {
 	switch {
 	case len(args) == 3 && args[0] == "gen" && args[1] == "planted":
 		return genPlanted(args[2])
-	case len(args) == 4 && args[0] == "gen" && args[1] == "many":
+	case (len(args) == 4 || len(args) == 5) && args[0] == "gen" && args[1] == "many":
 		n, err := strconv.Atoi(args[2])
 		if err != nil {
 			return err
 		}
-		return genMany(n, args[3])
+		k := 0
+		if len(args) == 5 {
+			if k, err = strconv.Atoi(args[4]); err != nil {
+				return err
+			}
+		}
+		return genMany(n, k, args[3])
 	case len(args) == 2 && args[0] == "report":
 		return report(args[1], os.Stdout)
 	}
@@ -161,7 +169,7 @@ func genPlanted(out string) error {
 
 // genMany writes one layer of n small text files outside /usr (trivy skips
 // /usr), plus one AWS key among them, so both tools read content.
-func genMany(n int, out string) error {
+func genMany(n, candidates int, out string) error {
 	rng := rand.New(rand.NewPCG(1, 2))
 	words := strings.Fields("patient visit record status value unit sample result report clinic ward note data code form event site study arm dose")
 	var files []file
@@ -175,6 +183,14 @@ func genMany(n int, out string) error {
 		files = append(files, file{name: fmt.Sprintf("app/data/d%03d/f%06d.txt", i%1000, i), content: []byte(b.String())})
 	}
 	files[n/2].content = []byte("aws_access_key_id = " + awsKeyID + "\n")
+	for i := range candidates {
+		j := (i * 7919) % n
+		if j == n/2 {
+			continue
+		}
+		files[j].name = fmt.Sprintf("app/data/d%03d/e%06d/.env", j%1000, j)
+		files[j].content = []byte("DB_PASSWORD=" + envPassword + "\n")
+	}
 	return writeImage(out, "bench/many:1", [][]file{files}, []string{"COPY data /app/data"}, v1.Config{User: "1000"})
 }
 
@@ -249,7 +265,8 @@ func writeImage(out, tag string, layers [][]file, history []string, cfg v1.Confi
 
 // run is one measured run, read from /usr/bin/time -v output.
 type measured struct {
-	seconds float64
+	seconds float64 // wall clock
+	cpu     float64 // user + system
 	rssKB   int64
 }
 
@@ -261,6 +278,12 @@ func readTime(p string) (measured, error) {
 	var m measured
 	for line := range strings.SplitSeq(string(b), "\n") {
 		line = strings.TrimSpace(line)
+		for _, prefix := range []string{"User time (seconds): ", "System time (seconds): "} {
+			if v, ok := strings.CutPrefix(line, prefix); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				m.cpu += f
+			}
+		}
 		if v, ok := strings.CutPrefix(line, "Maximum resident set size (kbytes): "); ok {
 			m.rssKB, _ = strconv.ParseInt(v, 10, 64)
 		}
@@ -277,13 +300,13 @@ func readTime(p string) (measured, error) {
 	return m, nil
 }
 
-// median of the runs' times and the largest peak RSS.
+// median of the runs' wall and CPU times, and the largest peak RSS.
 func summarise(work, prefix string) (measured, int, error) {
 	paths, _ := filepath.Glob(filepath.Join(work, prefix+".*.time"))
 	if len(paths) == 0 {
 		return measured{}, 0, fmt.Errorf("no runs %s.*.time in %s", prefix, work)
 	}
-	var secs []float64
+	var secs, cpus []float64
 	var out measured
 	for _, p := range paths {
 		m, err := readTime(p)
@@ -291,17 +314,17 @@ func summarise(work, prefix string) (measured, int, error) {
 			return measured{}, 0, err
 		}
 		secs = append(secs, m.seconds)
+		cpus = append(cpus, m.cpu)
 		out.rssKB = max(out.rssKB, m.rssKB)
 	}
-	for i := range secs {
-		for j := i + 1; j < len(secs); j++ {
-			if secs[j] < secs[i] {
-				secs[i], secs[j] = secs[j], secs[i]
-			}
-		}
-	}
-	out.seconds = secs[len(secs)/2]
+	out.seconds, out.cpu = median(secs), median(cpus)
 	return out, len(paths), nil
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 type ourReport struct {
@@ -425,7 +448,7 @@ func report(work string, w io.Writer) error {
 		}
 	}
 	pct := func(a, n int) string { return fmt.Sprintf("%d/%d (%.0f%%)", a, n, 100*float64(a)/float64(n)) }
-	fmt.Fprintf(w, "\n| image | tool | recall (all) | recall (core 9) | time (median) | peak RSS | runs |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "\n| image | tool | recall (all) | recall (core 9) | wall time (median) | CPU time user+sys (median) | peak RSS | runs |\n|---|---|---|---|---|---|---|---|\n")
 	for _, img := range []string{"planted", "many"} {
 		o, on, err := summarise(work, img+".ours")
 		if err != nil {
@@ -441,11 +464,27 @@ func report(work string, w io.Writer) error {
 		} else {
 			ro, rt = manyRecall(work, "ours"), manyRecall(work, "trivy")
 		}
-		fmt.Fprintf(w, "| %s | dockerbank | %s | %s | %.2f s | %.0f MB | %d |\n", img, ro, rc, o.seconds, float64(o.rssKB)/1024, on)
-		fmt.Fprintf(w, "| %s | trivy | %s | %s | %.2f s | %.0f MB | %d |\n", img, rt, rtc, t.seconds, float64(t.rssKB)/1024, tn)
-		fmt.Fprintf(w, "| %s | ratio dockerbank/trivy | | | %.2fx | %.2fx | |\n", img, o.seconds/t.seconds, float64(o.rssKB)/float64(t.rssKB))
+		fmt.Fprintf(w, "| %s | dockerbank | %s | %s | %.2f s | %.2f s | %.0f MB | %d |\n", img, ro, rc, o.seconds, o.cpu, float64(o.rssKB)/1024, on)
+		fmt.Fprintf(w, "| %s | trivy | %s | %s | %.2f s | %.2f s | %.0f MB | %d |\n", img, rt, rtc, t.seconds, t.cpu, float64(t.rssKB)/1024, tn)
+		fmt.Fprintf(w, "| %s | ratio dockerbank/trivy | | | %.3fx | %.3fx | %.2fx | |\n", img, o.seconds/t.seconds, ratio(o.cpu, t.cpu), float64(o.rssKB)/float64(t.rssKB))
+	}
+	if o, on, err := summarise(work, "cand.ours"); err == nil {
+		var r ourReport
+		readJSON(filepath.Join(work, "cand.ours.json"), &r)
+		fmt.Fprintf(w, "\nMemory against candidates: the same 100,000-file image with 20,000 of its files turned into .env files (candidates), dockerbank only:\n\n")
+		fmt.Fprintf(w, "| image | candidates | findings | wall time (median) | CPU time (median) | peak RSS | runs |\n|---|---|---|---|---|---|---|\n")
+		m, mn, _ := summarise(work, "many.ours")
+		fmt.Fprintf(w, "| many | 1 | - | %.2f s | %.2f s | %.0f MB | %d |\n", m.seconds, m.cpu, float64(m.rssKB)/1024, mn)
+		fmt.Fprintf(w, "| many, 20,000 candidates | 20,000 | %d | %.2f s | %.2f s | %.0f MB | %d |\n", len(r.Findings), o.seconds, o.cpu, float64(o.rssKB)/1024, on)
 	}
 	return nil
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
 }
 
 // manyRecall reports whether the one AWS key among the many files was found.

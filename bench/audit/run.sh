@@ -27,6 +27,7 @@ fi
 (cd "$repo" && go build -o "$work/dockerbank" ./cmd/dockerbank && go build -o "$work/benchaudit" ./bench/audit)
 "$work/benchaudit" gen planted "$work/planted.tar"
 "$work/benchaudit" gen many 100000 "$work/many.tar"
+"$work/benchaudit" gen many 100000 "$work/cand.tar" 20000
 
 ours() { # image run
 	/usr/bin/time -v -o "$work/$1.ours.$2.time" \
@@ -45,13 +46,16 @@ for img in planted many; do
 		trivy_run "$img" "$r"
 	done
 done
+for r in $(seq 1 "$runs"); do
+	ours cand "$r"
+done
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 cat <<MD
-Machine: $(nproc) cores ($cpu), $(free -g | awk '/Mem:/{print $2}') GiB memory, $(uname -sr); Go $(go env GOVERSION); trivy v0.74.0.
-Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Images: planted $(du -h "$work/planted.tar" | cut -f1), many $(du -h "$work/many.tar" | cut -f1) (100,000 files of ~1 KiB under /app, uncompressed docker save layout).
+- Machine: $(nproc) cores ($cpu), $(free -g | awk '/Mem:/{print $2}') GiB memory, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end (the machine is shared); Go $(go env GOVERSION); trivy v0.74.0.
+- Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Images: planted $(du -h "$work/planted.tar" | cut -f1), many $(du -h "$work/many.tar" | cut -f1) (100,000 files of ~1 KiB under /app, uncompressed docker save layout).
 
-Commands (each under \`/usr/bin/time -v\`, $runs runs, median time, largest peak RSS):
+Commands (each under \`/usr/bin/time -v\`, $runs runs, median wall and CPU time, largest peak RSS; trivy with a fresh cache each run):
 
     dockerbank audit image --input IMAGE.tar --format json
     trivy image --scanners secret --skip-db-update --offline-scan --input IMAGE.tar --format json \\

@@ -50,7 +50,7 @@ func analyse(d *imageData, now time.Time) *Report {
 	info := ImageInfo{
 		Ref: d.ref, ID: d.id, Digest: d.digest,
 		Created: cfg.Created.Time, Author: cfg.Author, OS: cfg.OS, Architecture: cfg.Architecture,
-		User: cfg.Config.User, Labels: cfg.Config.Labels,
+		User: cfg.Config.User, Labels: redactLabels(cfg.Config.Labels),
 	}
 	a := &analysis{d: d, info: &info, now: now}
 	a.history = layerHistory(d, cfg.History)
@@ -65,6 +65,19 @@ func analyse(d *imageData, now time.Time) *Report {
 	a.configFindings()
 	a.provenance()
 	return &Report{Image: info, Findings: a.findings}
+}
+
+// redactLabels copies labels with secret values redacted, for output.
+func redactLabels(labels map[string]string) map[string]string {
+	if labels == nil {
+		return nil
+	}
+	out := make(map[string]string, len(labels))
+	for k, v := range labels {
+		_, red, _ := strings.Cut(redactLine(k+"="+v), "=")
+		out[k] = red
+	}
+	return out
 }
 
 type analysis struct {
@@ -150,7 +163,7 @@ func (a *analysis) layerFindings() {
 		layer int
 		c     candidate
 	}
-	var pgVersions, mysql []located
+	var pgVersions, mysql, engines []located
 	var osRel *located
 	pgMajors := map[string]located{}
 	for i, scan := range a.d.layers {
@@ -177,6 +190,8 @@ func (a *analysis) layerFindings() {
 				if a.deletedIn(i, c.path) < 0 {
 					pgMajors[c.value] = located{i, c}
 				}
+			case factEngine:
+				engines = append(engines, located{i, c})
 			}
 		}
 	}
@@ -209,6 +224,22 @@ func (a *analysis) layerFindings() {
 		l := pgMajors[m]
 		a.engineCurrency("postgresql", "PostgreSQL", m, l.layer, l.c.path)
 	}
+	// The package database of the last layer that has one is the image's.
+	last := -1
+	for _, e := range engines {
+		last = max(last, e.layer)
+	}
+	for _, e := range engines {
+		if e.layer != last {
+			continue
+		}
+		engine, cycle, _ := strings.Cut(e.c.value, " ")
+		a.engineCurrency(engine, engineLabels[engine], cycle, e.layer, e.c.path)
+	}
+}
+
+var engineLabels = map[string]string{
+	"postgresql": "PostgreSQL", "mysql": "MySQL", "mariadb": "MariaDB", "mongodb": "MongoDB", "redis": "Redis",
 }
 
 func (a *analysis) osCurrency(layer int, c candidate) {

@@ -93,6 +93,29 @@ func (a *analysis) secretsInConfig() {
 				History: redactLine(h.CreatedBy), Message: fmt.Sprintf("%s in build history line %d", s.message, hi)})
 		}
 	}
+	c := a.d.config.Config
+	other := map[string]string{
+		"CMD":        strings.Join(c.Cmd, " "),
+		"ENTRYPOINT": strings.Join(c.Entrypoint, " "),
+	}
+	for k, v := range c.Labels {
+		other["LABEL "+k] = k + "=" + v
+	}
+	keys := make([]string, 0, len(other))
+	for k := range other {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		for _, s := range secretsInText(other[k]) {
+			if seen[s.key] {
+				continue
+			}
+			seen[s.key] = true
+			a.add(Finding{Rule: RuleSecret, Severity: s.severity, Layer: -1, DeletedInLayer: -1,
+				Message: s.message + " in " + k})
+		}
+	}
 	for _, env := range a.d.config.Config.Env {
 		name, _, _ := strings.Cut(env, "=")
 		for _, s := range secretsInText(env) {

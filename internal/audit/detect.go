@@ -44,10 +44,36 @@ var tokenRules = []tokenRule{
 	{"Stripe live key", "sk_live_", regexp.MustCompile(`sk_live_[A-Za-z0-9]{24,}`)},
 }
 
+// tokenGates are bytes of which every token keyword holds one. A text
+// without any of them (most files) skips all keyword searches, and a rule
+// runs its keyword search only when its gate byte occurs.
+const tokenGates = "_-=AW"
+
+func gateOf(keyword string) byte {
+	for i := 0; i < len(keyword); i++ {
+		if strings.IndexByte(tokenGates, keyword[i]) >= 0 {
+			return keyword[i]
+		}
+	}
+	return 0
+}
+
 // findTokens returns each distinct secret the token rules find in text.
 func findTokens(text []byte) []tokenMatch {
+	var present [len(tokenGates)]bool
+	anyGate := false
+	for i := range len(tokenGates) {
+		present[i] = bytes.IndexByte(text, tokenGates[i]) >= 0
+		anyGate = anyGate || present[i]
+	}
+	if !anyGate {
+		return nil
+	}
 	var out []tokenMatch
 	for _, r := range tokenRules {
+		if g := gateOf(r.keyword); g != 0 && !present[strings.IndexByte(tokenGates, g)] {
+			continue
+		}
 		if !bytes.Contains(text, []byte(r.keyword)) {
 			continue
 		}

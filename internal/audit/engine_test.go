@@ -44,10 +44,13 @@ func (r *cmdReader) Close() error {
 	return nil
 }
 
-// requireEngine skips the test when no Docker engine answers, except in CI
-// (CI=true), where a missing engine fails it.
+// requireEngine skips the test with -short, and when no Docker engine
+// answers, except in CI (CI=true), where a missing engine fails it.
 func requireEngine(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test on the engine: not with -short (make unit)")
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()

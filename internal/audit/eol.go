@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bufio"
+	"io"
 	"strings"
 	"time"
 )
@@ -157,4 +158,78 @@ func engineCycle(engine, version string) string {
 		return firstParts(version, 1)
 	}
 	return firstParts(version, 2)
+}
+
+// engineOf maps an installed package to a database engine and its release
+// cycle: from the package name when it carries the major
+// (postgresql-15, mysql-server-8.0), else from its version.
+func engineOf(pkg, version string) (engine, cycle string) {
+	switch {
+	case strings.HasPrefix(pkg, "postgresql-") && isVersion(strings.TrimPrefix(pkg, "postgresql-")):
+		return "postgresql", engineCycle("postgresql", strings.TrimPrefix(pkg, "postgresql-"))
+	case strings.HasPrefix(pkg, "postgresql") && isVersion(strings.TrimPrefix(pkg, "postgresql")): // Alpine: postgresql16
+		return "postgresql", engineCycle("postgresql", strings.TrimPrefix(pkg, "postgresql"))
+	case pkg == "postgresql" || pkg == "postgresql-server" || (strings.HasPrefix(pkg, "postgresql") && strings.HasSuffix(pkg, "-server")):
+		return "postgresql", engineCycle("postgresql", version)
+	case strings.HasPrefix(pkg, "mariadb-server-") && isVersion(strings.TrimPrefix(pkg, "mariadb-server-")):
+		return "mariadb", strings.TrimPrefix(pkg, "mariadb-server-")
+	case pkg == "mariadb-server" || pkg == "mariadb":
+		return "mariadb", engineCycle("mariadb", version)
+	case strings.HasPrefix(pkg, "mysql-server-") && isVersion(strings.TrimPrefix(pkg, "mysql-server-")):
+		return "mysql", strings.TrimPrefix(pkg, "mysql-server-")
+	case pkg == "mysql-server" || pkg == "mysql-community-server" || pkg == "mysql":
+		return "mysql", engineCycle("mysql", version)
+	case pkg == "mongodb-org-server" || pkg == "mongodb-server":
+		return "mongodb", engineCycle("mongodb", version)
+	case pkg == "redis-server" || pkg == "redis":
+		return "redis", engineCycle("redis", version)
+	}
+	return "", ""
+}
+
+// installedEngines reads a dpkg status file (or, apk true, an apk
+// installed database) as a stream and returns "engine cycle" for each
+// installed database server package.
+func installedEngines(r io.Reader, apk bool) []string {
+	var out []string
+	seen := map[string]bool{}
+	var pkg, version string
+	installed := apk
+	flush := func() {
+		if pkg != "" && installed {
+			if e, c := engineOf(pkg, version); e != "" && c != "" && !seen[e+" "+c] {
+				seen[e+" "+c] = true
+				out = append(out, e+" "+c)
+			}
+		}
+		pkg, version, installed = "", "", apk
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			flush()
+			continue
+		}
+		if apk {
+			switch {
+			case strings.HasPrefix(line, "P:"):
+				pkg = line[2:]
+			case strings.HasPrefix(line, "V:"):
+				version = line[2:]
+			}
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, "Package: "):
+			pkg = strings.TrimPrefix(line, "Package: ")
+		case strings.HasPrefix(line, "Version: "):
+			version = strings.TrimPrefix(line, "Version: ")
+		case strings.HasPrefix(line, "Status: "):
+			installed = strings.HasSuffix(line, " installed") && !strings.Contains(line, "not-installed")
+		}
+	}
+	flush()
+	return out
 }

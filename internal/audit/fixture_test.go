@@ -92,6 +92,21 @@ VERSION="11 (bullseye)"
 ID=debian
 `
 
+// dpkgStatus has an installed Redis 6.0 (past end of life) and a removed
+// MariaDB 10.3 (not reported).
+const dpkgStatus = `Package: libc6
+Status: install ok installed
+Version: 2.31-13
+
+Package: redis-server
+Status: install ok installed
+Version: 5:6.0.16-1+deb11u2
+
+Package: mariadb-server-10.3
+Status: deinstall ok config-files
+Version: 1:10.3.39-0+deb10u1
+`
+
 const debian12 = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
 NAME="Debian GNU/Linux"
 VERSION_ID="12"
@@ -128,6 +143,7 @@ func plantedSpec(t testing.TB) ([]layerSpec, v1.Config, []want) {
 			{name: "usr/sbin/sshd", content: []byte("\x7fELF")},
 			{name: "usr/bin/supervisord", content: []byte("#!/usr/bin/python3\n")},
 			{name: "usr/lib/postgresql/13/bin/postgres", content: []byte("\x7fELF")},
+			{name: "var/lib/dpkg/status", content: []byte(dpkgStatus)},
 		}},
 		{createdBy: "COPY dir:abc in /app", files: []file{
 			{name: "root/.ssh/id_rsa", content: privateKey, mode: 0o600},
@@ -216,9 +232,10 @@ func plantedSpec(t testing.TB) ([]layerSpec, v1.Config, []want) {
 		{RuleDaemon, 0, "usr/bin/supervisord", -1},
 		{RuleOSEOL, 0, "etc/os-release", -1},
 		{RuleDatabaseEOL, 0, "usr/lib/postgresql/13", -1},
-		{RuleSecret, 2, "", -1},  // ARG API_TOKEN in the RUN line
-		{RuleSecret, 4, "", -1},  // token in git clone URL
-		{RuleSecret, -1, "", -1}, // DATABASE_URL / DB_PASSWORD in ENV
+		{RuleDatabaseEOL, 0, "var/lib/dpkg/status", -1}, // redis-server 6.0
+		{RuleSecret, 2, "", -1},                         // ARG API_TOKEN in the RUN line
+		{RuleSecret, 4, "", -1},                         // token in git clone URL
+		{RuleSecret, -1, "", -1},                        // DATABASE_URL / DB_PASSWORD in ENV
 		{RuleRootUser, -1, "", -1},
 		{RuleExposedPort, -1, "", -1},
 		{RuleNoHealthcheck, -1, "", -1},

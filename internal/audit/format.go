@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,25 +32,25 @@ func Write(w io.Writer, r *Report, format string) error {
 // WriteText renders the report for a terminal: the image record, the layer
 // history, then one block per finding.
 func WriteText(w io.Writer, r *Report) error {
-	var b strings.Builder
+	b := bufio.NewWriter(w)
 	img := r.Image
 	name := img.Ref
 	if name == "" {
 		name = img.ID
 	}
-	fmt.Fprintf(&b, "Image %s\n  id %s\n", name, img.ID)
+	fmt.Fprintf(b, "Image %s\n  id %s\n", name, img.ID)
 	if img.Digest != "" {
-		fmt.Fprintf(&b, "  digest %s\n", img.Digest)
+		fmt.Fprintf(b, "  digest %s\n", img.Digest)
 	}
 	if img.OSRelease != "" {
-		fmt.Fprintf(&b, "  os %s\n", img.OSRelease)
+		fmt.Fprintf(b, "  os %s\n", img.OSRelease)
 	}
 	user := img.User
 	if user == "" {
 		user = "(unset: root)"
 	}
-	fmt.Fprintf(&b, "  user %s\n\nLayers\n", user)
-	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(b, "  user %s\n\nLayers\n", user)
+	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
 	for _, l := range img.Layers {
 		created := ""
 		if !l.Created.IsZero() {
@@ -62,22 +63,21 @@ func WriteText(w io.Writer, r *Report) error {
 	for _, f := range r.Findings {
 		counts[f.Severity]++
 	}
-	fmt.Fprintf(&b, "\nFindings: %d critical, %d high, %d medium, %d low, %d info; %d suppressed\n",
+	fmt.Fprintf(b, "\nFindings: %d critical, %d high, %d medium, %d low, %d info; %d suppressed\n",
 		counts[SeverityCritical], counts[SeverityHigh], counts[SeverityMedium], counts[SeverityLow], counts[SeverityInfo], len(r.Suppressed))
 	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "\n%-8s %s %s\n  %s\n", strings.ToUpper(f.Severity.String()), f.Rule, f.Location(), f.Message)
+		fmt.Fprintf(b, "\n%-8s %s %s\n  %s\n", strings.ToUpper(f.Severity.String()), f.Rule, f.Location(), f.Message)
 		if f.History != "" && f.Layer >= 0 {
-			fmt.Fprintf(&b, "  added by: %s\n", oneLine(f.History, 100))
+			fmt.Fprintf(b, "  added by: %s\n", oneLine(f.History, 100))
 		}
 		if f.Fix != "" {
-			fmt.Fprintf(&b, "  fix: %s\n", f.Fix)
+			fmt.Fprintf(b, "  fix: %s\n", f.Fix)
 		}
 	}
 	for _, f := range r.Suppressed {
-		fmt.Fprintf(&b, "\nSUPPRESSED %s %s: %s (%s)\n", f.Rule, f.Location(), f.Message, f.Suppression.Reason)
+		fmt.Fprintf(b, "\nSUPPRESSED %s %s: %s (%s)\n", f.Rule, f.Location(), f.Message, f.Suppression.Reason)
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.Flush()
 }
 
 func shortDigest(d string) string {
@@ -95,21 +95,48 @@ func oneLine(s string, n int) string {
 	return s
 }
 
-// jsonReport is the versioned JSON document.
-type jsonReport struct {
-	SchemaVersion int `json:"schemaVersion"`
-	*Report
-}
-
-// WriteJSON renders the report as versioned JSON (schemaVersion 1).
+// WriteJSON renders the report as versioned JSON (schemaVersion 1):
+// {"schemaVersion": 1, "image": {...}, "findings": [...], "suppressed": [...]}.
+// Findings are encoded one at a time, so output never needs a second copy
+// of the report in memory.
 func WriteJSON(w io.Writer, r *Report) error {
-	rep := *r
-	if rep.Findings == nil {
-		rep.Findings = []Finding{}
+	bw := bufio.NewWriter(w)
+	img, err := json.MarshalIndent(r.Image, "  ", "  ")
+	if err != nil {
+		return err
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(jsonReport{SchemaVersion: 1, Report: &rep})
+	fmt.Fprintf(bw, "{\n  \"schemaVersion\": 1,\n  \"image\": %s,\n", img)
+	list := func(name string, fs []Finding, last bool) error {
+		fmt.Fprintf(bw, "  %q: [", name)
+		for i, f := range fs {
+			b, err := json.MarshalIndent(f, "    ", "  ")
+			if err != nil {
+				return err
+			}
+			if i > 0 {
+				bw.WriteString(",")
+			}
+			bw.WriteString("\n    ")
+			bw.Write(b)
+		}
+		if len(fs) > 0 {
+			bw.WriteString("\n  ")
+		}
+		bw.WriteString("]")
+		if !last {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n")
+		return nil
+	}
+	if err := list("findings", r.Findings, false); err != nil {
+		return err
+	}
+	if err := list("suppressed", r.Suppressed, true); err != nil {
+		return err
+	}
+	bw.WriteString("}\n")
+	return bw.Flush()
 }
 
 // SARIF 2.1.0, the subset code-scanning tools read.

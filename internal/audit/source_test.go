@@ -2,9 +2,17 @@ package audit
 
 import (
 	"archive/tar"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -59,5 +67,37 @@ func TestFromImage(t *testing.T) {
 		if _, ok := findingFor(r, w); !ok {
 			t.Errorf("%s layer %d %s not found", w.rule, w.layer, w.path)
 		}
+	}
+}
+
+// TestFromRegistry pushes the planted image to an in-memory registry on
+// the loopback interface and audits it from there.
+func TestFromRegistry(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	img, wants := plantedImage(t)
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/bank/planted:1"
+	tag, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img, remote.WithContext(t.Context())); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Image(t.Context(), FromRegistry(ref), Options{Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	if r.Image.Digest != want.String() || r.Image.Ref != ref {
+		t.Errorf("digest %q ref %q, want %q %q", r.Image.Digest, r.Image.Ref, want, ref)
+	}
+	for _, w := range wants {
+		if f, ok := findingFor(r, w); !ok || f.DeletedInLayer != w.deletedIn || f.ImageDigest != want.String() {
+			t.Errorf("%s layer %d %s: found %v, deleted in %d (want %d), digest %q", w.rule, w.layer, w.path, ok, f.DeletedInLayer, w.deletedIn, f.ImageDigest)
+		}
+	}
+	if _, err := Image(t.Context(), FromRegistry(strings.TrimPrefix(srv.URL, "http://")+"/bank/missing:1"), Options{}); err == nil {
+		t.Error("missing image: no error")
 	}
 }

@@ -27,6 +27,7 @@ const (
 	factPGVersion          // path: PG_VERSION file, value: its content
 	factPGBase             // path: directory D that has D/base/
 	factMySQLFile          // path: directory holding MySQL/MariaDB data files, value: example name
+	factEngine             // path: package database, value: "engine cycle" of an installed database server
 )
 
 // candidate is something the walker noticed in one layer: a finding (rule
@@ -174,10 +175,7 @@ func cleanPath(name string) string {
 // checkName applies the rules that need only the tar header.
 func (w *walker) checkName(scan *layerScan, hdr *tar.Header, p, dir, base string) {
 	if i := baseDirIndex(p); i >= 0 {
-		d := p[:i]
-		if _, ok := scan.seen["pgbase\x00"+d]; !ok {
-			scan.addOnce("pgbase\x00"+d, candidate{fact: factPGBase, path: d})
-		}
+		scan.addOnce("pgbase\x00"+p[:i], candidate{fact: factPGBase, path: p[:i]})
 	}
 	if rest, ok := strings.CutPrefix(p, "usr/lib/postgresql/"); ok {
 		major, _, _ := strings.Cut(rest, "/")
@@ -253,6 +251,11 @@ func mysqlDataFile(base string) bool {
 func (w *walker) checkContent(scan *layerScan, r io.Reader, hdr *tar.Header, p, dir, base string, head []byte) {
 	lower := strings.ToLower(base)
 	switch {
+	case p == "var/lib/dpkg/status" || p == "lib/apk/db/installed":
+		for _, e := range installedEngines(io.MultiReader(bytes.NewReader(head), r), p == "lib/apk/db/installed") {
+			scan.add(candidate{fact: factEngine, path: p, value: e})
+		}
+		return
 	case p == "etc/os-release" || p == "usr/lib/os-release":
 		scan.add(candidate{fact: factOSRelease, path: p, value: string(head[:min(len(head), 4096)])})
 		return

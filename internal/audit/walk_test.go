@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 func TestWalkTracksWhiteouts(t *testing.T) {
@@ -113,6 +114,33 @@ func TestSecretsInText(t *testing.T) {
 	}
 }
 
+func TestSecretsInCmdAndLabels(t *testing.T) {
+	d := &imageData{id: "sha256:x", config: &v1.ConfigFile{Config: v1.Config{
+		Cmd:    []string{"server", "--db-password=Pl4ntedCmdPw"},
+		Labels: map[string]string{"org.opencontainers.image.source": "https://u:Pl4ntedLabelPw@git.example.org/x"},
+	}}}
+	r := analyse(d, testNow)
+	var got []string
+	for _, f := range r.Findings {
+		if f.Rule == RuleSecret {
+			got = append(got, f.Message)
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("secret findings %q, want one in CMD and one in the label", got)
+	}
+	for _, m := range got {
+		if strings.Contains(m, "Pl4nted") {
+			t.Errorf("secret printed: %s", m)
+		}
+	}
+	var buf bytes.Buffer
+	WriteJSON(&buf, r)
+	if strings.Contains(buf.String(), "Pl4nted") {
+		t.Errorf("secret printed in the JSON report:\n%s", buf.String())
+	}
+}
+
 func TestPersonalColumns(t *testing.T) {
 	tests := []struct {
 		header string
@@ -171,6 +199,27 @@ func TestEOL(t *testing.T) {
 		if got := engineCycle(engine, v); got != want {
 			t.Errorf("engineCycle(%s, %q) = %q, want %q", engine, v, got, want)
 		}
+	}
+}
+
+func TestInstalledEngines(t *testing.T) {
+	tests := []struct {
+		name, text string
+		apk        bool
+		want       []string
+	}{
+		{"dpkg", dpkgStatus, false, []string{"redis 6.0"}},
+		{"dpkg postgres and mysql", "Package: postgresql-15\nStatus: install ok installed\nVersion: 15.8-0+deb12u1\n\nPackage: mysql-server-8.0\nStatus: install ok installed\nVersion: 8.0.39-0ubuntu0.22.04.1\n", false, []string{"postgresql 15", "mysql 8.0"}},
+		{"apk", "P:musl\nV:1.2.4-r2\n\nP:mariadb\nV:10.6.16-r0\n\nP:postgresql16\nV:16.3-r0\n", true, []string{"mariadb 10.6", "postgresql 16"}},
+		{"mongodb", "Package: mongodb-org-server\nStatus: install ok installed\nVersion: 4.4.29\n", false, []string{"mongodb 4.4"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := installedEngines(strings.NewReader(tc.text), tc.apk)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

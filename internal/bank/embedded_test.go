@@ -3,6 +3,7 @@ package bank_test
 import (
 	"io/fs"
 	"os"
+	"os/exec"
 	"path"
 	"regexp"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	bankfs "github.com/dockerbank/dockerbank/bank"
 	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/lint"
 )
 
 // wantEntries are the entries the embedded bank must ship.
@@ -66,6 +68,16 @@ func TestEmbeddedBankRules(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkEntryMetadata(t, e, fsys, dir)
+			for _, r := range e.Requires {
+				if _, err := b.Get(r); err != nil {
+					t.Errorf("requires %s, which the bank lacks", r)
+				}
+			}
+			for _, c := range e.Checks.PostDeploy {
+				if len(c.Exec) == 0 || c.Exec[0] == "" {
+					t.Errorf("check %s runs no command", c.Name)
+				}
+			}
 			tmp := t.TempDir()
 			sub, err := fs.Sub(fsys, dir)
 			if err != nil {
@@ -86,9 +98,11 @@ func TestEmbeddedBankRules(t *testing.T) {
 					t.Fatal(err)
 				}
 				checkServices(t, p, m)
+				checkShellScripts(t, p)
 				checkVolumes(t, m)
 				checkSecrets(t, p, m)
 			}
+			checkLint(t, e, tmp)
 			for _, f := range e.ComposeFilesOf(bank.Variant{}) {
 				data, err := fs.ReadFile(fsys, path.Join(dir, f))
 				if err != nil {
@@ -238,5 +252,64 @@ func checkComposeText(t *testing.T, e *bank.Entry, file, text string) {
 	}
 	if regexp.MustCompile(`(?m)^\s+container_name:`).MatchString(text) {
 		t.Errorf("%s fixes a container_name, which blocks a second instance", file)
+	}
+}
+
+// checkLint runs dockerbank's compose linter over the entry with its
+// parameter defaults: the embedded bank has no high finding.
+func checkLint(t *testing.T, e *bank.Entry, dir string) {
+	t.Helper()
+	env := map[string]string{}
+	for _, kv := range e.ParamEnv(nil) {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	var files []string
+	for _, f := range e.ComposeFilesOf(bank.Variant{}) {
+		files = append(files, path.Join(dir, f))
+	}
+	r, err := lint.Check(t.Context(), lint.Options{Files: files, ProjectDir: dir, Environment: env})
+	if err != nil {
+		t.Fatalf("lint: %v", err)
+	}
+	for _, f := range r.Findings {
+		if f.Severity >= lint.SeverityHigh && f.Suppression == nil {
+			t.Errorf("lint finding %s (%s) %s: %s", f.Rule, f.Severity, f.Service, f.Message)
+		}
+	}
+}
+
+// checkShellScripts parses (sh -n / bash -n) every script an entry hands to
+// a shell: entrypoint wrappers, commands and health checks.
+func checkShellScripts(t *testing.T, p *types.Project) {
+	t.Helper()
+	for name, s := range p.Services {
+		var argvs [][]string
+		argvs = append(argvs, s.Entrypoint, s.Command)
+		if s.HealthCheck != nil && len(s.HealthCheck.Test) > 1 {
+			switch s.HealthCheck.Test[0] {
+			case "CMD-SHELL":
+				argvs = append(argvs, []string{"/bin/sh", "-c", s.HealthCheck.Test[1]})
+			case "CMD":
+				argvs = append(argvs, s.HealthCheck.Test[1:])
+			}
+		}
+		for _, argv := range argvs {
+			if len(argv) < 3 || argv[1] != "-c" {
+				continue
+			}
+			shell := path.Base(argv[0])
+			if shell != "sh" && shell != "bash" {
+				continue
+			}
+			bin, err := exec.LookPath(shell)
+			if err != nil {
+				t.Logf("%s not installed; script of service %s not parsed", shell, name)
+				continue
+			}
+			if out, err := exec.Command(bin, "-n", "-c", argv[2]).CombinedOutput(); err != nil {
+				t.Errorf("service %s: %s script does not parse: %v: %s\n%s", name, shell, err, out, argv[2])
+			}
+		}
 	}
 }

@@ -37,6 +37,7 @@ type app struct {
 	debug       bool
 
 	seenEvents map[string]bool
+	resumed    bool // containers of interrupted backups were checked
 
 	site   *site.Site
 	bank   *bank.Bank
@@ -151,6 +152,7 @@ func (a *app) manager(cmd *cobra.Command, args []string) (*deploy.Manager, error
 	if err != nil {
 		return nil, err
 	}
+	a.resumeInterrupted(cmd)
 	return &deploy.Manager{Bank: b, Site: s, Engine: e, Report: a, Log: a.logger(), Command: a.commandLine()}, nil
 }
 

@@ -86,6 +86,8 @@ Suppressions file (YAML):
 			}
 			var src audit.Source
 			switch {
+			case input == "-":
+				src = audit.FromReader("standard input", a.streams.In)
 			case input != "":
 				src = audit.FromTarball(input, "")
 			case from == "registry":
@@ -113,7 +115,7 @@ Suppressions file (YAML):
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&input, "input", "", "read the image from a docker save tarball (or OCI layout tarball)")
+	f.StringVar(&input, "input", "", "read the image from a docker save tarball (or OCI layout tarball); - reads standard input")
 	f.StringVar(&format, "format", audit.FormatText, "output format: text, json or sarif")
 	f.StringVar(&threshold, "severity-threshold", "high", "exit 1 when a finding has this severity or more: info, low, medium, high, critical")
 	f.StringVar(&suppressions, "suppressions", "", "YAML file of suppressions (rule, optional path glob, reason, optional expiry)")

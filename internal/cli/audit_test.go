@@ -104,6 +104,15 @@ func TestAuditImageCommand(t *testing.T) {
 			}
 		})
 	}
+	f, err := os.Open(leaky)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"audit", "image", "--input", "-"}, Streams{In: f, Out: &stdout, Err: &stderr}); code != 1 || !strings.Contains(stdout.String(), "DBK-DATA-001") {
+		t.Errorf("--input - (stdin): exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
 	_, out, _ := runCLI("audit", "image", "--input", leaky, "--format", "json")
 	var doc map[string]any
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {

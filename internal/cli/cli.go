@@ -69,6 +69,8 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 	a.bindGlobalFlags(root)
 	root.AddGroup(&cobra.Group{ID: "bank", Title: "Bank:"},
 		&cobra.Group{ID: "instances", Title: "Instances:"},
+		&cobra.Group{ID: "protect", Title: "Protect:"},
+		&cobra.Group{ID: "watch", Title: "Watch:"},
 		&cobra.Group{ID: "site", Title: "Site:"})
 	// Every command is registered here, explicitly.
 	for _, c := range []*cobra.Command{
@@ -81,6 +83,10 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		a.journalCommand(), a.versionCommand(),
 		a.lintCommand(),
 		a.auditCommand(),
+		a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(), a.verifyCommand(), a.forgetCommand(), a.recoverCommand(),
+		a.logsCommand(), a.inspectCommand(), a.topCommand(), a.statsCommand(), a.execCommand(), a.shellCommand(), a.attachCommand(),
+		a.serveCommand(), a.alertsCommand(),
+		a.drCommand(),
 	} {
 		root.AddCommand(c)
 	}

@@ -3,10 +3,13 @@ package cli
 import (
 	"errors"
 
+	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/dr"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/kube"
+	"github.com/dockerbank/dockerbank/internal/observe"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -29,7 +32,7 @@ const exitCodesHelp = `Exit codes:
   2  input could not be analysed (invalid entry or compose file, unusable --source file)
   3  wrong usage
   4  no container engine answered (check DOCKER_HOST, --host, --context)
-  5  no such instance, entry or version
+  5  no such instance, entry, version or service (or the service is not running)
   6  refused to protect data: name taken, no fresh backup, not confirmed, site locked;
      export: compose keys without a faithful form (see --allow-lossy)
   7  an upgrade failed and the previous version runs again`
@@ -55,14 +58,19 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.Is(err, engine.ErrUnreachable):
 		return ExitUnreachable
-	case errors.As(err, &probs), errors.Is(err, deploy.ErrBadSource):
+	case errors.As(err, &probs), errors.Is(err, deploy.ErrBadSource), errors.Is(err, dr.ErrNewerFormat), errors.Is(err, dr.ErrBadBundle):
 		return ExitInvalid
 	case errors.Is(err, deploy.ErrNotBuildLocally):
 		return ExitUsage
-	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, deploy.ErrNoVersion):
+	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, deploy.ErrNoVersion),
+		errors.Is(err, backup.ErrNoGroup), errors.Is(err, observe.ErrNoService), errors.Is(err, observe.ErrNotRunning),
+		errors.Is(err, dr.ErrNoBackup):
 		return ExitNotFound
 	case errors.Is(err, deploy.ErrNameTaken), errors.Is(err, deploy.ErrNoFreshBackup),
-		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked), errors.Is(err, kube.ErrLossy):
+		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked), errors.Is(err, kube.ErrLossy),
+		errors.Is(err, backup.ErrUnsafeArchive), errors.Is(err, backup.ErrRetentionRefused),
+		errors.Is(err, dr.ErrWrongKey), errors.Is(err, dr.ErrNoKey), errors.Is(err, dr.ErrNotEmpty), errors.Is(err, dr.ErrNoBackupKey),
+		errors.Is(err, dr.ErrNeedsSource):
 		return ExitRefused
 	case errors.Is(err, deploy.ErrRolledBack):
 		return ExitRolledBack

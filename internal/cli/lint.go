@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -21,7 +23,7 @@ func (a *app) lintCommand() *cobra.Command {
 	var (
 		format, threshold, suppressions string
 		envFiles, profiles              []string
-		listRules                       bool
+		listRules, separate             bool
 	)
 	cmd := &cobra.Command{
 		Use:     "lint [FILES... | DIR | INSTANCE]",
@@ -38,7 +40,8 @@ shell environment is not used, so results do not depend on who runs lint.
 Without arguments lint checks the compose file of the current directory.
 FILES are loaded in order like docker compose -f; DIR is searched for
 compose.yaml or docker-compose.yml and its override file; INSTANCE names an
-instance of the site and checks its rendered compose file.
+instance of the site and checks its rendered compose file. With --separate
+every FILE or DIR is a project of its own, all linted in one run.
 
 Every finding has a rule ID (see --rules), a severity, file:line:col, the
 service, a message and a fix. A suppressions file accepts findings:
@@ -73,31 +76,45 @@ Exit codes:
 				return usageError{fmt.Errorf("--severity-threshold: %w", err)}
 			}
 			opts := lint.Options{EnvFiles: envFiles, Profiles: profiles}
+			var sup *lint.Suppressions
 			if suppressions != "" {
-				s, err := lint.LoadSuppressions(suppressions)
-				if err != nil {
+				if sup, err = lint.LoadSuppressions(suppressions); err != nil {
 					return usageError{err}
 				}
-				opts.Suppressions = s
-			}
-			if err := a.lintTargets(args, &opts); err != nil {
-				return err
 			}
 			// compose-go warns through logrus (obsolete version); lint
 			// reports that itself as DB022.
 			logrus.SetOutput(io.Discard)
-			report, err := lint.Check(cmd.Context(), opts)
-			if err != nil {
-				var ue *lint.UsageError
-				if errors.As(err, &ue) {
-					return usageError{err}
+			var report *lint.Report
+			invalid := false
+			if separate {
+				if len(args) == 0 {
+					return usageError{errors.New("--separate needs the files or directories to lint")}
 				}
-				if format == "json" {
-					a.printJSON(map[string]any{"error": err.Error(), "exitCode": ExitInvalid})
-				} else {
-					fmt.Fprintln(a.streams.Err, "dockerbank: "+err.Error())
+				if report, invalid, err = a.lintSeparately(cmd.Context(), args, opts); err != nil {
+					return err
 				}
-				return &silentError{code: lint.ExitCodeFor(nil, err, th)}
+				if sup != nil {
+					sup.Apply(report, time.Now())
+				}
+			} else {
+				opts.Suppressions = sup
+				if err := a.lintTargets(args, &opts); err != nil {
+					return err
+				}
+				report, err = lint.Check(cmd.Context(), opts)
+				if err != nil {
+					var ue *lint.UsageError
+					if errors.As(err, &ue) {
+						return usageError{err}
+					}
+					if format == "json" {
+						a.printJSON(map[string]any{"error": err.Error(), "exitCode": ExitInvalid})
+					} else {
+						fmt.Fprintln(a.streams.Err, "dockerbank: "+err.Error())
+					}
+					return &silentError{code: lint.ExitCodeFor(nil, err, th)}
+				}
 			}
 			switch format {
 			case "json":
@@ -109,6 +126,9 @@ Exit codes:
 			}
 			if err != nil {
 				return err
+			}
+			if invalid {
+				return &silentError{code: lint.ExitCouldNotLoad}
 			}
 			if code := lint.ExitCode(report, th); code != lint.ExitClean {
 				return &silentError{code: code}
@@ -122,8 +142,56 @@ Exit codes:
 	f.StringVar(&suppressions, "suppressions", "", "YAML file of accepted findings, each with a reason and an optional expiry")
 	f.StringSliceVar(&envFiles, "env-file", nil, "env file to interpolate with, instead of the project's .env (repeatable)")
 	f.StringSliceVar(&profiles, "profile", nil, "profile to enable (repeatable; default: all, so every service is checked)")
+	f.BoolVar(&separate, "separate", false, "lint each FILE or DIR as a project of its own, in one run (for auditing many compose files)")
 	f.BoolVar(&listRules, "rules", false, "list the rules and exit")
 	return cmd
+}
+
+// lintSeparately lints each argument as its own project and merges the
+// reports; files that cannot be analysed are named on stderr and make
+// invalid true. Finding paths are shown as given on the command line.
+func (a *app) lintSeparately(ctx context.Context, args []string, base lint.Options) (*lint.Report, bool, error) {
+	var reports []*lint.Report
+	invalid := false
+	for _, arg := range args {
+		opts := base
+		st, err := os.Stat(arg)
+		if err != nil {
+			return nil, false, usageError{fmt.Errorf("lint %s: no such file or directory", arg)}
+		}
+		prefix := arg
+		if st.IsDir() {
+			opts.ProjectDir = arg
+		} else {
+			opts.Files = []string{arg}
+			opts.ProjectDir = filepath.Dir(arg)
+			prefix = filepath.Dir(arg)
+		}
+		r, err := lint.Check(ctx, opts)
+		if err != nil {
+			var ue *lint.UsageError
+			if errors.As(err, &ue) {
+				return nil, false, usageError{err}
+			}
+			fmt.Fprintf(a.streams.Err, "dockerbank: %s: %v\n", arg, err)
+			invalid = true
+			continue
+		}
+		show := func(p string) string {
+			if filepath.IsAbs(p) {
+				return p
+			}
+			return filepath.ToSlash(filepath.Join(prefix, p))
+		}
+		for i := range r.Files {
+			r.Files[i] = show(r.Files[i])
+		}
+		for i := range r.Findings {
+			r.Findings[i].File = show(r.Findings[i].File)
+		}
+		reports = append(reports, r)
+	}
+	return lint.Merge(reports...), invalid, nil
 }
 
 // lintTargets turns the arguments into files, a project directory or an

@@ -115,3 +115,61 @@ func TestBankEntriesPassLint(t *testing.T) {
 		})
 	}
 }
+
+// TestLintInstance lints an instance's rendered compose file, with its
+// secrets as environment, from a site written by hand (no engine needed).
+func TestLintInstance(t *testing.T) {
+	siteDir := t.TempDir()
+	dir := filepath.Join(siteDir, "instances", "demo1")
+	if err := os.MkdirAll(filepath.Join(dir, "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "instance.yaml", "name: demo1\nentry: demo\nversion: \"2.0\"\nstate: up\n")
+	writeFile(t, filepath.Join(dir, "secrets"), "db_password", "s3cret-value")
+	writeFile(t, dir, "compose.yaml", `services:
+  db:
+    image: postgres:16.4
+    environment:
+      POSTGRES_PASSWORD: ${DOCKERBANK_SECRET_DB_PASSWORD}
+`)
+	var out, errb bytes.Buffer
+	code := Main([]string{"--site", siteDir, "lint", "--format", "json", "demo1"}, Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (the db has no volume)\n%s%s", code, out.String(), errb.String())
+	}
+	if strings.Contains(out.String(), "s3cret-value") {
+		t.Error("a secret value appears in the lint output")
+	}
+	if strings.Contains(out.String(), "DB032") {
+		t.Errorf("the instance's secret variable is reported unset:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), `"file": "compose.yaml"`) {
+		t.Errorf("findings do not name the rendered compose.yaml:\n%s", out.String())
+	}
+	code = Main([]string{"--site", siteDir, "lint", "nosuchinstance"}, Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+	if code != ExitNotFound {
+		t.Errorf("unknown instance: exit %d, want %d", code, ExitNotFound)
+	}
+}
+
+// TestLintSeparate lints several projects in one run; a broken file is
+// named on stderr and makes the exit code 2, the others are still reported.
+func TestLintSeparate(t *testing.T) {
+	dir := t.TempDir()
+	a := writeFile(t, dir, "a.yml", lintSample)
+	b := writeFile(t, dir, "b.yml", "services:\n  web:\n    image: nginx\n")
+	bad := writeFile(t, dir, "bad.yml", "services:\n  a:\n    image: x\n      ports: [1]\n")
+	r := runLint(t, "--separate", a, b)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", r.code, r.out, r.err)
+	}
+	for _, want := range []string{filepath.ToSlash(filepath.Join(dir, "a.yml")) + ":5:7 high DB007 db:", filepath.ToSlash(filepath.Join(dir, "b.yml")) + ":3:5 high DB002 web:"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.out)
+		}
+	}
+	r = runLint(t, "--separate", a, bad)
+	if r.code != 2 || !strings.Contains(r.err, "bad.yml:4:12") || !strings.Contains(r.out, "DB007") {
+		t.Errorf("with a broken file: exit %d (want 2), stderr %q, findings of the others kept: %v", r.code, r.err, strings.Contains(r.out, "DB007"))
+	}
+}

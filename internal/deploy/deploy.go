@@ -72,6 +72,9 @@ func (m *Manager) deploy(ctx context.Context, o DeployOptions) (*site.Instance, 
 			return nil, err
 		}
 		ver, _ := e.Version(o.Version)
+		if err := m.checkBuilt(ctx, e, ver); err != nil {
+			return nil, err
+		}
 		now := m.now()
 		in = &site.Instance{Name: o.Name, Entry: e.ID, Version: ver.Version, Variant: o.Variant,
 			Params: o.Set, State: site.StateUp, Created: now, Changed: now}

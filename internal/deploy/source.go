@@ -342,6 +342,24 @@ func WriteBuildContext(w io.Writer, fsys fs.FS, dir, source string) error {
 	return tw.Close()
 }
 
+// checkBuilt refuses, before anything is recorded, to deploy a build-locally
+// version whose images the user has not built yet.
+func (m *Manager) checkBuilt(ctx context.Context, e *bank.Entry, ver bank.Version) error {
+	if e.Distribution.Mode != bank.BuildLocally {
+		return nil
+	}
+	for _, svc := range sortedKeys(ver.Build) {
+		ok, err := m.Engine.ImageExists(ctx, ver.Images[svc])
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return needsSource(e, ver, ver.Images[svc])
+		}
+	}
+	return nil
+}
+
 // needsSource is the error of a deploy whose build-locally image is missing.
 func needsSource(e *bank.Entry, ver bank.Version, ref string) error {
 	return fmt.Errorf("%w: %s of entry %s is built from your own copy (%s); run `dockerbank build %s --version %s --source FILE` first",

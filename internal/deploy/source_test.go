@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -248,7 +249,6 @@ func TestBuildSourceREDCap(t *testing.T) {
 	if err != nil {
 		testenv.Missing(t, "engine: %v", err)
 	}
-	defer e.Close()
 	s, err := site.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +256,13 @@ func TestBuildSourceREDCap(t *testing.T) {
 	m := &deploy.Manager{Bank: embeddedBank(t), Site: s, Engine: e}
 	src := makeZip(t, map[string]string{"redcap_v15.0.0/index.php": "<?php echo 'fake REDCap';"})
 	tag := "dockerbank-test/redcap-build:" + strings.ToLower(rand.Text()[:10])
-	t.Cleanup(func() { e.RemoveImage(t.Context(), tag) })
+	t.Cleanup(func() {
+		// t.Context() is already cancelled when cleanups run.
+		if err := e.RemoveImage(context.Background(), tag); err != nil {
+			t.Errorf("remove test image: %v", err)
+		}
+		e.Close()
+	})
 
 	res, err := m.BuildSource(t.Context(), deploy.BuildSourceOptions{
 		Entry: "redcap", Version: "15", Source: src, Tag: tag,
@@ -341,4 +347,45 @@ func imageFiles(t *testing.T, e *engine.Engine, ref string) map[string]bool {
 		t.Fatalf("no layer files found in the saved image %s", ref)
 	}
 	return files
+}
+
+// TestDeployREDCapNeedsBuild: deploying a build-locally version whose image
+// the user has not built stops before anything is recorded, and says how to
+// build it.
+func TestDeployREDCapNeedsBuild(t *testing.T) {
+	testenv.RequireEngine(t)
+	e, err := engine.Connect(t.Context(), engine.Options{})
+	if err != nil {
+		testenv.Missing(t, "engine: %v", err)
+	}
+	defer e.Close()
+	s, err := site.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := embeddedBank(t)
+	m := &deploy.Manager{Bank: b, Site: s, Engine: e}
+	ent, err := b.Get("redcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, _ := ent.Version("16")
+	if ok, err := e.ImageExists(t.Context(), ver.Images["web"]); err != nil || ok {
+		testenv.Missing(t, "image %s exists on this engine (err %v); the test needs it absent", ver.Images["web"], err)
+	}
+	name := "en-rc-" + strings.ToLower(rand.Text()[:6])
+	_, err = m.Deploy(t.Context(), deploy.DeployOptions{Entry: "redcap", Name: name, Version: "16"})
+	if !errors.Is(err, deploy.ErrNotBuilt) {
+		t.Fatalf("deploy err = %v, want ErrNotBuilt", err)
+	}
+	if !strings.Contains(err.Error(), "dockerbank build redcap --version 16 --source FILE") {
+		t.Errorf("error does not say how to build: %v", err)
+	}
+	ins, err := s.Instances()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ins) != 0 {
+		t.Errorf("a refused deploy recorded instances %v", ins)
+	}
 }

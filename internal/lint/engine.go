@@ -2,7 +2,6 @@ package lint
 
 import (
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
@@ -72,6 +71,9 @@ func imageRef(ref string) (repo, tag, digest string) {
 // engine, else from the image name. Services built locally are unknown.
 func (p *project) engineOf(s types.ServiceConfig) (engine, bool) {
 	x := p.serviceExt(s.Name)
+	if x.Role == "job" || (x.Role == "" && isClient(s)) {
+		return engine{}, false
+	}
 	name := x.Engine
 	if name == "" && s.Image != "" {
 		repo, _, _ := imageRef(s.Image)
@@ -102,6 +104,33 @@ func (p *project) engineOf(s types.ServiceConfig) (engine, bool) {
 		}
 	}
 	return engine{name: name}, true
+}
+
+// clientTools start a one-shot client of a database image instead of its server.
+var clientTools = []string{"pg_dump", "pg_dumpall", "pg_restore", "psql", "mysqldump", "mariadb-dump", "mysql", "mariadb",
+	"mongodump", "mongorestore", "mongosh", "mongo", "redis-cli"}
+
+// isClient reports a service that runs a database image as a client or
+// script (a dump job, an init job): its entrypoint is replaced by something
+// other than the image's server entrypoint, or its command is a client tool,
+// and it has no restart policy that would keep it running.
+func isClient(s types.ServiceConfig) bool {
+	if s.Restart != "" && s.Restart != types.RestartPolicyNo {
+		return false
+	}
+	if len(s.Entrypoint) > 0 {
+		ep := strings.Join(s.Entrypoint, " ")
+		return !strings.Contains(ep, "docker-entrypoint") && !strings.Contains(ep, "tini")
+	}
+	if len(s.Command) > 0 {
+		first := path.Base(s.Command[0])
+		for _, t := range clientTools {
+			if first == path.Base(t) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // isDatabase is true for data engines other than caches and file stores.
@@ -173,9 +202,4 @@ func matchVersion(ver, prefix string) bool {
 		return true
 	}
 	return strings.HasPrefix(ver, prefix+".")
-}
-
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
 }

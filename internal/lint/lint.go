@@ -91,6 +91,9 @@ type Finding struct {
 type Report struct {
 	// Files are the compose files analysed, in load order, as displayed in findings.
 	Files []string `json:"files"`
+	// Partial is set when a file named by extends, include or env_file was
+	// missing and the project was analysed without it (see DB091).
+	Partial bool `json:"partial,omitempty"`
 	// Findings, sorted by file, line, column and rule; suppressed ones included.
 	Findings []Finding `json:"findings"`
 }
@@ -228,7 +231,34 @@ func Check(ctx context.Context, opts Options) (*Report, error) {
 	for _, f := range p.files {
 		files = append(files, p.displayPath(f.path))
 	}
-	return &Report{Files: files, Findings: findings}, nil
+	return &Report{Files: files, Partial: p.partial, Findings: findings}, nil
+}
+
+// Merge combines the reports of separate projects (see the CLI's
+// --separate): files and findings are concatenated, findings re-sorted.
+func Merge(reports ...*Report) *Report {
+	out := &Report{Files: []string{}, Findings: []Finding{}}
+	for _, r := range reports {
+		if r == nil {
+			continue
+		}
+		out.Files = append(out.Files, r.Files...)
+		out.Findings = append(out.Findings, r.Findings...)
+		out.Partial = out.Partial || r.Partial
+	}
+	sortFindings(out.Findings)
+	return out
+}
+
+// Apply marks the findings of r that s suppresses, and adds DB098/DB099
+// findings for unused and expired entries. Check does this itself when
+// Options.Suppressions is set; Apply serves merged reports.
+func (s *Suppressions) Apply(r *Report, now time.Time) {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	r.Findings = s.apply(r.Findings, now)
+	sortFindings(r.Findings)
 }
 
 func sortFindings(fs []Finding) {

@@ -28,12 +28,10 @@ type project struct {
 	extra map[string]*composeFile // files reached through extends, by absolute path; nil entry: unreadable
 	env   map[string]string
 	model *types.Project
-	// unset records variables that were referenced but not set.
-	unset map[string]bool
 	// loadFindings are findings made while loading (v1 format, missing extends...).
 	loadFindings []Finding
 	now          time.Time
-	// partial is set when extends or include could not be followed.
+	// partial is set when extends, include or env_file could not be followed.
 	partial bool
 	// placeholders is set when unset variables without default were
 	// replaced by "0" so that compose-go could type and split the values.
@@ -41,6 +39,9 @@ type project struct {
 	// missingEnvFiles is set when an env_file does not exist; environment
 	// is then analysed as written.
 	missingEnvFiles bool
+	// missingIncludes is set when an include file does not exist; the
+	// project is then analysed without includes.
+	missingIncludes bool
 }
 
 // FindComposeFiles returns the compose file and its override file in dir, the way compose finds them.
@@ -86,7 +87,7 @@ func load(ctx context.Context, opts Options) (*project, error) {
 	if err != nil {
 		return nil, &UsageError{Err: fmt.Errorf("resolve project directory %s: %w", dir, err)}
 	}
-	p := &project{dir: dir, extra: map[string]*composeFile{}, unset: map[string]bool{}, now: opts.Now}
+	p := &project{dir: dir, extra: map[string]*composeFile{}, now: opts.Now}
 	for _, f := range files {
 		abs, err := filepath.Abs(f)
 		if err != nil {
@@ -142,12 +143,9 @@ func (p *project) loadEnv(opts Options) error {
 	return nil
 }
 
-// lookup resolves a variable and records unset ones.
+// lookup resolves a variable from the project environment.
 func (p *project) lookup(key string) (string, bool) {
 	v, ok := p.env[key]
-	if !ok {
-		p.unset[key] = true
-	}
 	return v, ok
 }
 
@@ -194,13 +192,31 @@ func (p *project) fillUnset(s string) string {
 			name = m[2]
 		}
 		if _, set := p.env[name]; !set && (op == "" || op == "?" || op == ":?") {
-			b.WriteString("0")
+			b.WriteString(placeholder(s, i, i+loc[1]))
 		} else {
 			b.WriteString(m[0])
 		}
 		i += loc[1]
 	}
 	return b.String()
+}
+
+// placeholder chooses what stands for an unset variable at s[start:end]
+// so that compose-go can type the value: "0" for a whole value (a number
+// or a flag) or a leading host port ("${PORT}:80"), "/0" for a leading
+// bind source ("${DIR}:/data"), and otherwise the empty string compose
+// itself would substitute ("${ROOT}/data" stays "/data").
+func placeholder(s string, start, end int) string {
+	if start == 0 && end == len(s) {
+		return "0"
+	}
+	if start == 0 && end < len(s) && s[end] == ':' {
+		if end+1 < len(s) && s[end+1] >= '0' && s[end+1] <= '9' {
+			return "0"
+		}
+		return "/0"
+	}
+	return ""
 }
 
 var pathInErrRE = regexp.MustCompile(`(services(?:\.[A-Za-z0-9_.\-]+)?)`)
@@ -250,6 +266,9 @@ func (p *project) loadModel(ctx context.Context, opts Options) error {
 	if p.missingEnvFiles {
 		base = withSkipEnv(base)
 	}
+	if p.missingIncludes {
+		base = withSkipInclude(base)
+	}
 	model, strictErr := safeLoad(ctx, details, base)
 	if strictErr == nil {
 		p.model = model
@@ -285,6 +304,13 @@ func (p *project) loadModel(ctx context.Context, opts Options) error {
 	return &AnalysisError{Pos: p.errPosition(strictErr), Err: fmt.Errorf("load compose project: %w", partialErr)}
 }
 
+func withSkipInclude(base func(*loader.Options)) func(*loader.Options) {
+	return func(o *loader.Options) {
+		base(o)
+		o.SkipInclude = true
+	}
+}
+
 func withSkipEnv(base func(*loader.Options)) func(*loader.Options) {
 	return func(o *loader.Options) {
 		base(o)
@@ -306,7 +332,11 @@ func (p *project) rejected(err error) Finding {
 		// compose-go's first error depends on map order; the unset
 		// variables are the cause and are stable.
 		f.Position = Position{File: p.files[0].path, Line: 1, Col: 1}
-		f.Message = fmt.Sprintf("compose rejects this project while %s are unset (an empty value breaks a volume, port or number)", strings.Join(names, ", "))
+		verb := "are"
+		if len(names) == 1 {
+			verb = "is"
+		}
+		f.Message = fmt.Sprintf("compose rejects this project while %s %s unset (a required ${VAR:?} variable, or an empty value where a volume, port or number is needed)", strings.Join(names, ", "), verb)
 		f.Fix = "set the variables in .env, or give them defaults"
 	}
 	return f
@@ -372,6 +402,7 @@ func (p *project) prepare(f *composeFile) ([]byte, error) {
 		}
 	}
 	p.checkEnvFiles(f)
+	p.checkIncludes(f)
 	if !f.v1 && len(cuts) == 0 {
 		return data, nil
 	}
@@ -443,6 +474,7 @@ func (p *project) checkEnvFiles(f *composeFile) {
 				continue
 			}
 			p.missingEnvFiles = true
+			p.partial = true
 			p.loadFindings = append(p.loadFindings, Finding{
 				Rule: ruleIncomplete, Severity: SeverityMedium, Service: svc, Position: posOf(f, it),
 				Message: fmt.Sprintf("env_file %s not found: compose refuses to start the service, and lint analysed its environment without the file", written),
@@ -498,4 +530,52 @@ func safeLoad(ctx context.Context, details types.ConfigDetails, opts ...func(*lo
 		}
 	}()
 	return loader.LoadWithContext(ctx, details, opts...)
+}
+
+// checkIncludes reports include entries of f whose files do not exist.
+func (p *project) checkIncludes(f *composeFile) {
+	if f.v1 {
+		return
+	}
+	_, inc := mapGet(f.root, "include")
+	inc = deref(inc)
+	if inc == nil || inc.Kind != yaml.SequenceNode {
+		return
+	}
+	for _, it := range inc.Content {
+		it = deref(it)
+		var paths []*yaml.Node
+		switch it.Kind {
+		case yaml.ScalarNode:
+			paths = []*yaml.Node{it}
+		case yaml.MappingNode:
+			_, pn := mapGet(it, "path")
+			pn = deref(pn)
+			if pn != nil && pn.Kind == yaml.SequenceNode {
+				paths = pn.Content
+			} else if pn != nil {
+				paths = []*yaml.Node{pn}
+			}
+		}
+		for _, pn := range paths {
+			written := scalar(pn)
+			file := p.interpolate(written)
+			if file == "" || strings.Contains(file, "://") || strings.HasPrefix(file, "oci:") {
+				continue // remote includes are not fetched by lint
+			}
+			if !filepath.IsAbs(file) {
+				file = filepath.Join(filepath.Dir(f.path), file)
+			}
+			if _, err := os.Stat(file); err == nil {
+				continue
+			}
+			p.missingIncludes = true
+			p.partial = true
+			p.loadFindings = append(p.loadFindings, Finding{
+				Rule: ruleIncomplete, Severity: SeverityMedium, Position: posOf(f, pn),
+				Message: fmt.Sprintf("include %s not found: compose refuses the project, and lint analysed it without the included services", written),
+				Fix:     "add the file, or remove the include",
+			})
+		}
+	}
 }

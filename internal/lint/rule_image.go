@@ -152,6 +152,15 @@ func checkMultiProcess(p *project) []Finding {
 	return out
 }
 
+var upgradeFix = map[string]string{
+	"postgres":      "upgrade to a supported major version: dump with the new pg_dump and restore, or pg_upgrade; keep the old volume until the new one is verified",
+	"mysql":         "upgrade to a supported version (8.4 LTS): dump and restore, or an in-place upgrade after a backup",
+	"mariadb":       "upgrade to a supported LTS (10.11 or 11.4): take a dump first; the image runs mariadb-upgrade with MARIADB_AUTO_UPGRADE=1",
+	"mongo":         "upgrade one major version at a time (featureCompatibilityVersion), after a mongodump",
+	"elasticsearch": "upgrade through the supported path and reindex; snapshot first",
+	"redis":         "upgrade to a supported version; the RDB/AOF files are read by newer versions",
+}
+
 func checkEOL(p *project) []Finding {
 	var out []Finding
 	for _, s := range p.services() {
@@ -162,7 +171,8 @@ func checkEOL(p *project) []Finding {
 		_, tag, _ := imageRef(s.Image)
 		if date, past := eol(e.name, tag, p.now); past {
 			out = append(out, Finding{Service: s.Name, Position: p.locate(s.Name, "image"),
-				Message: fmt.Sprintf("%s %s reached end of life on %s and gets no security fixes", e.name, tag, date)})
+				Message: fmt.Sprintf("%s %s reached end of life on %s and gets no security fixes", e.name, tag, date),
+				Fix:     upgradeFix[e.name]})
 		}
 	}
 	return out

@@ -61,7 +61,7 @@ func checkDependsOn(p *project) []Finding {
 				continue
 			}
 			e, ok := p.engineOf(target)
-			if !ok || !e.isDatabase() || d.Condition == types.ServiceConditionHealthy {
+			if !ok || !e.isDatabase() || (d.Condition != "" && d.Condition != types.ServiceConditionStarted) {
 				continue
 			}
 			cond := d.Condition
@@ -72,7 +72,11 @@ func checkDependsOn(p *project) []Finding {
 			if !hasHealthcheck(target) {
 				fix = fmt.Sprintf("give %s a healthcheck, then use depends_on: {%s: {condition: service_healthy}}", dep, dep)
 			}
-			out = append(out, Finding{Service: s.Name, Position: p.locate(s.Name, "depends_on", dep),
+			pos := p.locate(s.Name, "depends_on", dep)
+			if _, ok := p.find(s.Name, []string{"depends_on"}); !ok {
+				pos = p.locate(s.Name, "links") // links imply depends_on
+			}
+			out = append(out, Finding{Service: s.Name, Position: pos,
 				Message: fmt.Sprintf("depends on database %s with condition %s: the service starts before %s accepts connections", dep, cond, dep),
 				Fix:     fix})
 		}
@@ -101,7 +105,9 @@ func checkLogging(p *project) []Finding {
 			if s.Logging.Driver != "" {
 				driver = s.Logging.Driver
 			}
-			opts = s.Logging.Options
+			for k, v := range s.Logging.Options {
+				opts[k] = v
+			}
 		}
 		if s.LogDriver != "" {
 			driver = s.LogDriver

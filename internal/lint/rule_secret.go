@@ -2,6 +2,7 @@ package lint
 
 import (
 	"fmt"
+	"github.com/compose-spec/compose-go/v2/types"
 	"regexp"
 	"slices"
 	"strings"
@@ -113,7 +114,7 @@ func checkLiteralSecrets(p *project) []Finding {
 	var out []Finding
 	for _, s := range p.services() {
 		for _, e := range p.entries(s.Name, "environment") {
-			if !isSecretName(e.name) || !e.hasValue || !isLiteral(e.value) || urlCredRE.MatchString(e.value) {
+			if !isSecretName(e.name) || !e.hasValue || !isLiteral(e.value) || urlCredRE.MatchString(e.value) || namesMountedSecret(s, e.value) {
 				continue
 			}
 			out = append(out, Finding{Service: s.Name, Position: e.pos,
@@ -268,4 +269,17 @@ func checkAuthDisabled(p *project) []Finding {
 		}
 	}
 	return out
+}
+
+// namesMountedSecret reports whether a value is the name (or target) of a
+// secret the service mounts: images such as Orthanc's read
+// FOO_SECRET=name from /run/secrets/name, so the value is a reference.
+func namesMountedSecret(s types.ServiceConfig, v string) bool {
+	v = strings.TrimPrefix(strings.TrimSpace(v), "/run/secrets/")
+	for _, sec := range s.Secrets {
+		if v == sec.Source || v == sec.Target {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"path"
 	"slices"
 	"strings"
 
@@ -21,6 +22,7 @@ type Rule struct {
 const (
 	ruleSchema     = "DB090"
 	ruleIncomplete = "DB091"
+	ruleUnused     = "DB098"
 	ruleExpired    = "DB099"
 )
 
@@ -128,6 +130,9 @@ var registry = []Rule{
 	{ID: ruleIncomplete, Name: "incomplete-analysis", Severity: SeverityMedium,
 		Summary: "A file referenced by extends or include is missing; services were analysed without it.",
 		Fix:     "provide the referenced file"},
+	{ID: ruleUnused, Name: "unused-suppression", Severity: SeverityInfo,
+		Summary: "A suppression matches no finding; it would silently hide a future one.",
+		Fix:     "remove the suppression"},
 	{ID: ruleExpired, Name: "expired-suppression", Severity: SeverityMedium,
 		Summary: "A suppression passed its expiry date and no longer suppresses anything.",
 		Fix:     "fix the findings it covered, or renew it with a new reason and date"},
@@ -165,8 +170,14 @@ func (p *project) services() []types.ServiceConfig {
 // isJob reports a one-shot service: x-dockerbank role job, or the target of
 // a service_completed_successfully dependency.
 func (p *project) isJob(s types.ServiceConfig) bool {
-	if p.serviceExt(s.Name).Role == "job" {
+	x := p.serviceExt(s.Name)
+	if x.Role == "job" {
 		return true
+	}
+	if x.Role == "" && isClient(s) {
+		if _, isData := p.engineOfImage(s); isData {
+			return true
+		}
 	}
 	for _, o := range p.model.Services {
 		if d, ok := o.DependsOn[s.Name]; ok && d.Condition == types.ServiceConditionCompletedSuccessfully {
@@ -174,6 +185,18 @@ func (p *project) isJob(s types.ServiceConfig) bool {
 		}
 	}
 	return false
+}
+
+// engineOfImage recognises the engine from the image name alone.
+func (p *project) engineOfImage(s types.ServiceConfig) (string, bool) {
+	repo, _, _ := imageRef(s.Image)
+	last := strings.ToLower(path.Base(repo))
+	for _, e := range engines {
+		if e.match(last) {
+			return e.name, true
+		}
+	}
+	return "", false
 }
 
 // milder lowers a severity by one step (not below info).

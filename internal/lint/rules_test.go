@@ -100,6 +100,17 @@ volumes:
     build: ./db
     x-dockerbank: {role: database, engine: postgres}
 `},
+		{name: "database image run as a dump job is no database", rule: "DB001", service: "backup", absent: true, compose: `services:
+  backup:
+    image: postgres:16.4
+    entrypoint: ["/bin/bash", "/backup.sh"]
+`},
+		{name: "server started by a wrapper script is a database", rule: "DB001", service: "db", compose: `services:
+  db:
+    image: postgres:16.4
+    command: "/bin/bash /scripts/entrypoint.sh"
+    restart: on-failure
+`},
 		// DB002
 		{name: "untagged image", rule: "DB002", service: "web", line: 3, sev: SeverityHigh, compose: `services:
   web:
@@ -350,6 +361,16 @@ volumes:
     healthcheck:
       test: ["CMD-SHELL", "pg_isready"]
 `},
+		{name: "depends_on a completed job", rule: "DB017", service: "app", absent: true, compose: `services:
+  app:
+    image: example/app:1.0.0
+    depends_on:
+      migrate:
+        condition: service_completed_successfully
+  migrate:
+    image: postgres:16.4
+    command: ["psql", "-f", "/migrate.sql"]
+`},
 		// DB018, DB019, DB020
 		{name: "no restart", rule: "DB018", service: "w", line: 2, compose: `services:
   w:
@@ -383,6 +404,13 @@ volumes:
     logging:
       options:
         max-size: 10m
+`},
+		{name: "legacy log_opt without logging block", rule: "DB019", service: "w", absent: true, compose: `services:
+  w:
+    image: example/w:1.0.0
+    log_driver: json-file
+    log_opt:
+      max-size: 10m
 `},
 		{name: "no memory limit", rule: "DB020", service: "w", compose: `services:
   w:
@@ -521,6 +549,18 @@ volumes:
       service: base
     image: example/w:1.0.0
 `},
+		{name: "missing include file", rule: "DB091", line: 2, compose: `include:
+  - other/compose.yaml
+services:
+  w:
+    image: example/w:1.0.0
+`},
+		{name: "required variable unset", rule: "DB090", line: 1, compose: `services:
+  w:
+    image: example/w:1.0.0
+    environment:
+      A: ${A:?set A}
+`},
 		{name: "extends position in the other file", rule: "DB003", service: "w", line: 4, extra: map[string]string{"base.yml": `services:
   base:
     image: example/w:1.0.0
@@ -641,5 +681,20 @@ func TestBrokenYAMLInline(t *testing.T) {
 	var ae *AnalysisError
 	if !errorsAs(err, &ae) || ae.Pos.Line == 0 || ae.Pos.File != "compose.yaml" {
 		t.Fatalf("Check = %v, want AnalysisError at compose.yaml:<line>", err)
+	}
+}
+
+func TestPartialReport(t *testing.T) {
+	r := lintString(t, `services:
+  w:
+    image: example/w:1.0.0
+    env_file: missing.env
+`, nil)
+	if !r.Partial {
+		t.Errorf("report of a project with a missing env_file is not marked partial:\n%s", dump(r))
+	}
+	r = lintString(t, "services:\n  w:\n    image: example/w:1.0.0\n", nil)
+	if r.Partial {
+		t.Error("complete project marked partial")
 	}
 }

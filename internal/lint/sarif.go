@@ -25,10 +25,12 @@ type sarifTool struct {
 }
 
 type sarifDriver struct {
-	Name           string      `json:"name"`
-	Version        string      `json:"version,omitempty"`
-	InformationURI string      `json:"informationUri,omitempty"`
-	Rules          []sarifRule `json:"rules"`
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+	// InformationalVersion carries a non-numeric version (dev builds, commit hashes).
+	InformationalVersion string      `json:"informationalVersion,omitempty"`
+	InformationURI       string      `json:"informationUri,omitempty"`
+	Rules                []sarifRule `json:"rules"`
 }
 
 type sarifText struct {
@@ -124,7 +126,15 @@ type SARIFOptions struct {
 // relative to the project directory (uriBaseId PROJECTROOT) when the
 // findings' paths are relative.
 func WriteSARIF(w io.Writer, r *Report, o SARIFOptions) error {
-	driver := sarifDriver{Name: "dockerbank-lint", Version: o.ToolVersion, InformationURI: "https://github.com/dockerbank/dockerbank"}
+	driver := sarifDriver{Name: "dockerbank-lint", InformationURI: "https://github.com/dockerbank/dockerbank"}
+	// SARIF consumers compare numeric versions (the SDK warns, SARIF2005,
+	// on "dev" or a commit hash there, and on no version at all): a build
+	// without a release number is 0.0.0-<what it is>, as semver writes it.
+	if v := strings.TrimPrefix(o.ToolVersion, "v"); v != "" && v[0] >= '0' && v[0] <= '9' {
+		driver.Version = v
+	} else {
+		driver.Version = "0.0.0-" + orDefault(o.ToolVersion, "dev")
+	}
 	index := map[string]int{}
 	for i, rule := range registry {
 		index[rule.ID] = i

@@ -147,10 +147,19 @@ func (s *Suppressions) apply(fs []Finding, now time.Time) []Finding {
 				Fix:     "fix the findings, or renew the suppression with a new reason and date"})
 			continue
 		}
+		used := false
 		for j := range fs {
-			if fs[j].Suppression == nil && e.matches(fs[j]) {
-				fs[j].Suppression = e
+			if e.matches(fs[j]) {
+				used = true
+				if fs[j].Suppression == nil {
+					fs[j].Suppression = e
+				}
 			}
+		}
+		if !used {
+			fs = append(fs, Finding{Rule: ruleUnused, Severity: SeverityInfo, Position: e.pos, Service: e.Service,
+				Message: fmt.Sprintf("suppression of %s matches no finding (reason was: %s)", e.Rule, e.Reason),
+				Fix:     "remove it, so that a future finding of this kind is not hidden"})
 		}
 	}
 	return fs

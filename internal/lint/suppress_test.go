@@ -23,6 +23,7 @@ func TestSuppressions(t *testing.T) {
 		now            time.Time
 		wantSuppressed []string // service of each suppressed DB003
 		wantExpired    bool
+		wantUnused     bool
 	}{
 		{name: "by rule", file: `suppressions:
   - rule: DB003
@@ -42,7 +43,7 @@ func TestSuppressions(t *testing.T) {
   - rule: DB003
     file: other.yml
     reason: x
-`},
+`, wantUnused: true},
 		{name: "valid through its expiry day", now: time.Date(2027, 1, 31, 23, 0, 0, 0, time.UTC), file: `suppressions:
   - rule: DB003
     service: web
@@ -73,8 +74,11 @@ func TestSuppressions(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []string
-			expired := false
+			expired, unused := false, false
 			for _, f := range r.Findings {
+				if f.Rule == ruleUnused {
+					unused = true
+				}
 				if f.Rule == "DB003" && f.Suppression != nil {
 					got = append(got, f.Service)
 				}
@@ -90,6 +94,9 @@ func TestSuppressions(t *testing.T) {
 			}
 			if strings.Join(got, ",") != strings.Join(tt.wantSuppressed, ",") {
 				t.Errorf("suppressed DB003 for %v, want %v", got, tt.wantSuppressed)
+			}
+			if unused != tt.wantUnused {
+				t.Errorf("unused-suppression finding = %v, want %v", unused, tt.wantUnused)
 			}
 			if expired != tt.wantExpired {
 				t.Errorf("expired finding = %v, want %v", expired, tt.wantExpired)

@@ -1,0 +1,551 @@
+package backup
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/site"
+)
+
+// HelperImage is the local image helper containers are created from.
+const HelperImage = "dockerbank/busybox:1.36"
+
+// Capture modes of file volumes.
+const (
+	ModeDir = "dir" // the volume's host mountpoint, read by restic directly
+	ModeTar = "tar" // a tar stream from a helper container's archive API
+)
+
+// Job runs backups, restores and drills of one site on one engine.
+type Job struct {
+	M *deploy.Manager
+	// Via forces the capture mode of file volumes: "" (mountpoint when
+	// readable, else helper), ModeDir or ModeTar.
+	Via         string
+	HelperImage string
+	// Progress receives progress lines with throughput; may be nil.
+	Progress func(msg string)
+}
+
+func (j *Job) step(format string, args ...any) {
+	if j.Progress != nil {
+		j.Progress(fmt.Sprintf(format, args...))
+	} else if j.M.Report != nil {
+		j.M.Report.Step(fmt.Sprintf(format, args...))
+	}
+}
+
+func (j *Job) helperImage() string {
+	if j.HelperImage != "" {
+		return j.HelperImage
+	}
+	return HelperImage
+}
+
+// Tags of the snapshots of a group.
+func groupTags(m *Manifest, volume, kind string) []string {
+	return []string{"dockerbank", "instance=" + m.Instance, "group=" + m.Group, "volume=" + volume,
+		"kind=" + kind, "entry=" + m.Entry, "version=" + m.Version}
+}
+
+func newGroupID(now time.Time) string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}
+
+// BackupOptions controls Backup.
+type BackupOptions struct {
+	// Tag is an extra plain tag on the group, e.g. pre-restore.
+	Tag string
+}
+
+// Backup stores one consistency group of an instance: its instance record
+// and secrets, every dump-backed database and every userdata file volume,
+// captured at one quiesce point; the manifest last.
+func (j *Job) Backup(ctx context.Context, name string, o BackupOptions) (*Manifest, error) {
+	l, err := j.M.Site.Lock(ctx, 2*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Unlock()
+	crashPoint("locked")
+	if _, err := resumePending(ctx, j.M.Site, j.M.Engine, j.M.Command); err != nil {
+		return nil, fmt.Errorf("resume containers of an interrupted backup: %w", err)
+	}
+	in, err := j.M.Site.Instance(name)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := OpenRepo(ctx, j.M.Site, true)
+	if err != nil {
+		return nil, err
+	}
+	_ = repo.Unlock(ctx) // only stale locks of killed runs go
+	m := &Manifest{Format: ManifestVersion, Group: newGroupID(time.Now()), Instance: in.Name, Entry: in.Entry,
+		Version: in.Version, Variant: in.Variant, Params: in.Params, Started: time.Now().UTC()}
+	if err := j.M.Site.Append(site.Record{Command: j.M.Command, Instance: name, Outcome: "started", Op: m.Group, Detail: "backup group " + m.Group}); err != nil {
+		return nil, err
+	}
+	err = j.backup(ctx, repo, in, m, o)
+	if err != nil {
+		if jerr := j.M.Site.Append(site.Record{Command: j.M.Command, Instance: name, Outcome: "failed", Op: m.Group, Detail: err.Error()}); jerr != nil {
+			err = errors.Join(err, jerr)
+		}
+		return nil, err
+	}
+	in.LastBackup = m.Finished
+	if err := j.M.Site.Save(in); err != nil {
+		return nil, err
+	}
+	crashPoint("saved-instance")
+	detail := fmt.Sprintf("backup group %s complete: %d members, %s", m.Group, len(m.Members), humanBytes(m.Bytes()))
+	return m, j.M.Site.Append(site.Record{Command: j.M.Command, Instance: name, Outcome: "ok", Op: m.Group, Detail: detail})
+}
+
+type filePlan struct {
+	volume, name, quiesce string
+}
+
+type dumpPlan struct {
+	volume, method, service, engine string
+}
+
+func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Manifest, o BackupOptions) (err error) {
+	p, err := j.M.Project(ctx, in.Name)
+	if err != nil {
+		return err
+	}
+	model, err := bank.Model(p)
+	if err != nil {
+		return err
+	}
+	ctrs, err := j.M.Engine.Containers(ctx, map[string]string{engine.LabelProject: in.Name})
+	if err != nil {
+		return err
+	}
+	byService := map[string][]engine.Container{}
+	for _, c := range ctrs {
+		byService[c.Service] = append(byService[c.Service], c)
+	}
+	var dumps []dumpPlan
+	var files []filePlan
+	quiesceIDs := map[string]string{}
+	vols := make([]string, 0, len(model.Volumes))
+	for v := range model.Volumes {
+		vols = append(vols, v)
+	}
+	sort.Strings(vols)
+	for _, v := range vols {
+		meta := model.Volumes[v]
+		if meta.Class != bank.ClassUserdata || meta.Backup == bank.BackupNone {
+			continue
+		}
+		switch meta.Backup {
+		case bank.BackupPostgresDump, bank.BackupMySQLDump, bank.BackupMongoDump:
+			svc, ok := model.DatabaseFor(v)
+			if !ok {
+				return fmt.Errorf("volume %s is backed up by %s but no service of role database mounts it; fix the entry %s", v, meta.Backup, in.Entry)
+			}
+			dumps = append(dumps, dumpPlan{volume: v, method: meta.Backup, service: svc, engine: model.Services[svc].Engine})
+		default:
+			files = append(files, filePlan{volume: v, name: volumeName(p.Volumes[v].Name, in.Name, v), quiesce: meta.Quiesce})
+			if meta.Quiesce == bank.QuiesceStop || meta.Quiesce == bank.QuiescePause || meta.Quiesce == bank.QuiesceReadonly {
+				for svc := range meta.Mounts {
+					for _, c := range byService[svc] {
+						if c.State == "running" {
+							mode := "pause"
+							if meta.Quiesce == bank.QuiesceStop {
+								mode = "stop"
+							}
+							if quiesceIDs[c.ID] != "stop" {
+								quiesceIDs[c.ID] = mode
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if len(dumps) == 0 && len(files) == 0 {
+		return fmt.Errorf("instance %s has no userdata volume with a backup method; nothing to back up", in.Name)
+	}
+	defer func() {
+		if err != nil {
+			j.discard(repo, m)
+		}
+	}()
+	// The instance record, rendered project and secrets come first: a
+	// restore on a new host needs them.
+	meta, err := j.storeMeta(ctx, repo, in, m)
+	if err != nil {
+		return err
+	}
+	m.Members = append(m.Members, meta)
+	crashPoint("meta-stored")
+
+	// Databases are dumped hot first (each at one transaction snapshot),
+	// then file volumes are captured: a row that names a file was written
+	// after its file, so every file the dumps reference is in the group.
+	// Only the file capture is quiesced.
+	for _, d := range dumps {
+		mb, err := j.dump(ctx, repo, m, d, byService[d.service])
+		if err != nil {
+			return err
+		}
+		m.Members = append(m.Members, mb)
+		crashPoint("dump-stored")
+	}
+	q := &quiescer{e: j.M.Engine, s: j.M.Site, command: j.M.Command, inst: in.Name, op: m.Group, crash: crashPoint}
+	defer func() {
+		held, rerr := q.resume()
+		if held > 0 {
+			m.QuiesceSecs = held.Seconds()
+			j.step("containers running again after %.1fs", held.Seconds())
+		}
+		if rerr != nil {
+			err = errors.Join(err, fmt.Errorf("restart quiesced containers: %w; run `dockerbank recover`", rerr))
+		}
+	}()
+	if len(quiesceIDs) > 0 {
+		var ids []string
+		mode := "pause"
+		for id, md := range quiesceIDs {
+			ids = append(ids, id)
+			if md == "stop" {
+				mode = "stop"
+			}
+		}
+		sort.Strings(ids)
+		for _, c := range ctrs {
+			if _, ok := quiesceIDs[c.ID]; ok {
+				m.Quiesced = append(m.Quiesced, c.Name)
+			}
+		}
+		m.QuiesceMode = mode
+		j.step("%s %s for the capture", mode, strings.Join(m.Quiesced, ", "))
+		if err := q.quiesce(ctx, ids, mode, j.M.StopTimeout); err != nil {
+			return err
+		}
+	}
+	for _, f := range files {
+		mb, err := j.captureFiles(ctx, repo, m, f)
+		if err != nil {
+			return err
+		}
+		m.Members = append(m.Members, mb)
+		crashPoint("files-stored")
+	}
+	if _, err := q.resume(); err != nil {
+		return fmt.Errorf("restart quiesced containers: %w; run `dockerbank recover`", err)
+	}
+	crashPoint("before-manifest")
+	m.Finished = time.Now().UTC()
+	data, err := json.MarshalIndent(m, "", " ")
+	if err != nil {
+		return err
+	}
+	mtags := append(groupTags(m, "-", "manifest"), fmt.Sprintf("bytes=%d", m.Bytes()))
+	if o.Tag != "" {
+		mtags = append(mtags, o.Tag)
+	}
+	if _, err := repo.BackupStdin(ctx, bytes.NewReader(data), "manifest.json", mtags); err != nil {
+		return fmt.Errorf("store manifest of group %s: %w", m.Group, err)
+	}
+	crashPoint("manifest-stored")
+	j.step("group %s complete: %d members, %s", m.Group, len(m.Members), humanBytes(m.Bytes()))
+	return nil
+}
+
+// volumeName is the engine name of a project volume.
+func volumeName(declared, project, volume string) string {
+	if declared != "" {
+		return declared
+	}
+	return project + "_" + volume
+}
+
+// discard forgets the snapshots of a failed group, so that it never shows
+// up; a crash leaves them behind, but without a manifest the group is
+// incomplete and is listed as such (and removed by forget).
+func (j *Job) discard(repo *Restic, m *Manifest) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	snaps, err := repo.Snapshots(ctx, "group="+m.Group)
+	if err != nil {
+		return
+	}
+	var ids []string
+	for _, s := range snaps {
+		ids = append(ids, s.ID)
+	}
+	_ = repo.Forget(ctx, ids)
+}
+
+// storeMeta stores instance.yaml, the rendered compose file and the
+// secrets as one tar stream (encrypted by the repository).
+func (j *Job) storeMeta(ctx context.Context, repo *Restic, in *site.Instance, m *Manifest) (Member, error) {
+	dir := j.M.Site.InstanceDir(in.Name)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if d.IsDir() {
+			if rel == "entry" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || strings.HasPrefix(d.Name(), ".") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: filepath.ToSlash(rel), Mode: 0o600, Size: int64(len(data)), ModTime: time.Now()}); err != nil {
+			return err
+		}
+		_, err = tw.Write(data)
+		return err
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if err != nil {
+		return Member{}, fmt.Errorf("pack instance record of %s: %w", in.Name, err)
+	}
+	d := newDigest()
+	d.Write(buf.Bytes())
+	sum, err := repo.BackupStdin(ctx, &buf, "instance.tar", groupTags(m, "-", KindMeta))
+	if err != nil {
+		return Member{}, fmt.Errorf("store instance record: %w", err)
+	}
+	return Member{Volume: "-", Kind: KindMeta, Snapshot: sum.SnapshotID, Bytes: d.n, Added: sum.DataAdded,
+		Streams: []Stream{{Name: "instance.tar", Size: d.n, SHA256: d.Sum()}}}, nil
+}
+
+func (j *Job) dump(ctx context.Context, repo *Restic, m *Manifest, d dumpPlan, ctrs []engine.Container) (Member, error) {
+	var ctr *engine.Container
+	for i := range ctrs {
+		if ctrs[i].State == "running" {
+			ctr = &ctrs[i]
+		}
+	}
+	if ctr == nil {
+		return Member{}, fmt.Errorf("database service %s of %s is not running: a dump needs it; start it with `dockerbank start %s`", d.service, m.Instance, m.Instance)
+	}
+	dumper, err := NewDumper(ctx, j.M.Engine, ctr.ID, d.engine)
+	if err != nil {
+		return Member{}, fmt.Errorf("volume %s: %w", d.volume, err)
+	}
+	mb := Member{Volume: d.volume, Kind: KindDump, Method: d.method, Service: d.service, Engine: d.engine}
+	var snaps []string
+	start := time.Now()
+	store := func(ctx context.Context, name string, r io.Reader) error {
+		cr := &cancelReader{r: r}
+		sum, err := repo.backupStdinCancel(ctx, cr, streamFile(d.volume, name), groupTags(m, d.volume, KindDump))
+		if err != nil {
+			return err
+		}
+		snaps = append(snaps, sum.SnapshotID)
+		mb.Added += sum.DataAdded
+		crashPoint("dump-stream-stored")
+		return nil
+	}
+	j.step("dump %s (%s in service %s)", d.volume, d.engine, d.service)
+	streams, err := dumper.Dump(ctx, store)
+	if err != nil {
+		return Member{}, fmt.Errorf("volume %s: %w", d.volume, err)
+	}
+	mb.Streams = streams
+	mb.Snapshot = strings.Join(snaps, ",")
+	for _, s := range streams {
+		mb.Bytes += s.Size
+		mb.Count++
+	}
+	j.step("  %s: %d stream(s), %s in %s (%s), %s new in the repository", d.volume, len(streams), humanBytes(mb.Bytes),
+		time.Since(start).Round(10*time.Millisecond), rate(mb.Bytes, time.Since(start)), humanBytes(mb.Added))
+	return mb, nil
+}
+
+func (j *Job) captureFiles(ctx context.Context, repo *Restic, m *Manifest, f filePlan) (Member, error) {
+	vol, err := j.M.Engine.InspectVolume(ctx, f.name)
+	if err != nil {
+		return Member{}, fmt.Errorf("volume %s: %w", f.volume, err)
+	}
+	mode := j.Via
+	if mode == "" {
+		mode = ModeTar
+		if st, err := os.Stat(vol.Mountpoint); err == nil && st.IsDir() && vol.Mountpoint != "" {
+			mode = ModeDir
+		}
+	}
+	mb := Member{Volume: f.volume, Kind: KindFiles, Method: bank.BackupFiles, Mode: mode, Live: f.quiesce == "" || f.quiesce == bank.QuiesceNone}
+	start := time.Now()
+	tags := groupTags(m, f.volume, KindFiles)
+	switch mode {
+	case ModeDir:
+		prev := j.previousKeys(ctx, repo, m.Instance, f.volume)
+		files, root, _, err := walkDir(vol.Mountpoint, prev)
+		if err != nil {
+			return Member{}, err
+		}
+		crashPoint("files-walked")
+		sum, err := repo.BackupDir(ctx, vol.Mountpoint, tags)
+		if err != nil {
+			return Member{}, fmt.Errorf("volume %s: %w", f.volume, err)
+		}
+		if mb.Live {
+			if n := settle(vol.Mountpoint, files); n > 0 {
+				j.step("  %s: %d file(s) changed during the live capture; their digests are not recorded", f.volume, n)
+			}
+		}
+		mb.Files, mb.Root, mb.Snapshot, mb.Added = files, root, sum.SnapshotID, sum.DataAdded
+		j.step("  %s: restic read %d new, %d changed, %d unchanged files", f.volume, sum.FilesNew, sum.FilesChanged, sum.FilesUnchanged)
+	case ModeTar:
+		id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
+			Mounts: []engine.VolumeMount{{Volume: f.name, Target: "/volume", ReadOnly: true}},
+			Labels: map[string]string{deploy.LabelInstance + ".helper": m.Instance}})
+		if err != nil {
+			return Member{}, fmt.Errorf("volume %s: %w; build it with scripts/images.sh", f.volume, err)
+		}
+		defer j.M.Engine.RemoveContainer(context.Background(), id)
+		rc, err := j.M.Engine.CopyFrom(ctx, id, "/volume/.")
+		if err != nil {
+			return Member{}, fmt.Errorf("volume %s: %w", f.volume, err)
+		}
+		defer rc.Close()
+		d := newDigest()
+		pr, pw := io.Pipe()
+		idx := &tarIndex{}
+		idxErr := make(chan error, 1)
+		go func() {
+			err := idx.index(pr, "")
+			pr.CloseWithError(err)
+			idxErr <- err
+		}()
+		src := &cancelReader{r: io.TeeReader(io.TeeReader(rc, d), pw)}
+		sum, err := repo.backupStdinCancel(ctx, src, f.volume+".tar", tags)
+		pw.Close()
+		ierr := <-idxErr
+		if err != nil {
+			return Member{}, fmt.Errorf("volume %s: %w", f.volume, err)
+		}
+		if ierr != nil {
+			return Member{}, fmt.Errorf("volume %s: %w", f.volume, ierr)
+		}
+		mb.Files, mb.Root, mb.Snapshot, mb.Added = idx.files, idx.root, sum.SnapshotID, sum.DataAdded
+		mb.Streams = []Stream{{Name: f.volume + ".tar", Size: d.n, SHA256: d.Sum()}}
+	default:
+		return Member{}, fmt.Errorf("unknown capture mode %q: use dir or tar", mode)
+	}
+	for _, fr := range mb.Files {
+		mb.Bytes += fr.Size
+		mb.Count++
+	}
+	el := time.Since(start)
+	j.step("  %s: %d entries, %s in %s (%s, %s), %s new in the repository", f.volume, mb.Count, humanBytes(mb.Bytes),
+		el.Round(10*time.Millisecond), rate(mb.Bytes, el), mode, humanBytes(mb.Added))
+	return mb, nil
+}
+
+// previousKeys returns the digests of the newest complete group's files
+// of a volume, to skip hashing unchanged files.
+func (j *Job) previousKeys(ctx context.Context, repo *Restic, instance, volume string) map[fileKey]string {
+	groups, err := ListGroups(ctx, repo, instance)
+	if err != nil {
+		return nil
+	}
+	for i := len(groups) - 1; i >= 0; i-- {
+		g := groups[i]
+		if !g.Complete {
+			continue
+		}
+		man, err := LoadManifest(ctx, repo, g)
+		if err != nil {
+			return nil
+		}
+		out := map[fileKey]string{}
+		for _, mb := range man.Members {
+			if mb.Volume != volume || mb.Mode != ModeDir {
+				continue
+			}
+			for _, f := range mb.Files {
+				if f.Type == "file" && f.SHA256 != "" && f.Ino != 0 {
+					out[fileKey{path: f.Path, size: f.Size, mtime: f.MTime.UnixNano(), ctime: f.CTime, ino: f.Ino}] = f.SHA256
+				}
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// cancelReader lets the store kill restic before restic sees EOF when the
+// source fails: a failing dump must never become a complete-looking
+// snapshot.
+type cancelReader struct {
+	r      io.Reader
+	cancel func()
+}
+
+func (c *cancelReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && c.cancel != nil {
+		c.cancel()
+	}
+	return n, err
+}
+
+func (r *Restic) backupStdinCancel(ctx context.Context, cr *cancelReader, filename string, tags []string) (BackupSummary, error) {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cr.cancel = cancel
+	sum, err := r.BackupStdin(cctx, cr, filename, tags)
+	if cctx.Err() != nil && ctx.Err() == nil {
+		return sum, fmt.Errorf("source of %s failed; its partial snapshot is discarded", filename)
+	}
+	return sum, err
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for x := n / unit; x >= unit; x /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func rate(n int64, d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return humanBytes(int64(float64(n)/d.Seconds())) + "/s"
+}
+
+// streamFile is the file name of a dump stream in its snapshot.
+func streamFile(volume, stream string) string { return volume + "_" + stream }

@@ -1,0 +1,70 @@
+package backup
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/dockerbank/dockerbank/internal/site"
+)
+
+func TestPending(t *testing.T) {
+	s, err := site.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []site.Record{
+		{Command: "backup a", Instance: "a", Outcome: OutcomeStop, Op: "g1", Containers: []string{"c1", "c2"}},
+		{Command: "backup a", Instance: "a", Outcome: OutcomeResumed, Op: "g1", Containers: []string{"c1", "c2"}},
+		{Command: "backup b", Instance: "b", Outcome: OutcomePause, Op: "g2", Containers: []string{"c3"}},
+		{Command: "backup c", Instance: "c", Outcome: OutcomeStop, Op: "g3", Containers: []string{"c4"}},
+		{Command: "backup c", Instance: "c", Outcome: "failed", Op: "g3"},
+	} {
+		if err := s.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Pending(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, r := range got {
+		ops = append(ops, r.Op)
+	}
+	if diff := cmp.Diff([]string{"g2", "g3"}, ops); diff != "" {
+		t.Errorf("pending operations (-want +got):\n%s", diff)
+	}
+}
+
+func TestLineWatcher(t *testing.T) {
+	var lines []string
+	w := &lineWatcher{fn: func(l string) { lines = append(lines, l) }}
+	for _, chunk := range []string{"-- head", "er\n-- Current", " Database: `a`\nINSERT", "\n"} {
+		w.Write([]byte(chunk))
+	}
+	if diff := cmp.Diff([]string{"-- header", "-- Current Database: `a`", "INSERT"}, lines); diff != "" {
+		t.Error(diff)
+	}
+}
+
+func TestCompareFiles(t *testing.T) {
+	base := []FileRecord{{Path: "a", Type: "file", Mode: 0o640, UID: 1, GID: 2, SHA256: "x"}}
+	for _, tc := range []struct {
+		name string
+		got  []FileRecord
+		n    int
+	}{
+		{"identical", []FileRecord{{Path: "a", Type: "file", Mode: 0o640, UID: 1, GID: 2, SHA256: "x"}}, 0},
+		{"content", []FileRecord{{Path: "a", Type: "file", Mode: 0o640, UID: 1, GID: 2, SHA256: "y"}}, 1},
+		{"owner", []FileRecord{{Path: "a", Type: "file", Mode: 0o640, UID: 0, GID: 2, SHA256: "x"}}, 1},
+		{"mode", []FileRecord{{Path: "a", Type: "file", Mode: 0o644, UID: 1, GID: 2, SHA256: "x"}}, 1},
+		{"missing and extra", []FileRecord{{Path: "b", Type: "file"}}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := compareFiles(base, tc.got); len(d) != tc.n {
+				t.Errorf("differences %q, want %d", d, tc.n)
+			}
+		})
+	}
+}

@@ -1,0 +1,331 @@
+package backup
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrWrongPassword means the repository exists but the key file's password
+// does not open it.
+var ErrWrongPassword = errors.New("wrong backup repository password")
+
+// ErrRepository means the repository could not be reached or used.
+var ErrRepository = errors.New("backup repository unusable")
+
+// Restic drives the restic program on one repository.
+type Restic struct {
+	Bin          string // default "restic" on PATH
+	Repository   string // path or restic URL
+	PasswordFile string
+	// Host is the hostname recorded in snapshots; it keeps parent
+	// selection stable when the machine is renamed.
+	Host string
+}
+
+// Snapshot is restic's JSON description of one snapshot.
+type Snapshot struct {
+	ID      string    `json:"id"`
+	ShortID string    `json:"short_id"`
+	Time    time.Time `json:"time"`
+	Paths   []string  `json:"paths"`
+	Tags    []string  `json:"tags"`
+	Parent  string    `json:"parent,omitempty"`
+}
+
+// Tag returns the value of a key=value tag.
+func (s Snapshot) Tag(key string) string {
+	for _, t := range s.Tags {
+		if k, v, ok := strings.Cut(t, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// HasTag reports whether the snapshot has the plain tag t.
+func (s Snapshot) HasTag(t string) bool {
+	for _, x := range s.Tags {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Restic) bin() string {
+	if r.Bin != "" {
+		return r.Bin
+	}
+	return "restic"
+}
+
+func (r *Restic) command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, r.bin(), args...)
+	cmd.Env = append(os.Environ(), "RESTIC_REPOSITORY="+r.Repository, "RESTIC_PASSWORD_FILE="+r.PasswordFile,
+		"RESTIC_PASSWORD=", "RESTIC_PASSWORD_COMMAND=")
+	// restic dies with dockerbank: an orphaned restic would keep writing
+	// after a crash. Its stale lock is ignored by later runs (same host,
+	// dead PID).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.WaitDelay = 10 * time.Second
+	return cmd
+}
+
+// run runs restic and returns its standard output; a failure carries the
+// tail of its standard error.
+func (r *Restic) run(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
+	cmd := r.command(ctx, args...)
+	cmd.Stdin = stdin
+	var out bytes.Buffer
+	errBuf := &limitedBuffer{max: 16 << 10}
+	cmd.Stdout = &out
+	cmd.Stderr = errBuf
+	if err := cmd.Run(); err != nil {
+		return out.Bytes(), r.wrap(args[0], err, errBuf.String())
+	}
+	return out.Bytes(), nil
+}
+
+func (r *Restic) wrap(op string, err error, stderr string) error {
+	msg := strings.TrimSpace(stderr)
+	switch {
+	case strings.Contains(msg, "wrong password"):
+		return fmt.Errorf("restic %s on %s: %w: the password in %s does not open it; restore the key file from your escrow copy (`dockerbank backup key show` prints it)",
+			op, r.Repository, ErrWrongPassword, r.PasswordFile)
+	case strings.Contains(msg, "no space left on device"):
+		return fmt.Errorf("restic %s on %s: %w: no space left on device; free space or point backup.repository in site.yaml elsewhere", op, r.Repository, ErrRepository)
+	}
+	if msg == "" {
+		msg = err.Error()
+	}
+	return fmt.Errorf("restic %s on %s: %w: %s", op, r.Repository, ErrRepository, lastLines(msg, 6))
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "; ")
+}
+
+// Exists reports whether the repository is initialised.
+func (r *Restic) Exists(ctx context.Context) (bool, error) {
+	_, err := r.run(ctx, nil, "cat", "config")
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, ErrWrongPassword) {
+		return true, err
+	}
+	if strings.Contains(err.Error(), "Is there a repository at the following location?") ||
+		strings.Contains(err.Error(), "unable to open config file") {
+		return false, nil
+	}
+	return false, err
+}
+
+// Init creates the repository.
+func (r *Restic) Init(ctx context.Context) error {
+	_, err := r.run(ctx, nil, "init")
+	return err
+}
+
+// Unlock removes stale locks only (those of dead processes or older than
+// restic's lease); locks of running processes stay.
+func (r *Restic) Unlock(ctx context.Context) error {
+	_, err := r.run(ctx, nil, "unlock")
+	return err
+}
+
+// BackupSummary is restic's summary of one backup run.
+type BackupSummary struct {
+	SnapshotID     string  `json:"snapshot_id"`
+	FilesNew       int64   `json:"files_new"`
+	FilesChanged   int64   `json:"files_changed"`
+	FilesUnchanged int64   `json:"files_unmodified"`
+	DataAdded      int64   `json:"data_added"`
+	BytesProcessed int64   `json:"total_bytes_processed"`
+	FilesProcessed int64   `json:"total_files_processed"`
+	Duration       float64 `json:"total_duration"`
+}
+
+// BackupStdin stores stream as one file named filename in a new snapshot.
+func (r *Restic) BackupStdin(ctx context.Context, stream io.Reader, filename string, tags []string) (BackupSummary, error) {
+	args := []string{"backup", "--json", "--stdin", "--stdin-filename", filename, "--host", r.host()}
+	for _, t := range tags {
+		args = append(args, "--tag", t)
+	}
+	return r.backup(ctx, stream, "", args)
+}
+
+// BackupDir stores the contents of dir (as the snapshot's root) in a new
+// snapshot. restic uses the newest snapshot of the same host and path as
+// parent and skips unchanged files.
+func (r *Restic) BackupDir(ctx context.Context, dir string, tags []string) (BackupSummary, error) {
+	args := []string{"backup", "--json", "--host", r.host(), "."}
+	for _, t := range tags {
+		args = append(args, "--tag", t)
+	}
+	return r.backup(ctx, nil, dir, args)
+}
+
+func (r *Restic) host() string {
+	if r.Host != "" {
+		return r.Host
+	}
+	return "dockerbank"
+}
+
+func (r *Restic) backup(ctx context.Context, stdin io.Reader, dir string, args []string) (BackupSummary, error) {
+	cmd := r.command(ctx, args...)
+	cmd.Dir = dir
+	cmd.Stdin = stdin
+	errBuf := &limitedBuffer{max: 16 << 10}
+	cmd.Stderr = errBuf
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return BackupSummary{}, fmt.Errorf("restic backup: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return BackupSummary{}, fmt.Errorf("start restic: %w; install restic (Debian package restic)", err)
+	}
+	var sum BackupSummary
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var msg struct {
+			MessageType string `json:"message_type"`
+		}
+		if json.Unmarshal(sc.Bytes(), &msg) != nil {
+			continue
+		}
+		if msg.MessageType == "summary" {
+			_ = json.Unmarshal(sc.Bytes(), &sum)
+		}
+		if msg.MessageType == "error" {
+			errBuf.Write(append(append([]byte{}, sc.Bytes()...), '\n'))
+		}
+	}
+	werr := cmd.Wait()
+	if werr != nil {
+		var ee *exec.ExitError
+		if errors.As(werr, &ee) && ee.ExitCode() == 3 {
+			return sum, fmt.Errorf("restic backup: some files could not be read (snapshot %s incomplete): %s", sum.SnapshotID, lastLines(errBuf.String(), 6))
+		}
+		return sum, r.wrap("backup", werr, errBuf.String())
+	}
+	if sum.SnapshotID == "" {
+		return sum, fmt.Errorf("restic backup on %s: %w: no snapshot was reported", r.Repository, ErrRepository)
+	}
+	return sum, nil
+}
+
+// Snapshots lists snapshots carrying every given tag, oldest first.
+func (r *Restic) Snapshots(ctx context.Context, tags ...string) ([]Snapshot, error) {
+	args := []string{"snapshots", "--json", "--no-lock"}
+	if len(tags) > 0 {
+		args = append(args, "--tag", strings.Join(tags, ","))
+	}
+	out, err := r.run(ctx, nil, args...)
+	if err != nil {
+		return nil, err
+	}
+	var snaps []Snapshot
+	if err := json.Unmarshal(out, &snaps); err != nil {
+		return nil, fmt.Errorf("read restic snapshot list: %w", err)
+	}
+	sort.Slice(snaps, func(i, j int) bool { return snaps[i].Time.Before(snaps[j].Time) })
+	return snaps, nil
+}
+
+// Dump streams one file of a snapshot to w.
+func (r *Restic) Dump(ctx context.Context, snapshot, file string, w io.Writer) error {
+	cmd := r.command(ctx, "dump", "--no-lock", snapshot, file)
+	cmd.Stdout = w
+	errBuf := &limitedBuffer{max: 16 << 10}
+	cmd.Stderr = errBuf
+	if err := cmd.Run(); err != nil {
+		return r.wrap("dump", err, errBuf.String())
+	}
+	return nil
+}
+
+// Restore writes a snapshot's root into target, keeping owners, modes,
+// times, symlinks and extended attributes.
+func (r *Restic) Restore(ctx context.Context, snapshot, target string) error {
+	_, err := r.run(ctx, nil, "restore", "--no-lock", snapshot, "--target", target)
+	return err
+}
+
+// Check verifies the repository structure and reads back a subset of the
+// data (e.g. "5%"); empty subset reads none.
+func (r *Restic) Check(ctx context.Context, subset string) error {
+	args := []string{"check"}
+	if subset != "" {
+		args = append(args, "--read-data-subset", subset)
+	}
+	_, err := r.run(ctx, nil, args...)
+	return err
+}
+
+// AddTags adds tags to snapshots (restic rewrites them under new IDs).
+func (r *Restic) AddTags(ctx context.Context, ids []string, tags ...string) error {
+	args := []string{"tag"}
+	for _, t := range tags {
+		args = append(args, "--add", t)
+	}
+	_, err := r.run(ctx, nil, append(args, ids...)...)
+	return err
+}
+
+// RemoveTags removes tags from snapshots.
+func (r *Restic) RemoveTags(ctx context.Context, ids []string, tags ...string) error {
+	args := []string{"tag"}
+	for _, t := range tags {
+		args = append(args, "--remove", t)
+	}
+	_, err := r.run(ctx, nil, append(args, ids...)...)
+	return err
+}
+
+// Forget removes snapshots (their data stays until Prune).
+func (r *Restic) Forget(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := r.run(ctx, nil, append([]string{"forget"}, ids...)...)
+	return err
+}
+
+// Prune removes data no snapshot references.
+func (r *Restic) Prune(ctx context.Context) error {
+	_, err := r.run(ctx, nil, "prune")
+	return err
+}
+
+type limitedBuffer struct {
+	buf []byte
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > b.max {
+		b.buf = b.buf[len(b.buf)-b.max:]
+	}
+	return len(p), nil
+}
+
+func (b *limitedBuffer) String() string { return string(b.buf) }

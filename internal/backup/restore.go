@@ -1,0 +1,507 @@
+package backup
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/site"
+)
+
+// ErrMismatch means restored data differs from the group's manifest.
+var ErrMismatch = errors.New("restored data differs from the backup manifest")
+
+// RestoreOptions controls Restore.
+type RestoreOptions struct {
+	Group string // default: the newest complete group
+	As    string // restore into this new instance instead of in place
+	// Keep keeps the staging instance of an in-place restore.
+	Keep bool
+}
+
+// RestoreResult says what a restore did.
+type RestoreResult struct {
+	Group     string   `json:"group"`
+	Instance  string   `json:"instance"`
+	Staging   string   `json:"staging,omitempty"`
+	PreBackup string   `json:"preRestoreGroup,omitempty"`
+	Tables    int      `json:"tablesCompared"`
+	Files     int      `json:"filesCompared"`
+	Seconds   float64  `json:"seconds"`
+	Notes     []string `json:"notes,omitempty"`
+}
+
+// source gives the streams of a group: from the repository or from an
+// archive file.
+type source interface {
+	// open returns the content of a dump stream or a tar member stream.
+	open(ctx context.Context, mb Member, stream string) (io.ReadCloser, error)
+	// restoreDir writes a dir-mode member into dir.
+	restoreDir(ctx context.Context, mb Member, dir string) error
+	// trusted says whether only dockerbank wrote the source.
+	trusted() bool
+}
+
+type repoSource struct{ repo *Restic }
+
+func (s repoSource) open(ctx context.Context, mb Member, stream string) (io.ReadCloser, error) {
+	snaps := strings.Split(mb.Snapshot, ",")
+	snap, file := snaps[0], stream
+	if mb.Kind == KindDump {
+		for i, st := range mb.Streams {
+			if st.Name == stream && i < len(snaps) {
+				snap = snaps[i]
+			}
+		}
+		file = streamFile(mb.Volume, stream)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(s.repo.Dump(ctx, snap, "/"+file, pw))
+	}()
+	return pr, nil
+}
+
+func (s repoSource) trusted() bool { return true }
+
+func (s repoSource) restoreDir(ctx context.Context, mb Member, dir string) error {
+	return s.repo.Restore(ctx, mb.Snapshot, dir)
+}
+
+// Restore restores a group of an instance. With As it deploys a new
+// instance from the group. Without, it first restores into a staging
+// instance and checks it, then takes a pre-restore backup of the live
+// instance, and only then replaces the live data.
+func (j *Job) Restore(ctx context.Context, name string, o RestoreOptions) (*RestoreResult, error) {
+	start := time.Now()
+	repo, err := OpenRepo(ctx, j.M.Site, false)
+	if err != nil {
+		return nil, err
+	}
+	g, err := FindGroup(ctx, repo, name, o.Group)
+	if err != nil {
+		return nil, err
+	}
+	man, err := LoadManifest(ctx, repo, g)
+	if err != nil {
+		return nil, err
+	}
+	return j.restoreManifest(ctx, repoSource{repo}, man, name, o, start)
+}
+
+func (j *Job) restoreManifest(ctx context.Context, src source, man *Manifest, name string, o RestoreOptions, start time.Time) (*RestoreResult, error) {
+	res := &RestoreResult{Group: man.Group}
+	if o.As != "" {
+		res.Instance = o.As
+		_, existed := j.M.Site.Instance(o.As)
+		err := j.restoreNew(ctx, src, man, o.As, res)
+		res.Seconds = time.Since(start).Seconds()
+		if err != nil && existed != nil {
+			// Never leave a half-restored instance that looks usable.
+			j.removeInstance(ctx, o.As)
+			err = fmt.Errorf("%w; the partly restored instance %s was removed", err, o.As)
+		}
+		return res, err
+	}
+	res.Instance = name
+	if _, err := j.M.Site.Instance(name); err != nil {
+		return nil, fmt.Errorf("%w; to recreate a removed instance from its backup use `dockerbank restore %s --as NAME`", err, name)
+	}
+	staging := fmt.Sprintf("%s-rs%s", shortName(name, 50), randHex(2))
+	res.Staging = staging
+	j.step("restore group %s into staging instance %s first (the live instance is not touched)", man.Group, staging)
+	if err := j.restoreNew(ctx, src, man, staging, &RestoreResult{}); err != nil {
+		j.removeInstance(ctx, staging)
+		return res, fmt.Errorf("restore into staging instance %s: %w; the live instance %s was not touched", staging, err, name)
+	}
+	j.step("staging instance %s is healthy and matches the manifest", staging)
+	pre, err := j.Backup(ctx, name, BackupOptions{Tag: "pre-restore"})
+	if err != nil {
+		j.removeInstance(ctx, staging)
+		return res, fmt.Errorf("pre-restore backup of %s: %w; the live instance was not touched", name, err)
+	}
+	res.PreBackup = pre.Group
+	j.step("pre-restore backup %s of the live data is stored; replacing the live data of %s", pre.Group, name)
+	if err := j.restoreInto(ctx, src, man, name, res); err != nil {
+		return res, fmt.Errorf("restore into %s: %w; its previous data is in group %s (`dockerbank restore %s --group %s`)", name, err, pre.Group, name, pre.Group)
+	}
+	if !o.Keep {
+		j.removeInstance(ctx, staging)
+		res.Staging = ""
+	}
+	in, err := j.M.Site.Instance(name)
+	if err == nil {
+		in.Changed = time.Now().UTC()
+		err = j.M.Site.Save(in)
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, err
+}
+
+func shortName(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (j *Job) removeInstance(ctx context.Context, name string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
+	defer cancel()
+	if _, err := j.M.Remove(ctx, name, deploy.RemoveOptions{PurgeData: true, Confirm: name, Force: true}); err != nil {
+		j.step("warning: could not remove throwaway instance %s: %v", name, err)
+	}
+}
+
+// restoreNew deploys a new instance of the group's entry version with the
+// group's secrets and fills it.
+func (j *Job) restoreNew(ctx context.Context, src source, man *Manifest, target string, res *RestoreResult) error {
+	if err := site.ValidName(target); err != nil {
+		return err
+	}
+	if _, err := j.M.Site.Instance(target); err == nil {
+		return fmt.Errorf("%w: instance %s exists; restore --as needs a new name", deploy.ErrNameTaken, target)
+	}
+	if err := j.seedSecrets(ctx, src, man, target); err != nil {
+		return err
+	}
+	j.step("deploy %s %s as %s", man.Entry, man.Version, target)
+	if _, err := j.M.Deploy(ctx, deploy.DeployOptions{Entry: man.Entry, Name: target, Version: man.Version, Variant: man.Variant, Set: man.Params}); err != nil {
+		return fmt.Errorf("deploy %s for the restore: %w", target, err)
+	}
+	return j.restoreInto(ctx, src, man, target, res)
+}
+
+// seedSecrets writes the group's secrets for a new instance, so that the
+// restored data (database roles, encrypted files) matches its secrets.
+func (j *Job) seedSecrets(ctx context.Context, src source, man *Manifest, target string) error {
+	var meta *Member
+	for i := range man.Members {
+		if man.Members[i].Kind == KindMeta {
+			meta = &man.Members[i]
+		}
+	}
+	if meta == nil {
+		return nil
+	}
+	rc, err := src.open(ctx, *meta, "instance.tar")
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	dir := filepath.Join(j.M.Site.InstanceDir(target), "secrets")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("seed secrets of %s: %w", target, err)
+	}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read instance record of group %s: %w", man.Group, err)
+		}
+		d, base := path.Split(h.Name)
+		if d != "secrets/" || base == "" || strings.HasPrefix(base, ".") || h.Typeflag != tar.TypeReg {
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(tr, 1<<20))
+		if err != nil {
+			return err
+		}
+		if err := site.WriteFileAtomic(filepath.Join(dir, base), data, 0o600); err != nil {
+			return err
+		}
+	}
+}
+
+// restoreInto replaces the data of an existing instance with the group:
+// the containers that are not databases are stopped (journaled), file
+// volumes emptied and refilled, dumps loaded, containers started, health
+// waited for, and the result compared with the manifest.
+func (j *Job) restoreInto(ctx context.Context, src source, man *Manifest, target string, res *RestoreResult) (err error) {
+	p, err := j.M.Project(ctx, target)
+	if err != nil {
+		return err
+	}
+	model, err := bank.Model(p)
+	if err != nil {
+		return err
+	}
+	ctrs, err := j.M.Engine.Containers(ctx, map[string]string{engine.LabelProject: target})
+	if err != nil {
+		return err
+	}
+	var stop []string
+	dbByService := map[string]string{}
+	for _, c := range ctrs {
+		if model.Services[c.Service].Role == bank.RoleDatabase {
+			if c.State == "running" {
+				dbByService[c.Service] = c.ID
+			}
+			continue
+		}
+		if c.State == "running" {
+			stop = append(stop, c.ID)
+		}
+	}
+	q := &quiescer{e: j.M.Engine, s: j.M.Site, command: j.M.Command, inst: target, op: "restore-" + target + "-" + randHex(3), crash: crashPoint}
+	defer func() {
+		if _, rerr := q.resume(); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}()
+	if err := q.quiesce(ctx, stop, "stop", j.M.StopTimeout); err != nil {
+		return err
+	}
+	for _, mb := range man.Members {
+		switch mb.Kind {
+		case KindFiles:
+			vname := volumeName(p.Volumes[mb.Volume].Name, target, mb.Volume)
+			if _, ok := p.Volumes[mb.Volume]; !ok {
+				return fmt.Errorf("instance %s has no volume %s (group %s has it): entry versions differ", target, mb.Volume, man.Group)
+			}
+			j.step("restore volume %s (%d entries, %s)", vname, mb.Count, humanBytes(mb.Bytes))
+			if err := j.restoreFiles(ctx, src, mb, vname); err != nil {
+				return fmt.Errorf("restore volume %s: %w", vname, err)
+			}
+		case KindDump:
+			id, ok := dbByService[mb.Service]
+			if !ok {
+				return fmt.Errorf("database service %s of %s is not running", mb.Service, target)
+			}
+			d, err := NewDumper(ctx, j.M.Engine, id, mb.Engine)
+			if err != nil {
+				return err
+			}
+			for _, st := range mb.Streams {
+				j.step("load %s into %s (%s)", st.Name, mb.Service, humanBytes(st.Size))
+				if err := j.loadStream(ctx, src, d, mb, st); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	// Compared before the application runs again and writes.
+	if err := j.compare(ctx, man, target, res); err != nil {
+		return err
+	}
+	if _, err := q.resume(); err != nil {
+		return err
+	}
+	j.step("start %s and wait for health", target)
+	return j.M.Start(ctx, target)
+}
+
+func (j *Job) loadStream(ctx context.Context, src source, d Dumper, mb Member, st Stream) error {
+	rc, err := src.open(ctx, mb, st.Name)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	dg := newDigest()
+	if err := d.Restore(ctx, st, io.TeeReader(rc, dg)); err != nil {
+		return err
+	}
+	if dg.n != st.Size || dg.Sum() != st.SHA256 {
+		return fmt.Errorf("%w: stream %s read back with %d bytes sha256 %s, manifest says %d bytes %s", ErrMismatch, st.Name, dg.n, dg.Sum(), st.Size, st.SHA256)
+	}
+	return nil
+}
+
+func (j *Job) restoreFiles(ctx context.Context, src source, mb Member, vname string) error {
+	vol, err := j.M.Engine.InspectVolume(ctx, vname)
+	if err != nil {
+		return err
+	}
+	local := false
+	if st, err := os.Stat(vol.Mountpoint); err == nil && st.IsDir() && vol.Mountpoint != "" {
+		local = true
+	}
+	if local {
+		if err := emptyDir(vol.Mountpoint); err != nil {
+			return err
+		}
+	}
+	switch {
+	case mb.Mode == ModeDir && local && src.trusted():
+		if err := src.restoreDir(ctx, mb, vol.Mountpoint); err != nil {
+			return err
+		}
+		if mb.Root != nil {
+			if err := os.Lchown(vol.Mountpoint, mb.Root.UID, mb.Root.GID); err != nil {
+				return err
+			}
+			if err := os.Chmod(vol.Mountpoint, os.FileMode(mb.Root.Mode&0o777)); err != nil {
+				return err
+			}
+			os.Chtimes(vol.Mountpoint, mb.Root.MTime, mb.Root.MTime)
+		}
+		return nil
+	case mb.Mode == ModeDir && src.trusted():
+		return fmt.Errorf("group member %s was read from the host mountpoint and restores only where dockerbank runs on the engine's host", mb.Volume)
+	}
+	rc, err := src.open(ctx, mb, mb.Volume+".tar")
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
+		Mounts: []engine.VolumeMount{{Volume: vname, Target: "/volume"}}})
+	if err != nil {
+		return err
+	}
+	defer j.M.Engine.RemoveContainer(context.WithoutCancel(ctx), id)
+	pr, pw := io.Pipe()
+	checkErr := make(chan error, 1)
+	go func() {
+		err := safeCopyTar(pw, rc, src.trusted())
+		pw.CloseWithError(err)
+		checkErr <- err
+	}()
+	cerr := j.M.Engine.CopyTo(ctx, id, "/volume", pr)
+	pr.CloseWithError(errors.New("copy ended"))
+	if err := <-checkErr; err != nil {
+		return err
+	}
+	return cerr
+}
+
+// emptyDir removes everything inside dir, keeping dir.
+func emptyDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compare checks the restored instance against the manifest: every table
+// (row count and checksum) and every file (type, owner, mode, mtime, link,
+// sha256).
+func (j *Job) compare(ctx context.Context, man *Manifest, target string, res *RestoreResult) error {
+	p, err := j.M.Project(ctx, target)
+	if err != nil {
+		return err
+	}
+	ctrs, err := j.M.Engine.Containers(ctx, map[string]string{engine.LabelProject: target})
+	if err != nil {
+		return err
+	}
+	var diffs []string
+	for _, mb := range man.Members {
+		switch mb.Kind {
+		case KindDump:
+			var id string
+			for _, c := range ctrs {
+				if c.Service == mb.Service && c.State == "running" {
+					id = c.ID
+				}
+			}
+			d, err := NewDumper(ctx, j.M.Engine, id, mb.Engine)
+			if err != nil {
+				return err
+			}
+			for _, st := range mb.Streams {
+				if len(st.Tables) == 0 {
+					continue
+				}
+				got, err := d.Tables(ctx, st.Database)
+				if err != nil {
+					return fmt.Errorf("read tables of %s: %w", st.Name, err)
+				}
+				have := map[string]Table{}
+				for _, t := range got {
+					have[t.Name] = t
+				}
+				for _, t := range st.Tables {
+					res.Tables++
+					g, ok := have[t.Name]
+					switch {
+					case !ok:
+						diffs = append(diffs, fmt.Sprintf("%s: table %s missing", mb.Volume, t.Name))
+					case g.Rows != t.Rows || g.Checksum != t.Checksum:
+						diffs = append(diffs, fmt.Sprintf("%s: table %s has %d rows (%s), manifest %d rows (%s)", mb.Volume, t.Name, g.Rows, g.Checksum, t.Rows, t.Checksum))
+					}
+				}
+			}
+		case KindFiles:
+			vname := volumeName(p.Volumes[mb.Volume].Name, target, mb.Volume)
+			got, err := j.readVolume(ctx, vname)
+			if err != nil {
+				return err
+			}
+			res.Files += len(mb.Files)
+			for _, d := range compareFiles(mb.Files, got) {
+				if mb.Live && strings.HasPrefix(d, "unexpected ") {
+					continue // created during a live capture, after the walk
+				}
+				diffs = append(diffs, mb.Volume+": "+d)
+			}
+		}
+	}
+	if len(diffs) > 0 {
+		if len(diffs) > 20 {
+			diffs = append(diffs[:20], fmt.Sprintf("... and %d more", len(diffs)-20))
+		}
+		return fmt.Errorf("%w (group %s, instance %s):\n  %s", ErrMismatch, man.Group, target, strings.Join(diffs, "\n  "))
+	}
+	j.step("%s matches group %s: %d tables and %d files compared", target, man.Group, res.Tables, res.Files)
+	return nil
+}
+
+// readVolume records the entries of a volume, from its mountpoint or
+// through a helper container.
+func (j *Job) readVolume(ctx context.Context, vname string) ([]FileRecord, error) {
+	vol, err := j.M.Engine.InspectVolume(ctx, vname)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(vol.Mountpoint); err == nil && st.IsDir() {
+		files, _, _, err := walkDir(vol.Mountpoint, nil)
+		return files, err
+	}
+	id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
+		Mounts: []engine.VolumeMount{{Volume: vname, Target: "/volume", ReadOnly: true}}})
+	if err != nil {
+		return nil, err
+	}
+	defer j.M.Engine.RemoveContainer(context.WithoutCancel(ctx), id)
+	rc, err := j.M.Engine.CopyFrom(ctx, id, "/volume/.")
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	idx := &tarIndex{}
+	if err := idx.index(rc, ""); err != nil {
+		return nil, err
+	}
+	return idx.files, nil
+}
+
+var _ = bytes.MinRead

@@ -1,0 +1,387 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dockerbank/dockerbank/internal/backup"
+)
+
+// job opens the backup job (and resumes containers of interrupted
+// backups, like every command that opens the manager).
+func (a *app) job(cmd *cobra.Command, args []string) (*backup.Job, error) {
+	m, err := a.manager(cmd, args)
+	if err != nil {
+		return nil, err
+	}
+	return &backup.Job{M: m}, nil
+}
+
+// resumeInterrupted starts containers that a killed backup left stopped.
+// It is cheap when nothing is pending (one read of the journal).
+func (a *app) resumeInterrupted(cmd *cobra.Command) {
+	if a.resumed {
+		return
+	}
+	a.resumed = true
+	started, err := backup.Resume(cmd.Context(), a.site, a.engine, "resume (by "+cmd.CommandPath()+")")
+	if err != nil {
+		fmt.Fprintf(a.streams.Err, "warning: could not restart containers of an interrupted backup: %v; run `dockerbank recover`\n", err)
+	}
+	if len(started) > 0 {
+		a.Step(fmt.Sprintf("restarted %d container(s) left stopped by an interrupted backup", len(started)))
+	}
+}
+
+func (a *app) instancesOrAll(cmd *cobra.Command, args []string, all bool) ([]string, error) {
+	if all == (len(args) > 0) {
+		return nil, usageError{fmt.Errorf("name one or more instances, or pass --all")}
+	}
+	if !all {
+		return args, nil
+	}
+	s, err := a.openSite()
+	if err != nil {
+		return nil, err
+	}
+	ins, err := s.Instances()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, in := range ins {
+		names = append(names, in.Name)
+	}
+	return names, nil
+}
+
+func (a *app) backupCommand() *cobra.Command {
+	var all bool
+	var via, archive string
+	c := &cobra.Command{
+		Use:   "backup NAME... | --all",
+		Short: "Back up the user data of instances as one consistency group each",
+		Long: `Backup stores one consistency group per instance in the site's restic
+repository (default <site>/backups, or backup.repository in site.yaml): every
+database dumped inside its own container (pg_dump, mariadb-dump
+--single-transaction, mongodump) with row counts and checksums of every table,
+every userdata file volume (from its host mountpoint, or through a helper
+container's archive API), the instance record and its secrets, and a manifest
+stored last. Containers are stopped or paused only when a volume's quiesce
+says so, only for the capture, and are recorded in the journal first: if
+dockerbank is killed, the next dockerbank command starts them again.
+
+The repository password is generated on first use into <site>/backup-key;
+keep a copy elsewhere (` + "`dockerbank backup key show`" + `).`,
+		Example: `  dockerbank backup demo
+  dockerbank backup --all --json
+  dockerbank backup demo --archive demo.tar.zst`,
+		GroupID: "protect",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			names, err := a.instancesOrAll(cmd, args, all)
+			if err != nil {
+				return err
+			}
+			j, err := a.job(cmd, args)
+			if err != nil {
+				return err
+			}
+			j.Via = via
+			if archive != "" {
+				if len(names) != 1 {
+					return usageError{fmt.Errorf("--archive writes one instance: name exactly one")}
+				}
+				res, err := j.Export(cmd.Context(), names[0], archive)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return a.printJSON(res)
+				}
+				fmt.Fprintf(a.streams.Out, "archive %s: group %s of %s, %s\n", archive, res.Group, names[0], humanSize(res.Bytes))
+				return nil
+			}
+			var results []*backup.Manifest
+			var failed []string
+			for _, n := range names {
+				start := time.Now()
+				m, err := j.Backup(cmd.Context(), n, backup.BackupOptions{})
+				if err != nil {
+					if len(names) == 1 {
+						return err
+					}
+					fmt.Fprintf(a.streams.Err, "dockerbank: backup %s: %v\n", n, err)
+					failed = append(failed, n)
+					continue
+				}
+				results = append(results, m)
+				if !a.json {
+					fmt.Fprintf(a.streams.Out, "%s: group %s complete, %d members, %s in %.1fs\n", n, m.Group, len(m.Members), humanSize(m.Bytes()), time.Since(start).Seconds())
+				}
+			}
+			if a.json {
+				if err := a.printJSON(results); err != nil {
+					return err
+				}
+			}
+			if len(failed) > 0 {
+				return fmt.Errorf("backup failed for %s", strings.Join(failed, ", "))
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&all, "all", false, "back up every instance of the site")
+	c.Flags().StringVar(&via, "via", "", "how file volumes are read: dir (host mountpoint) or tar (helper container); default dir when the mountpoint is readable")
+	c.Flags().StringVar(&archive, "archive", "", "write one self-contained archive (tar + zstd, manifest inside) to this file instead")
+	c.AddCommand(a.backupKeyCommand())
+	return c
+}
+
+func (a *app) backupKeyCommand() *cobra.Command {
+	key := &cobra.Command{Use: "key", Short: "Show the backup repository password"}
+	key.AddCommand(&cobra.Command{
+		Use:   "show",
+		Short: "Print the repository password; disaster recovery needs it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.openSite()
+			if err != nil {
+				return err
+			}
+			k, err := backup.Key(s)
+			if err != nil {
+				return fmt.Errorf("%w; no backup has been made in this site yet", err)
+			}
+			repo, _ := backup.RepositoryOf(s)
+			fmt.Fprintln(a.streams.Err, "WARNING: without this password the backups in "+repo+" cannot be read by anyone,\nincluding you after losing this host. Keep a copy offline (sealed envelope, password safe),\nnot on this host.")
+			fmt.Fprintln(a.streams.Out, k)
+			return nil
+		},
+	})
+	return key
+}
+
+func (a *app) snapshotsCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "snapshots [NAME]",
+		Short:   "List backup groups and their verification state",
+		GroupID: "protect",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.openSite()
+			if err != nil {
+				return err
+			}
+			repo, err := backup.OpenRepo(cmd.Context(), s, false)
+			if err != nil {
+				return err
+			}
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			groups, err := backup.ListGroups(cmd.Context(), repo, name)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				if groups == nil {
+					groups = []backup.Group{}
+				}
+				return a.printJSON(groups)
+			}
+			var rows [][]string
+			for _, g := range groups {
+				rows = append(rows, []string{g.ID, g.Instance, g.Entry + " " + g.Version, g.Time.Local().Format("2006-01-02 15:04:05"),
+					strings.ToUpper(g.State[:1]) + g.State[1:], orDash(g.Verified), orDash(strings.Join(g.Tags, ","))})
+			}
+			a.table([]string{"GROUP", "INSTANCE", "ENTRY", "TIME", "STATE", "VERIFIED", "TAGS"}, rows)
+			return nil
+		},
+	}
+}
+
+func (a *app) restoreCommand() *cobra.Command {
+	var o backup.RestoreOptions
+	var archive string
+	c := &cobra.Command{
+		Use:   "restore NAME",
+		Short: "Restore an instance from a backup group, non-destructively",
+		Long: `Restore brings back a backup group of instance NAME.
+
+With --as NEW it deploys a new instance NEW of the group's entry version with
+the group's secrets, fills its volumes and databases, and compares every table
+and file with the manifest before starting it.
+
+Without --as it first restores into a staging instance and checks it; only
+when that works does it take a pre-restore backup of the live instance and
+replace its data; the staging instance is removed afterwards.`,
+		Example: `  dockerbank restore demo --as demo-copy
+  dockerbank restore demo --group 20261126T181500Z
+  dockerbank restore demo --as demo-copy --archive demo.tar.zst`,
+		GroupID: "protect",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			j, err := a.job(cmd, args)
+			if err != nil {
+				return err
+			}
+			var res *backup.RestoreResult
+			if archive != "" {
+				res, err = j.Import(cmd.Context(), args[0], archive, o)
+			} else {
+				res, err = j.Restore(cmd.Context(), args[0], o)
+			}
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(res)
+			}
+			fmt.Fprintf(a.streams.Out, "%s restored from group %s in %.1fs: %d tables and %d files match the manifest\n",
+				res.Instance, res.Group, res.Seconds, res.Tables, res.Files)
+			if res.PreBackup != "" {
+				fmt.Fprintf(a.streams.Out, "the data it replaced is in group %s\n", res.PreBackup)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&o.Group, "group", "", "group ID (or a unique prefix); default the newest complete group")
+	c.Flags().StringVar(&o.As, "as", "", "restore into this new instance")
+	c.Flags().BoolVar(&o.Keep, "keep-staging", false, "keep the staging instance of an in-place restore")
+	c.Flags().StringVar(&archive, "archive", "", "restore from an archive written by `backup --archive`")
+	return c
+}
+
+func (a *app) verifyCommand() *cobra.Command {
+	var all bool
+	var o backup.VerifyOptions
+	c := &cobra.Command{
+		Use:   "verify NAME... | --all",
+		Short: "Check the repository and drill a restore of the newest group",
+		Long: `Verify runs restic check (reading back a subset of the data), then restores
+the newest complete group (or --group) into a throwaway instance, waits for it
+to be healthy, compares every table's row count and checksum and every file's
+sha256, owner, mode and mtime with the manifest, removes the instance, and
+records the result in the journal and in the group's state.`,
+		GroupID: "protect",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			names, err := a.instancesOrAll(cmd, args, all)
+			if err != nil {
+				return err
+			}
+			j, err := a.job(cmd, args)
+			if err != nil {
+				return err
+			}
+			var results []*backup.VerifyResult
+			var failed []string
+			for _, n := range names {
+				res, err := j.Verify(cmd.Context(), n, o)
+				results = append(results, res)
+				if err != nil {
+					fmt.Fprintf(a.streams.Err, "dockerbank: verify %s: %v\n", n, err)
+					failed = append(failed, n)
+					continue
+				}
+				if !a.json {
+					fmt.Fprintf(a.streams.Out, "%s: group %s verified: check %s, drill %s (%d tables, %d files) in %.1fs\n",
+						n, res.Group, res.Check, res.Drill, res.Tables, res.Files, res.Seconds)
+				}
+			}
+			if a.json {
+				a.printJSON(results)
+			}
+			if len(failed) > 0 {
+				return &silentError{code: ExitError}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&all, "all", false, "verify every instance of the site")
+	c.Flags().StringVar(&o.Group, "group", "", "group to drill (default the newest complete one)")
+	c.Flags().StringVar(&o.ReadData, "read-data-subset", "5%", "share of the repository data restic check reads back")
+	c.Flags().BoolVar(&o.NoDrill, "no-drill", false, "only run restic check")
+	return c
+}
+
+func (a *app) recoverCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "recover",
+		Short:   "Start containers that an interrupted backup or restore left stopped",
+		GroupID: "protect",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := a.manager(cmd, args)
+			if err != nil {
+				return err
+			}
+			pending, err := backup.Pending(m.Site)
+			if err != nil {
+				return err
+			}
+			started, err := backup.Resume(cmd.Context(), m.Site, m.Engine, "recover")
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(map[string]any{"pending": len(pending), "started": started})
+			}
+			fmt.Fprintf(a.streams.Out, "%d interrupted operation(s), %d container(s) started\n", len(pending), len(started))
+			return nil
+		},
+	}
+}
+
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for x := n / unit; x >= unit; x /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func (a *app) forgetCommand() *cobra.Command {
+	var o backup.ForgetOptions
+	c := &cobra.Command{
+		Use:   "forget NAME",
+		Short: "Apply grandfather-father-son retention to an instance's groups, then prune",
+		Long: `Forget keeps the newest group of each of the last --keep-daily days,
+--keep-weekly weeks and --keep-monthly months, always keeps the newest verified
+group and the newest complete group, removes incomplete groups older than the
+newest complete one, then prunes the repository. It refuses to rotate when the
+newest group is less than half the size of the one before (a suspiciously small
+backup) unless --force.`,
+		GroupID: "protect",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			j, err := a.job(cmd, args)
+			if err != nil {
+				return err
+			}
+			res, err := j.Forget(cmd.Context(), args[0], o)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(res)
+			}
+			fmt.Fprintf(a.streams.Out, "%s: kept %d group(s), removed %d: %s\n", args[0], len(res.Kept), len(res.Removed), orDash(strings.Join(res.Removed, ", ")))
+			return nil
+		},
+	}
+	c.Flags().IntVar(&o.Policy.Daily, "keep-daily", 7, "days to keep the newest group of")
+	c.Flags().IntVar(&o.Policy.Weekly, "keep-weekly", 4, "weeks to keep the newest group of")
+	c.Flags().IntVar(&o.Policy.Monthly, "keep-monthly", 12, "months to keep the newest group of")
+	c.Flags().BoolVar(&o.Force, "force", false, "rotate even after a suspiciously small backup")
+	c.Flags().BoolVar(&o.DryRun, "dry-run", false, "only print what would be removed")
+	return c
+}

@@ -1,0 +1,312 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/observe"
+	"github.com/dockerbank/dockerbank/internal/web"
+)
+
+type serveOptions struct {
+	listen           string
+	interval         time.Duration
+	all              bool
+	tlsCert, tlsKey  string
+	metricsTokenFile string
+	gelf             string
+	webhook          string
+	smtpAddr         string
+	smtpFrom         string
+	smtpTo           []string
+	smtpUser         string
+	smtpPasswordFile string
+	policy           observe.Policy
+	noCgroup         bool
+}
+
+func (a *app) serveCommand() *cobra.Command {
+	var o serveOptions
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Watch the instances: /metrics, alerts, GELF log shipping and the web dashboard",
+		Long: `Serve runs until interrupted. Every --interval it reads the counters of each
+instance container (from cgroup files on the engine's host, one stats API
+request per container otherwise; never a stats stream), and serves:
+
+  /healthz   always open
+  /metrics   Prometheus metrics under cAdvisor's names (container_cpu_usage_seconds_total,
+             container_memory_working_set_bytes, ...) with labels instance, service and role,
+             plus dockerbank_* (instance health, restarts, last backup); open unless
+             --metrics-token-file is set, then "Authorization: Bearer <token>" is required
+  /          the dashboard, after login (set a password with 'dockerbank serve passwd'
+             or a token with 'dockerbank serve token')
+
+Alert rules (see 'dockerbank alerts rules') are evaluated after each collection
+and sent to --alert-webhook and/or by e-mail (--smtp-*). With --gelf, every
+instance container's log is shipped to Graylog; when Graylog is down, lines are
+dropped and counted (dockerbank_gelf_messages_dropped_total), never queued in
+the containers or the engine.`,
+		Example: `  dockerbank serve --listen 127.0.0.1:8080
+  dockerbank serve --listen :8443 --tls-cert cert.pem --tls-key key.pem --gelf udp://graylog:12201 \
+      --alert-webhook https://chat.example.org/hooks/ops`,
+		GroupID: "watch",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.serve(cmd, o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on")
+	f.DurationVar(&o.interval, "interval", 15*time.Second, "time between collections")
+	f.BoolVar(&o.all, "all-containers", false, "watch every container, not only those of instances")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	f.StringVar(&o.tlsKey, "tls-key", "", "private key of --tls-cert (PEM)")
+	f.StringVar(&o.metricsTokenFile, "metrics-token-file", "", "file holding a bearer token that /metrics requires")
+	f.StringVar(&o.gelf, "gelf", "", "ship logs to this GELF input: udp://host:12201 or tcp://host:12201")
+	f.StringVar(&o.webhook, "alert-webhook", "", "POST alert changes as JSON to this URL")
+	f.StringVar(&o.smtpAddr, "smtp-addr", "", "send alert changes by e-mail through this SMTP relay (host:port)")
+	f.StringVar(&o.smtpFrom, "smtp-from", "", "sender of alert e-mails")
+	f.StringSliceVar(&o.smtpTo, "smtp-to", nil, "recipients of alert e-mails")
+	f.StringVar(&o.smtpUser, "smtp-user", "", "SMTP user (PLAIN auth)")
+	f.StringVar(&o.smtpPasswordFile, "smtp-password-file", "", "file holding the SMTP password")
+	f.BoolVar(&o.noCgroup, "no-cgroup", false, "always use the engine's stats API, even on the engine's host")
+	bindPolicyFlags(c, &o.policy)
+	c.AddCommand(a.servePasswdCommand(), a.serveTokenCommand())
+	return c
+}
+
+func bindPolicyFlags(c *cobra.Command, p *observe.Policy) {
+	f := c.Flags()
+	f.DurationVar(&p.BackupMaxAge, "backup-max-age", observe.DefaultPolicy.BackupMaxAge, "alert when an instance's newest backup is older")
+	f.IntVar(&p.RestartLoop, "restart-loop", observe.DefaultPolicy.RestartLoop, "alert when a container restarts this often within --restart-window")
+	f.DurationVar(&p.RestartWindow, "restart-window", observe.DefaultPolicy.RestartWindow, "window of --restart-loop")
+	f.Float64Var(&p.DiskFreeRatio, "disk-free-ratio", observe.DefaultPolicy.DiskFreeRatio, "alert when a volume's file system has less free space (0-1)")
+	f.DurationVar(&p.UnhealthyFor, "unhealthy-for", observe.DefaultPolicy.UnhealthyFor, "alert when an instance stays unhealthy this long")
+}
+
+func readSecretFile(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read secret file: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
+	ctx := cmd.Context()
+	s, err := a.openSite()
+	if err != nil {
+		return err
+	}
+	e, err := a.openEngine(ctx)
+	if err != nil {
+		return err
+	}
+	log := a.logger()
+	col := &observe.Collector{Engine: e, Site: s, Log: log, All: o.all, Interval: o.interval}
+	if e.IsLocal() && !o.noCgroup {
+		col.Cgroup = observe.HostCgroup()
+	}
+	ev := &observe.Evaluator{Policy: o.policy, Log: log}
+	if o.webhook != "" {
+		ev.Notifiers = append(ev.Notifiers, &observe.Webhook{URL: o.webhook})
+	}
+	if o.smtpAddr != "" {
+		if o.smtpFrom == "" || len(o.smtpTo) == 0 {
+			return usageError{errors.New("--smtp-addr needs --smtp-from and --smtp-to")}
+		}
+		m := &observe.Mail{Addr: o.smtpAddr, From: o.smtpFrom, To: o.smtpTo, User: o.smtpUser}
+		if o.smtpPasswordFile != "" {
+			if m.Password, err = readSecretFile(o.smtpPasswordFile); err != nil {
+				return err
+			}
+		}
+		m.Hostname, _ = os.Hostname()
+		ev.Notifiers = append(ev.Notifiers, m)
+	}
+	col.OnSnapshot = func(snap observe.Snapshot) { ev.Eval(ctx, snap) }
+	reg := observe.Registry(col,
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector())
+	if o.gelf != "" {
+		u, err := url.Parse(o.gelf)
+		if err != nil || (u.Scheme != "udp" && u.Scheme != "tcp") || u.Host == "" {
+			return usageError{fmt.Errorf("--gelf %q: write udp://host:port or tcp://host:port", o.gelf)}
+		}
+		g := &observe.GELF{Engine: e, Log: log, Addr: u.Host, Protocol: u.Scheme, All: o.all, Site: s}
+		reg.MustRegister(g)
+		go g.Run(ctx)
+	}
+	srv := &web.Server{Site: s, Collector: col, Registry: reg, Log: log, Alerts: ev,
+		Auth:    &web.Auth{Site: s, Secure: o.tlsCert != ""},
+		Actions: &serveActions{a: a}}
+	if o.metricsTokenFile != "" {
+		if srv.MetricsToken, err = readSecretFile(o.metricsTokenFile); err != nil {
+			return err
+		}
+	}
+	if !srv.Auth.Configured() {
+		fmt.Fprintln(a.streams.Err, "warning: no dashboard password or token is set; only /healthz and /metrics answer until you run `dockerbank serve passwd` or `dockerbank serve token`")
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usageError{errors.New("--tls-cert and --tls-key go together")}
+	}
+	if host, _, _ := net.SplitHostPort(o.listen); o.tlsCert == "" && !isLoopback(host) {
+		fmt.Fprintf(a.streams.Err, "warning: serving plain HTTP on %s: passwords and sessions cross the network unencrypted; use --tls-cert/--tls-key\n", o.listen)
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	go col.Run(ctx)
+	scheme := "http"
+	if o.tlsCert != "" {
+		scheme = "https"
+	}
+	a.Step(fmt.Sprintf("serving %s://%s (collect every %s)", scheme, ln.Addr(), o.interval))
+	errc := make(chan error, 1)
+	go func() {
+		if o.tlsCert != "" {
+			errc <- hs.ServeTLS(ln, o.tlsCert, o.tlsKey)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return hs.Shutdown(sctx)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// serveActions runs the dashboard's actions through the deploy job, so
+// that they are locked and journalled like the CLI's.
+type serveActions struct{ a *app }
+
+func (s *serveActions) Restart(ctx context.Context, instance, who string) error {
+	m, err := s.a.manager(&cobra.Command{Use: "serve"}, nil)
+	if err != nil {
+		return err
+	}
+	mm := *m
+	mm.Command = "dockerbank serve: restart " + instance + " (dashboard user " + who + ")"
+	mm.Report = nopStep{}
+	return mm.Restart(ctx, instance)
+}
+
+type nopStep struct{}
+
+func (nopStep) Step(string) {}
+
+var _ deploy.Reporter = nopStep{}
+
+func (a *app) servePasswdCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "passwd",
+		Short: "Set the dashboard password (read from standard input)",
+		Long: `Passwd reads the password from the first line of standard input and stores its
+bcrypt hash in <site>/serve/passwd (mode 0600).`,
+		Example: `  read -rs PW && printf '%s\n' "$PW" | dockerbank serve passwd`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.openSite()
+			if err != nil {
+				return err
+			}
+			line, err := bufio.NewReader(a.streams.In).ReadString('\n')
+			if err != nil && line == "" {
+				return usageError{errors.New("write the password on standard input")}
+			}
+			if err := web.SetPassword(s, strings.TrimRight(line, "\r\n")); err != nil {
+				return usageError{err}
+			}
+			fmt.Fprintln(a.streams.Err, "dashboard password set")
+			return nil
+		},
+	}
+}
+
+func (a *app) serveTokenCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "token",
+		Short: "Create a new dashboard login token (printed once; replaces the previous one)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.openSite()
+			if err != nil {
+				return err
+			}
+			tok, err := web.NewToken(s)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.streams.Out, tok)
+			return nil
+		},
+	}
+}
+
+func (a *app) alertsCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "alerts",
+		Short:   "Show the built-in alert rules",
+		GroupID: "watch",
+	}
+	var p observe.Policy
+	var prom bool
+	rules := &cobra.Command{
+		Use:   "rules",
+		Short: "List the built-in alert rules, or write them as a Prometheus rules file",
+		Example: `  dockerbank alerts rules
+  dockerbank alerts rules --prometheus > /etc/prometheus/rules/dockerbank.yml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if prom {
+				fmt.Fprint(a.streams.Out, observe.PrometheusRules(p))
+				return nil
+			}
+			var rows [][]string
+			for _, r := range observe.Rules(p) {
+				rows = append(rows, []string{r.Name, r.Severity, orDash(durationOrEmpty(r.For)), r.Help})
+			}
+			a.table([]string{"RULE", "SEVERITY", "FOR", "FIRES WHEN"}, rows)
+			return nil
+		},
+	}
+	rules.Flags().BoolVar(&prom, "prometheus", false, "write a Prometheus rules file")
+	bindPolicyFlags(rules, &p)
+	c.AddCommand(rules)
+	return c
+}
+
+func durationOrEmpty(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}

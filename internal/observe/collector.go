@@ -1,0 +1,395 @@
+package observe
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/site"
+)
+
+// Collector samples the watched containers on a ticker (never per scrape,
+// never with a stats stream per container) and keeps the latest snapshot
+// plus a short history for the dashboard's charts.
+type Collector struct {
+	Engine *engine.Engine
+	Site   *site.Site
+	Log    *slog.Logger
+	// Cgroup reads counters from cgroup files; nil uses the engine's stats
+	// API (one one-shot request per container per interval).
+	Cgroup *Cgroup
+	// All watches every container, not only those of dockerbank instances.
+	All bool
+	// Instance, when set, watches only that instance's containers.
+	Instance string
+	// Interval between collections (default 15 s).
+	Interval time.Duration
+	// OnSnapshot, when set, is called by Run after each collection (the
+	// alert evaluator).
+	OnSnapshot func(Snapshot)
+	// Keep is how many collections the charts keep (default 240: one
+	// hour at 15 s).
+	Keep int
+
+	mu        sync.Mutex
+	snap      Snapshot
+	runtimes  map[string]*runtimeState
+	history   map[string]*ring // container name -> samples
+	errors    float64
+	durations time.Duration
+}
+
+type runtimeState struct {
+	rt       engine.Runtime
+	stale    bool // inspect again at the next collection
+	restarts float64
+	starts   float64 // start events seen since the last inspect
+}
+
+// Snapshot is one collection.
+type Snapshot struct {
+	Time       time.Time
+	Duration   time.Duration
+	Containers []ContainerStat
+	Instances  []InstanceStat
+	Volumes    []VolumeStat
+}
+
+// ContainerStat is one container in a snapshot.
+type ContainerStat struct {
+	engine.Container
+	Instance string
+	Role     string
+	Runtime  engine.Runtime
+	Sample   engine.Sample
+	Sampled  bool // Sample holds a reading (the container runs)
+	// CPU is the cores used on average since the previous collection.
+	CPU      float64
+	Restarts float64
+}
+
+// InstanceStat is one instance in a snapshot.
+type InstanceStat struct {
+	Instance *site.Instance
+	Health   string // healthy, unhealthy, starting, running, partial, stopped, missing
+}
+
+// VolumeStat is the file system holding one instance volume.
+type VolumeStat struct {
+	Name, Instance, Class string
+	// FSSize and FSAvail are the bytes of the file system holding the
+	// volume (read with statfs on the engine's host); 0 when unknown.
+	FSSize, FSAvail uint64
+}
+
+func (c *Collector) interval() time.Duration {
+	if c.Interval > 0 {
+		return c.Interval
+	}
+	return 15 * time.Second
+}
+
+func (c *Collector) log() *slog.Logger {
+	if c.Log == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c.Log
+}
+
+// Run collects until ctx ends, and follows the engine's container events
+// to count restarts and refresh lifecycle data between collections.
+func (c *Collector) Run(ctx context.Context) {
+	go c.followEvents(ctx)
+	t := time.NewTicker(c.interval())
+	defer t.Stop()
+	for {
+		if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
+			c.log().Warn("collect", "err", err)
+		}
+		if c.OnSnapshot != nil && ctx.Err() == nil {
+			c.OnSnapshot(c.Snapshot())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Collector) followEvents(ctx context.Context) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		o := engine.EventsOptions{Actions: []string{"start", "die"}}
+		if !c.All {
+			o.Label = deploy.LabelInstance
+		}
+		err := c.Engine.ContainerEvents(ctx, o, c.onEvent)
+		if ctx.Err() != nil {
+			return
+		}
+		c.log().Warn("follow container events", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Minute)
+	}
+}
+
+func (c *Collector) onEvent(ev engine.ContainerEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.runtimes[ev.ID]
+	if st == nil {
+		return
+	}
+	st.stale = true
+	if ev.Action == "start" {
+		st.starts++
+	}
+}
+
+// Refresh takes one snapshot.
+func (c *Collector) Refresh(ctx context.Context) error {
+	if c.Engine == nil {
+		return errors.New("collector has no engine")
+	}
+	start := time.Now()
+	var cs []engine.Container
+	var err error
+	switch {
+	case c.Instance != "":
+		cs, err = c.Engine.Containers(ctx, map[string]string{deploy.LabelInstance: c.Instance})
+	case c.All:
+		cs, err = c.Engine.Containers(ctx, nil)
+	default:
+		cs, err = c.Engine.ContainersLabelled(ctx, deploy.LabelInstance)
+	}
+	if err != nil {
+		c.countError()
+		return err
+	}
+	prev := map[string]ContainerStat{}
+	for _, p := range c.Snapshot().Containers {
+		prev[p.ID] = p
+	}
+	var errs []error
+	if c.Site != nil && !c.All && c.Instance == "" {
+		// Other sites may deploy instances on the same engine: watch ours.
+		cs, err = siteContainers(c.Site, cs)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	stats := make([]ContainerStat, 0, len(cs))
+	seen := map[string]bool{}
+	for _, ct := range cs {
+		seen[ct.ID] = true
+		st, err := c.runtime(ctx, ct)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		cst := ContainerStat{Container: ct, Instance: ct.Labels[deploy.LabelInstance], Role: ct.Labels[deploy.LabelRole], Runtime: st.rt, Restarts: st.restarts}
+		if ct.State == "running" {
+			s, err := c.sample(ctx, ct.ID, st.rt.Pid)
+			if errors.Is(err, ErrPidGone) {
+				// Restarted since the last inspect: inspect again.
+				c.markStale(ct.ID)
+				if st, err = c.runtime(ctx, ct); err == nil {
+					cst.Runtime, cst.Restarts = st.rt, st.restarts
+					s, err = c.sample(ctx, ct.ID, st.rt.Pid)
+				}
+				if errors.Is(err, ErrNoCgroup) {
+					// Still not ours: another cgroup namespace; ask the engine.
+					s, err = c.Engine.StatsOnce(ctx, ct.ID)
+				}
+			}
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				cst.Sample, cst.Sampled = s, true
+			}
+			if p, ok := prev[ct.ID]; ok && p.Sampled && cst.Sampled {
+				if s.CPUUsage < p.Sample.CPUUsage {
+					// The counters started again: the container restarted
+					// since the last collection (the event may be late).
+					c.markStale(ct.ID)
+					if st, err = c.runtime(ctx, ct); err == nil {
+						cst.Runtime, cst.Restarts = st.rt, st.restarts
+					}
+				} else if dt := s.Time.Sub(p.Sample.Time); dt > 0 {
+					cst.CPU = float64(s.CPUUsage-p.Sample.CPUUsage) / float64(dt)
+				}
+			}
+		}
+		stats = append(stats, cst)
+	}
+	c.mu.Lock()
+	for id := range c.runtimes {
+		if !seen[id] {
+			delete(c.runtimes, id)
+		}
+	}
+	c.mu.Unlock()
+	snap := Snapshot{Time: start, Containers: stats}
+	if c.Site != nil {
+		snap.Instances, err = c.instances(stats)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		snap.Volumes = c.volumes(ctx)
+	}
+	snap.Duration = time.Since(start)
+	c.mu.Lock()
+	c.snap = snap
+	c.durations += snap.Duration
+	c.record(snap)
+	if len(errs) > 0 {
+		c.errors++
+	}
+	c.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+func (c *Collector) markStale(id string) {
+	c.mu.Lock()
+	if st := c.runtimes[id]; st != nil {
+		st.stale = true
+	}
+	c.mu.Unlock()
+}
+
+func (c *Collector) countError() {
+	c.mu.Lock()
+	c.errors++
+	c.mu.Unlock()
+}
+
+// runtime returns the cached inspect of a container, inspecting it again
+// when it is new or an event changed it.
+func (c *Collector) runtime(ctx context.Context, ct engine.Container) (*runtimeState, error) {
+	c.mu.Lock()
+	if c.runtimes == nil {
+		c.runtimes = map[string]*runtimeState{}
+	}
+	st := c.runtimes[ct.ID]
+	// The health in the list is fresh; a changed state needs a new inspect.
+	fresh := st != nil && !st.stale && st.rt.Running == (ct.State == "running")
+	c.mu.Unlock()
+	if fresh {
+		return st, nil
+	}
+	rt, err := c.Engine.Runtime(ctx, ct.ID)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st == nil {
+		st = &runtimeState{}
+		c.runtimes[ct.ID] = st
+	} else {
+		n := st.starts
+		if n == 0 && !rt.StartedAt.Equal(st.rt.StartedAt) {
+			n = 1 // restarted while the event stream was down
+		}
+		st.restarts += n
+	}
+	st.rt, st.stale, st.starts = rt, false, 0
+	return st, nil
+}
+
+func (c *Collector) sample(ctx context.Context, id string, pid int) (engine.Sample, error) {
+	if c.Cgroup != nil {
+		s, err := c.Cgroup.Read(id, pid, time.Now())
+		if err == nil {
+			return s, nil
+		}
+		if !errors.Is(err, ErrNoCgroup) || errors.Is(err, ErrPidGone) {
+			return s, err
+		}
+		c.log().Debug("cgroup not readable, using the stats API", "container", short(id), "err", err)
+	}
+	return c.Engine.StatsOnce(ctx, id)
+}
+
+func (c *Collector) instances(stats []ContainerStat) ([]InstanceStat, error) {
+	ins, err := c.Site.Instances()
+	if err != nil {
+		return nil, err
+	}
+	by := map[string][]engine.Container{}
+	for _, s := range stats {
+		by[s.Instance] = append(by[s.Instance], s.Container)
+	}
+	out := make([]InstanceStat, 0, len(ins))
+	for _, in := range ins {
+		st := deploy.Status{Instance: in, Containers: by[in.Name]}
+		out = append(out, InstanceStat{Instance: in, Health: st.Health()})
+	}
+	return out, nil
+}
+
+// volumes reads the free space of the file systems holding instance
+// volumes (statfs on the engine's host; skipped for remote engines).
+func (c *Collector) volumes(ctx context.Context) []VolumeStat {
+	vols, err := c.Engine.Volumes(ctx, false)
+	if err != nil {
+		c.log().Warn("list volumes", "err", err)
+		return nil
+	}
+	var out []VolumeStat
+	for _, v := range vols {
+		in := v.Labels[deploy.LabelInstance]
+		if in == "" {
+			continue
+		}
+		vs := VolumeStat{Name: v.Name, Instance: in, Class: v.Labels[deploy.LabelClass]}
+		if c.Cgroup != nil && v.Mountpoint != "" {
+			var fs syscall.Statfs_t
+			if syscall.Statfs(v.Mountpoint, &fs) == nil {
+				vs.FSSize = fs.Blocks * uint64(fs.Bsize)
+				vs.FSAvail = fs.Bavail * uint64(fs.Bsize)
+			}
+		}
+		out = append(out, vs)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Snapshot returns the latest collection.
+func (c *Collector) Snapshot() Snapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.snap
+}
+
+// siteContainers keeps the containers of the site's instances.
+func siteContainers(s *site.Site, cs []engine.Container) ([]engine.Container, error) {
+	ins, err := s.Instances()
+	if err != nil {
+		return cs, err
+	}
+	names := map[string]bool{}
+	for _, in := range ins {
+		names[in.Name] = true
+	}
+	out := cs[:0]
+	for _, c := range cs {
+		if names[c.Labels[deploy.LabelInstance]] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
