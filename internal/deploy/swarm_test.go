@@ -161,6 +161,23 @@ func TestSwarmDeployDemo(t *testing.T) {
 	}
 	before = waitRecords(t, eng, running(t, eng, name, "db"), before+1)
 
+	// A task's container stopped through the engine (as backup quiesces
+	// it) stays stopped: swarm does not replace it; starting it brings the
+	// service back.
+	appID := running(t, eng, name, "app")
+	if err := eng.StopContainer(ctx, appID, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRunning(t, eng, name, "app"); n != 0 {
+		t.Errorf("%d app containers run after StopContainer; swarm replaced the stopped task", n)
+	}
+	if err := eng.StartContainer(ctx, appID); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRunning(t, eng, name, "app"); n != 1 {
+		t.Errorf("%d app containers run after StartContainer, want 1", n)
+	}
+
 	// Upgrade updates the services in place, onto the same volumes.
 	if err := m.Upgrade(ctx, name, UpgradeOptions{To: "2.0", NoBackup: true}); err != nil {
 		t.Fatal(err)
@@ -227,6 +244,21 @@ func running(t *testing.T, eng *engine.Engine, stack, service string) string {
 	}
 	t.Fatalf("no running container of %s in stack %s", service, stack)
 	return ""
+}
+
+func countRunning(t *testing.T, eng *engine.Engine, stack, service string) int {
+	t.Helper()
+	ctrs, err := eng.Containers(t.Context(), map[string]string{engine.LabelStack: stack, engine.LabelService: service})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range ctrs {
+		if c.State == "running" {
+			n++
+		}
+	}
+	return n
 }
 
 // waitRecords polls until the demo database holds at least n records.

@@ -601,3 +601,96 @@ func (e *Engine) StackCurrent(ctx context.Context, stack string) (map[string][]s
 	}
 	return out, nil
 }
+
+// Swarm labels: the service of a task's container, and the replicas a
+// service had before StopContainer scaled it to 0.
+const (
+	labelTaskService     = "com.docker.swarm.service.id"
+	labelStoppedReplicas = "org.dockerbank.stopped-replicas"
+)
+
+// taskService returns the swarm service of a task's container, or "".
+func (e *Engine) taskService(ctx context.Context, id string) string {
+	res, err := e.api.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil || res.Container.Config == nil {
+		return ""
+	}
+	return res.Container.Config.Labels[labelTaskService]
+}
+
+// stopService scales a replicated service to 0, remembering its replicas,
+// and waits until none of its containers runs.
+func (e *Engine) stopService(ctx context.Context, id string) error {
+	cur, err := e.api.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("inspect service %s: %w", id, err)
+	}
+	spec := cur.Service.Spec
+	if spec.Mode.Replicated == nil {
+		return fmt.Errorf("service %s is not replicated: it cannot be stopped by scaling", spec.Name)
+	}
+	if n := spec.Mode.Replicated.Replicas; n != nil && *n > 0 {
+		if spec.Labels == nil {
+			spec.Labels = map[string]string{}
+		}
+		spec.Labels[labelStoppedReplicas] = strconv.FormatUint(*n, 10)
+		zero := uint64(0)
+		spec.Mode.Replicated.Replicas = &zero
+		if _, err := e.api.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: cur.Service.Version, Spec: spec}); err != nil {
+			return fmt.Errorf("scale service %s to 0: %w", spec.Name, err)
+		}
+	}
+	return e.waitServiceRunning(ctx, id, spec.Name, false)
+}
+
+// startService scales a service stopped by stopService back to its
+// replicas and waits until one of its containers runs.
+func (e *Engine) startService(ctx context.Context, id string) error {
+	cur, err := e.api.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("inspect service %s: %w", id, err)
+	}
+	spec := cur.Service.Spec
+	if spec.Mode.Replicated == nil {
+		return nil
+	}
+	if n := spec.Mode.Replicated.Replicas; n == nil || *n == 0 {
+		want := uint64(1)
+		if v, err := strconv.ParseUint(spec.Labels[labelStoppedReplicas], 10, 64); err == nil && v > 0 {
+			want = v
+		}
+		delete(spec.Labels, labelStoppedReplicas)
+		spec.Mode.Replicated.Replicas = &want
+		if _, err := e.api.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: cur.Service.Version, Spec: spec}); err != nil {
+			return fmt.Errorf("scale service %s to %d: %w", spec.Name, want, err)
+		}
+	}
+	return e.waitServiceRunning(ctx, id, spec.Name, true)
+}
+
+// waitServiceRunning polls until a container of the service runs (up) or
+// none does (!up).
+func (e *Engine) waitServiceRunning(ctx context.Context, id, name string, up bool) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ctrs, err := e.Containers(ctx, map[string]string{labelTaskService: id})
+		if err != nil {
+			return err
+		}
+		running := false
+		for _, c := range ctrs {
+			running = running || c.State == "running"
+		}
+		if running == up {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("service %s: still %s after 2m", name, map[bool]string{true: "not running", false: "running"}[up])
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
