@@ -462,6 +462,12 @@ func ServiceSpec(p *types.Project, name string, nets, secrets map[string]string,
 // StackRemove removes the services, then the networks and secrets of a
 // stack. Volumes are kept, always.
 func (e *Engine) StackRemove(ctx context.Context, stack string) error {
+	if state, _, err := e.SwarmState(ctx); err != nil {
+		return err
+	} else if state != "active" {
+		// Leaving a swarm removed its services; the volumes stay.
+		return nil
+	}
 	f := client.Filters{}.Add("label", LabelStack+"="+stack)
 	svcs, err := e.api.ServiceList(ctx, client.ServiceListOptions{Filters: f})
 	if err != nil {
