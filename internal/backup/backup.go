@@ -251,8 +251,13 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 		m.Members = append(m.Members, mb)
 		crashPoint("files-stored")
 	}
-	if _, err := q.resume(); err != nil {
+	held, err := q.resume()
+	if err != nil {
 		return fmt.Errorf("restart quiesced containers: %w; run `dockerbank recover`", err)
+	}
+	if held > 0 {
+		m.QuiesceSecs = held.Seconds()
+		j.step("%s running again after %.1fs", strings.Join(m.Quiesced, ", "), held.Seconds())
 	}
 	crashPoint("before-manifest")
 	m.Finished = time.Now().UTC()

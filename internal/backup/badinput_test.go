@@ -21,7 +21,7 @@ import (
 func TestBadInput(t *testing.T) {
 	needEngine(t)
 	s := newSite(t)
-	inst := "bk-bad"
+	inst := uniq("bk-bad")
 	s.deploy("bktest", inst, "HEARTBEAT=0")
 	fillDatabases(t, inst)
 	live := mountpoint(t, inst+"_files")
@@ -73,8 +73,8 @@ func TestBadInput(t *testing.T) {
 		os.WriteFile(key, []byte("not-the-key\n"), 0o600)
 		defer os.WriteFile(key, good, 0o600)
 		failsWith(t, "wrong backup repository password", "backup", inst)
-		failsWith(t, "wrong backup repository password", "restore", inst, "--as", "bk-bad-pw")
-		if _, err := os.Stat(filepath.Join(s.dir, "instances", "bk-bad-pw")); err == nil {
+		failsWith(t, "wrong backup repository password", "restore", inst, "--as", inst+"-pw")
+		if _, err := os.Stat(filepath.Join(s.dir, "instances", inst+"-pw")); err == nil {
 			t.Error("restore with a wrong password left an instance behind")
 		}
 		untouched(t)
@@ -144,7 +144,7 @@ func TestBadInput(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				file := filepath.Join(t.TempDir(), "bad.tar.zst")
 				writeBadArchive(t, file, tc.members)
-				target := "bk-bad-ar"
+				target := inst + "-ar"
 				failsWith(t, "unsafe archive member", "restore", inst, "--archive", file, "--as", target)
 				if _, err := os.Stat(filepath.Join(s.dir, "instances", target)); err == nil {
 					t.Errorf("the refused archive left instance %s behind", target)

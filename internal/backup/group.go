@@ -149,6 +149,7 @@ func FindGroup(ctx context.Context, repo *Restic, instance, id string) (Group, e
 
 // SetState tags a group's manifest with its drill result.
 func SetState(ctx context.Context, repo *Restic, g Group, ok bool, when time.Time) error {
+	_ = repo.Unlock(ctx)
 	if g.manifest == nil {
 		return fmt.Errorf("group %s is incomplete", g.ID)
 	}

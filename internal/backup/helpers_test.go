@@ -60,6 +60,12 @@ func needEngine(t *testing.T) {
 	}
 }
 
+// uniq makes an instance name unique per test run, so that runs on a
+// shared engine (several worktrees, CI) do not clash.
+func uniq(name string) string {
+	return fmt.Sprintf("%s-%04x", name, uint16(os.Getpid()^int(time.Now().UnixNano())))
+}
+
 // site is one test site directory with its own instances.
 type siteDir struct {
 	t   *testing.T

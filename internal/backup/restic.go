@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -85,6 +87,10 @@ func (r *Restic) command(ctx context.Context, args ...string) *exec.Cmd {
 // run runs restic and returns its standard output; a failure carries the
 // tail of its standard error.
 func (r *Restic) run(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
+	// PDEATHSIG fires when the thread that started the child exits: keep
+	// this goroutine on its thread until restic is reaped.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	cmd := r.command(ctx, args...)
 	cmd.Stdin = stdin
 	var out bytes.Buffer
@@ -143,10 +149,57 @@ func (r *Restic) Init(ctx context.Context) error {
 }
 
 // Unlock removes stale locks only (those of dead processes or older than
-// restic's lease); locks of running processes stay.
+// restic's lease); locks of running processes stay. restic itself takes a
+// zombie (a killed restic whose parent died, on a host whose init does not
+// reap orphans) for a live process; such locks of this host are removed
+// here too, for local repositories.
 func (r *Restic) Unlock(ctx context.Context) error {
-	_, err := r.run(ctx, nil, "unlock")
-	return err
+	if _, err := r.run(ctx, nil, "unlock"); err != nil {
+		return err
+	}
+	return r.clearDeadLocks(ctx)
+}
+
+func (r *Restic) clearDeadLocks(ctx context.Context) error {
+	if strings.Contains(r.Repository, ":") {
+		return nil // a remote backend: restic's own lease (30 min) applies
+	}
+	out, err := r.run(ctx, nil, "list", "locks", "--no-lock")
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	for _, id := range strings.Fields(string(out)) {
+		raw, err := r.run(ctx, nil, "cat", "lock", id, "--no-lock")
+		if err != nil {
+			continue // removed meanwhile
+		}
+		var l struct {
+			Hostname string `json:"hostname"`
+			PID      int    `json:"pid"`
+		}
+		if json.Unmarshal(raw, &l) != nil || l.Hostname != host || processAlive(l.PID) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(r.Repository, "locks", id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove dead lock %s of pid %d: %w", id, l.PID, err)
+		}
+	}
+	return nil
+}
+
+// processAlive reports whether pid runs (a zombie does not).
+func processAlive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses.
+	s := string(stat)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z' && s[i+2] != 'X'
+	}
+	return true
 }
 
 // BackupSummary is restic's summary of one backup run.
@@ -189,6 +242,8 @@ func (r *Restic) host() string {
 }
 
 func (r *Restic) backup(ctx context.Context, stdin io.Reader, dir string, args []string) (BackupSummary, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	cmd := r.command(ctx, args...)
 	cmd.Dir = dir
 	cmd.Stdin = stdin
@@ -252,6 +307,8 @@ func (r *Restic) Snapshots(ctx context.Context, tags ...string) ([]Snapshot, err
 
 // Dump streams one file of a snapshot to w.
 func (r *Restic) Dump(ctx context.Context, snapshot, file string, w io.Writer) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	cmd := r.command(ctx, "dump", "--no-lock", snapshot, file)
 	cmd.Stdout = w
 	errBuf := &limitedBuffer{max: 16 << 10}

@@ -117,6 +117,7 @@ func (j *Job) Forget(ctx context.Context, name string, o ForgetOptions) (*Forget
 	if err != nil {
 		return nil, err
 	}
+	_ = repo.Unlock(ctx)
 	groups, err := ListGroups(ctx, repo, name)
 	if err != nil {
 		return nil, err

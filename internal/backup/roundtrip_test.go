@@ -108,7 +108,7 @@ func TestRoundTripDatabasesAndFiles(t *testing.T) {
 	for _, via := range []string{"dir", "tar"} {
 		t.Run(via, func(t *testing.T) {
 			s := newSite(t)
-			src := "bk-rt-" + via
+			src := uniq("bk-rt-" + via)
 			s.deploy("bktest", src, "HEARTBEAT=0")
 			fillDatabases(t, src)
 			srcFiles := mountpoint(t, src+"_files")
@@ -165,22 +165,24 @@ func TestRoundTripDatabasesAndFiles(t *testing.T) {
 func TestRoundTripDemo(t *testing.T) {
 	needEngine(t)
 	s := newSite(t)
-	s.deploy("demo", "bk-rtd", "DEMO_INTERVAL=3600")
-	srcFiles := mountpoint(t, "bk-rtd_files")
+	src := uniq("bk-rtd")
+	cp := src + "-copy"
+	s.deploy("demo", src, "DEMO_INTERVAL=3600")
+	srcFiles := mountpoint(t, src+"_files")
 	fillVolume(t, srcFiles)
-	s.must("backup", "bk-rtd")
+	s.must("backup", src)
 	want := tree(t, srcFiles, true)
-	wantAudit, _ := os.ReadFile(filepath.Join(mountpoint(t, "bk-rtd_audit"), "audit.log"))
-	maxID := docker(t, "exec", "bk-rtd-db-1", "psql", "-U", "demo", "-tAc", "select max(id) from records")
+	wantAudit, _ := os.ReadFile(filepath.Join(mountpoint(t, src+"_audit"), "audit.log"))
+	maxID := docker(t, "exec", src+"-db-1", "psql", "-U", "demo", "-tAc", "select max(id) from records")
 	rows := func(ctr string) string {
 		return docker(t, "exec", ctr, "psql", "-U", "demo", "-tAc",
 			"select count(*) || ' ' || md5(string_agg(t::text, '|' order by id)) from records t where id <= "+maxID)
 	}
-	wantRows := rows("bk-rtd-db-1")
+	wantRows := rows(src + "-db-1")
 
-	t.Cleanup(func() { s.remove("bk-rtd-copy") })
-	s.must("restore", "bk-rtd", "--as", "bk-rtd-copy")
-	got := tree(t, mountpoint(t, "bk-rtd-copy_files"), true)
+	t.Cleanup(func() { s.remove(cp) })
+	s.must("restore", src, "--as", cp)
+	got := tree(t, mountpoint(t, cp+"_files"), true)
 	for p := range got {
 		if _, ok := want[p]; !ok && strings.HasPrefix(p, "files/record-") {
 			delete(got, p) // written by the restored app after its start
@@ -194,14 +196,14 @@ func TestRoundTripDemo(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("restored files differ:\n%s", diff)
 	}
-	gotAudit, _ := os.ReadFile(filepath.Join(mountpoint(t, "bk-rtd-copy_audit"), "audit.log"))
+	gotAudit, _ := os.ReadFile(filepath.Join(mountpoint(t, cp+"_audit"), "audit.log"))
 	if !strings.HasPrefix(string(gotAudit), string(wantAudit)) {
 		t.Errorf("restored audit log does not start with the backed-up one:\n%s\nvs\n%s", gotAudit, wantAudit)
 	}
-	if got := rows("bk-rtd-copy-db-1"); got != wantRows {
+	if got := rows(cp + "-db-1"); got != wantRows {
 		t.Errorf("restored records: %s, want %s", got, wantRows)
 	}
-	gs := s.groups("bk-rtd")
+	gs := s.groups(src)
 	if len(gs) != 1 || gs[0]["state"] != "complete" {
 		t.Errorf("groups: %v", gs)
 	}

@@ -104,7 +104,24 @@ keep a copy elsewhere (` + "`dockerbank backup key show`" + `).`,
 				fmt.Fprintf(a.streams.Out, "archive %s: group %s of %s, %s\n", archive, res.Group, names[0], humanSize(res.Bytes))
 				return nil
 			}
-			var results []*backup.Manifest
+			type memberSummary struct {
+				Volume string `json:"volume"`
+				Kind   string `json:"kind"`
+				Mode   string `json:"mode,omitempty"`
+				Bytes  int64  `json:"bytes"`
+				Count  int64  `json:"count"`
+				Added  int64  `json:"added"`
+			}
+			type summary struct {
+				Instance    string          `json:"instance"`
+				Group       string          `json:"group"`
+				Bytes       int64           `json:"bytes"`
+				Seconds     float64         `json:"seconds"`
+				Quiesced    []string        `json:"quiesced,omitempty"`
+				QuiesceSecs float64         `json:"quiesceSeconds,omitempty"`
+				Members     []memberSummary `json:"members"`
+			}
+			results := []summary{}
 			var failed []string
 			for _, n := range names {
 				start := time.Now()
@@ -117,7 +134,11 @@ keep a copy elsewhere (` + "`dockerbank backup key show`" + `).`,
 					failed = append(failed, n)
 					continue
 				}
-				results = append(results, m)
+				sm := summary{Instance: n, Group: m.Group, Bytes: m.Bytes(), Seconds: time.Since(start).Seconds(), Quiesced: m.Quiesced, QuiesceSecs: m.QuiesceSecs}
+				for _, mb := range m.Members {
+					sm.Members = append(sm.Members, memberSummary{mb.Volume, mb.Kind, mb.Mode, mb.Bytes, mb.Count, mb.Added})
+				}
+				results = append(results, sm)
 				if !a.json {
 					fmt.Fprintf(a.streams.Out, "%s: group %s complete, %d members, %s in %.1fs\n", n, m.Group, len(m.Members), humanSize(m.Bytes()), time.Since(start).Seconds())
 				}

@@ -306,8 +306,17 @@ func TestDisasterRecoveryOfTwoInstances(t *testing.T) {
 	unchanged(t)
 
 	start := time.Now()
-	out = h2.ok(args...)
+	r := h2.run(args...)
 	took := time.Since(start)
+	if r.code != 0 {
+		for _, c := range []string{demo + "-db-1", demo + "-app-1", maria + "-db-1", maria + "-docs-1"} {
+			logs, _ := exec.Command("docker", "logs", "--tail", "20", c).CombinedOutput()
+			health, _ := exec.Command("docker", "inspect", "-f", "{{json .State.Health}}", c).CombinedOutput()
+			t.Logf("%s logs:\n%s\nhealth: %s", c, logs, health)
+		}
+		t.Fatalf("dr restore: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.err)
+	}
+	out = r.out
 	m := regexp.MustCompile(`recovered 2 instance\(s\) in ([0-9.]+)s`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("restore does not report the recovery time:\n%s", out)

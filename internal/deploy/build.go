@@ -3,8 +3,11 @@ package deploy
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,23 +23,38 @@ func (m *Manager) ensureImages(ctx context.Context, instance string, e *bank.Ent
 	for _, svc := range sortedKeys(ver.Build) {
 		b := ver.Build[svc]
 		ref := ver.Images[svc]
+		ctxDir := filepath.Join(m.Site.InstanceDir(instance), "entry", b.Context)
+		sum, err := contextSum(ctxDir, b)
+		if err != nil {
+			return err
+		}
 		ok, err := m.Engine.ImageExists(ctx, ref)
 		if err != nil {
 			return err
 		}
+		if ok && e.Distribution.Mode == bank.BuildLocally {
+			continue // built by `dockerbank build` from the user's source
+		}
 		if ok {
-			continue
+			labels, err := m.Engine.ImageLabels(ctx, ref)
+			if err != nil {
+				return err
+			}
+			if labels[labelContext] == sum {
+				continue
+			}
+			m.step("image %s was built from another version of the entry's files: building it again", ref)
 		}
 		if e.Distribution.Mode == bank.BuildLocally {
 			return needsSource(e, ver, ref)
 		}
 		m.step("build image %s for service %s", ref, svc)
-		ctxDir := filepath.Join(m.Site.InstanceDir(instance), "entry", b.Context)
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(tarDir(pw, ctxDir)) }()
 		labels := map[string]string{
 			LabelEntry: e.ID, LabelVersion: ver.Version,
 			"org.dockerbank.redistributable": fmt.Sprint(e.Distribution.Mode == bank.Redistributable),
+			labelContext:                     sum,
 		}
 		err = m.Engine.BuildImage(ctx, pr, engine.BuildOptions{
 			Tag: ref, Dockerfile: b.Dockerfile, Args: b.Args, Labels: labels,
@@ -48,6 +66,46 @@ func (m *Manager) ensureImages(ctx context.Context, instance string, e *bank.Ent
 		}
 	}
 	return nil
+}
+
+// labelContext records the checksum of the build context an image was built
+// from, so that a changed entry rebuilds its image instead of reusing a stale
+// one of the same tag.
+const labelContext = "org.dockerbank.context-sha256"
+
+// contextSum hashes the paths, modes and contents of a build context and the
+// build's arguments (not modification times, which copying changes).
+func contextSum(dir string, b bank.Build) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%o\x00", rel, info.Mode())
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(h, f)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("hash build context %s: %w", dir, err)
+	}
+	fmt.Fprintf(h, "dockerfile=%s\x00", b.Dockerfile)
+	for _, k := range sortedKeys(b.Args) {
+		fmt.Fprintf(h, "%s=%s\x00", k, b.Args[k])
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // tarDir writes the regular files and directories under dir as a tar stream.

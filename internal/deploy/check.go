@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
@@ -13,25 +14,42 @@ func (m *Manager) runChecks(ctx context.Context, instance string, e *bank.Entry)
 	if len(e.Checks.PostDeploy) == 0 {
 		return nil
 	}
-	ctrs, err := m.Engine.Containers(ctx, map[string]string{engine.LabelProject: instance})
-	if err != nil {
-		return err
-	}
 	for _, c := range e.Checks.PostDeploy {
-		id := ""
-		for _, ct := range ctrs {
-			if ct.Service == c.Service && ct.State == "running" {
-				id = ct.ID
+		// A container may restart right after its first healthy report;
+		// a check gets a few tries before it fails the operation.
+		var err error
+		for try := 0; try < 4; try++ {
+			if try > 0 {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(2 * time.Second):
+				}
+			}
+			if err = m.runCheck(ctx, instance, c); err == nil {
 				break
 			}
 		}
-		if id == "" {
-			return fmt.Errorf("check %s: no running container of service %s in %s", c.Name, c.Service, instance)
-		}
-		if _, err := m.Engine.ExecOutput(ctx, id, c.Exec...); err != nil {
-			return fmt.Errorf("check %s of %s: %w", c.Name, instance, err)
+		if err != nil {
+			return err
 		}
 		m.step("check %s passed", c.Name)
 	}
 	return nil
+}
+
+func (m *Manager) runCheck(ctx context.Context, instance string, c bank.Check) error {
+	ctrs, err := m.Engine.Containers(ctx, map[string]string{engine.LabelProject: instance})
+	if err != nil {
+		return err
+	}
+	for _, ct := range ctrs {
+		if ct.Service == c.Service && ct.State == "running" {
+			if _, err := m.Engine.ExecOutput(ctx, ct.ID, c.Exec...); err != nil {
+				return fmt.Errorf("check %s of %s: %w", c.Name, instance, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("check %s: no running container of service %s in %s", c.Name, c.Service, instance)
 }
