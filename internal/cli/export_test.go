@@ -2,10 +2,14 @@ package cli
 
 import (
 	"bytes"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/site"
 )
 
 func runExport(t *testing.T, bank string, args ...string) result {
@@ -96,5 +100,55 @@ curation: {reviewedBy: test, reviewedOn: 2026-11-26}
 	r = runExport(t, bankDir, "lossy", "--allow-lossy", "--out", filepath.Join(t.TempDir(), "o"))
 	if r.code != ExitOK || !strings.Contains(r.err, "warning: not exported: app: privileged") {
 		t.Errorf("--allow-lossy: exit %d:\n%s", r.code, r.err)
+	}
+}
+
+// TestExportInstance exports an instance of a site (its rendered compose
+// file): Secrets are referenced, not written, unless --include-secrets
+// writes the site's values.
+func TestExportInstance(t *testing.T) {
+	siteDir := t.TempDir()
+	s, err := site.Open(siteDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &site.Instance{Name: "k8-inst", Entry: "demo", Version: "2.0", State: site.StateUp}
+	if err := s.Save(in); err != nil {
+		t.Fatal(err)
+	}
+	value, err := s.Secret(in.Name, "db_password", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join("..", "..", "bank", "entries", "demo", "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, s.InstanceDir(in.Name), deploy.RenderedFile, strings.ReplaceAll(string(src), "${DEMO_INTERVAL", "${DEMO_INTERVAL:-30"))
+
+	run := func(args ...string) result {
+		var out, errb bytes.Buffer
+		code := Main(append([]string{"--site", siteDir, "export", "k8s", "k8-inst"}, args...), Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+		return result{out.String(), errb.String(), code}
+	}
+	dir := filepath.Join(t.TempDir(), "plain")
+	if r := run("--out", dir); r.code != ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.err)
+	} else if !strings.Contains(r.out, "create secret generic k8-inst-db-password") {
+		t.Errorf("no instructions to create the secret:\n%s", r.out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "10-secret-k8-inst-db-password.yaml")); err == nil {
+		t.Error("a Secret was written without --include-secrets")
+	}
+	dir = filepath.Join(t.TempDir(), "with")
+	if r := run("--out", dir, "--include-secrets"); r.code != ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "10-secret-k8-inst-db-password.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), base64.StdEncoding.EncodeToString([]byte(value))) {
+		t.Errorf("the Secret does not hold the site's value:\n%s", data)
 	}
 }

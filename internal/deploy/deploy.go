@@ -109,6 +109,9 @@ func (m *Manager) bringUp(ctx context.Context, in *site.Instance, e *bank.Entry)
 }
 
 func (m *Manager) upAndCheck(ctx context.Context, in *site.Instance, e *bank.Entry) error {
+	if m.IsSwarm(in.Name) {
+		return m.swarmUpAndCheck(ctx, in.Name, e)
+	}
 	p, err := m.Project(ctx, in.Name)
 	if err != nil {
 		return err

@@ -2,8 +2,11 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/site"
@@ -40,12 +43,16 @@ func (m *Manager) Stop(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		p, err := m.Project(ctx, name)
-		if err != nil {
-			return err
-		}
 		m.step("stop %s", name)
-		err = m.Engine.Stop(ctx, p, m.stopTimeout())
+		if m.IsSwarm(name) {
+			err = m.swarmStop(ctx, name)
+		} else {
+			var p *types.Project
+			if p, err = m.Project(ctx, name); err != nil {
+				return err
+			}
+			err = m.Engine.Stop(ctx, p, m.stopTimeout())
+		}
 		if err == nil {
 			in.State = site.StateDown
 			err = m.Site.Save(in)
@@ -65,6 +72,9 @@ func (m *Manager) Restart(ctx context.Context, name string) error {
 			return err
 		}
 		m.step("restart %s", name)
+		if m.IsSwarm(name) {
+			return m.finish(name, errors.New("restart is not available on swarm: use stop, then start"), "")
+		}
 		return m.finish(name, m.Engine.Restart(ctx, p, m.stopTimeout()), "restarted")
 	})
 }
@@ -78,7 +88,11 @@ func (m *Manager) Down(ctx context.Context, name string) error {
 			return err
 		}
 		m.step("down %s (volumes are kept)", name)
-		err = m.Engine.Down(ctx, name, m.stopTimeout())
+		if m.IsSwarm(name) {
+			err = m.Engine.StackRemove(ctx, name)
+		} else {
+			err = m.Engine.Down(ctx, name, m.stopTimeout())
+		}
 		if err == nil {
 			in.State = site.StateDown
 			err = m.Site.Save(in)

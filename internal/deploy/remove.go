@@ -52,6 +52,11 @@ func (m *Manager) Remove(ctx context.Context, name string, o RemoveOptions) (*Re
 			return err
 		}
 		m.step("remove containers and networks of %s", name)
+		if m.IsSwarm(name) {
+			if err := m.Engine.StackRemove(ctx, name); err != nil {
+				return m.finish(name, err, "")
+			}
+		}
 		if err := m.Engine.Down(ctx, name, m.stopTimeout()); err != nil {
 			return m.finish(name, err, "")
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
@@ -97,11 +98,19 @@ func (m *Manager) swarmUp(ctx context.Context, in *site.Instance) error {
 	if err := m.ensureImages(ctx, in.Name, e, ver); err != nil {
 		return err
 	}
-	p, err := m.Project(ctx, in.Name)
+	return m.swarmUpAndCheck(ctx, in.Name, e)
+}
+
+// swarmUpAndCheck converges the stack to the rendered project (services
+// created or updated, replicas as in the compose file), waits for health
+// and runs the entry's checks: start, upgrade and rollback of a swarm
+// instance.
+func (m *Manager) swarmUpAndCheck(ctx context.Context, name string, e *bank.Entry) error {
+	p, err := m.Project(ctx, name)
 	if err != nil {
 		return err
 	}
-	m.step("deploy stack %s (%d services) and wait for health (timeout %s)", in.Name, len(p.Services), m.healthTimeout())
+	m.step("deploy stack %s (%d services) and wait for health (timeout %s)", name, len(p.Services), m.healthTimeout())
 	if err := m.Engine.StackDeploy(ctx, p, engine.StackOptions{}); err != nil {
 		return err
 	}
@@ -110,26 +119,66 @@ func (m *Manager) swarmUp(ctx context.Context, in *site.Instance) error {
 		services = append(services, s)
 	}
 	sort.Strings(services)
-	if err := m.waitStack(ctx, in.Name, services); err != nil {
+	if err := m.waitStack(ctx, name, services); err != nil {
 		return err
 	}
-	return m.runChecks(ctx, in.Name, e)
+	return m.runChecks(ctx, name, e)
 }
 
-// waitStack polls until every service has a running task whose container
-// is healthy (or has no health check).
-func (m *Manager) waitStack(ctx context.Context, name string, services []string) error {
-	deadline := time.Now().Add(m.healthTimeout())
+// swarmStop scales every service of the stack to 0 and waits until its
+// containers have stopped; the services, networks and secrets stay.
+func (m *Manager) swarmStop(ctx context.Context, name string) error {
+	if err := m.Engine.StackScale(ctx, name, 0); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(m.stopTimeout() + time.Minute)
 	for {
 		ctrs, err := m.Engine.Containers(ctx, map[string]string{engine.LabelStack: name})
 		if err != nil {
 			return err
 		}
+		up := 0
+		for _, c := range ctrs {
+			if c.State == "running" {
+				up++
+			}
+		}
+		if up == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("stack %s: %d containers still running after scaling to 0", name, up)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// waitStack polls until every service has a running task of its current
+// spec whose container is healthy (or has no health check).
+func (m *Manager) waitStack(ctx context.Context, name string, services []string) error {
+	deadline := time.Now().Add(m.healthTimeout())
+	for {
+		current, err := m.Engine.StackCurrent(ctx, name)
+		if err != nil {
+			return err
+		}
+		ctrs, err := m.Engine.Containers(ctx, map[string]string{engine.LabelStack: name})
+		if err != nil {
+			return err
+		}
+		byID := map[string]engine.Container{}
+		for _, c := range ctrs {
+			byID[c.ID] = c
+		}
 		var waiting []string
 		for _, s := range services {
 			ok := false
-			for _, c := range ctrs {
-				if c.Service == s && c.State == "running" && (c.Health == "healthy" || c.Health == "") {
+			for _, id := range current[s] {
+				if c, found := byID[id]; found && c.State == "running" && (c.Health == "healthy" || c.Health == "") {
 					ok = true
 				}
 			}

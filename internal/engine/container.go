@@ -193,8 +193,12 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 
 func (t *tailBuffer) String() string { return string(t.buf) }
 
-// StopContainer stops one container.
+// StopContainer stops one container. A swarm task's container is stopped
+// by scaling its service to 0, since swarm would replace a stopped task.
 func (e *Engine) StopContainer(ctx context.Context, id string, timeout time.Duration) error {
+	if svc := e.taskService(ctx, id); svc != "" {
+		return e.stopService(ctx, svc)
+	}
 	secs := int(timeout.Seconds())
 	if _, err := e.api.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs}); err != nil {
 		return fmt.Errorf("stop container %s: %w", id, mapErr(err))
@@ -202,8 +206,12 @@ func (e *Engine) StopContainer(ctx context.Context, id string, timeout time.Dura
 	return nil
 }
 
-// StartContainer starts one container.
+// StartContainer starts one container; for a swarm task's container it
+// scales the service back to its replicas before StopContainer.
 func (e *Engine) StartContainer(ctx context.Context, id string) error {
+	if svc := e.taskService(ctx, id); svc != "" {
+		return e.startService(ctx, svc)
+	}
 	if _, err := e.api.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		return fmt.Errorf("start container %s: %w", id, mapErr(err))
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -461,6 +462,12 @@ func ServiceSpec(p *types.Project, name string, nets, secrets map[string]string,
 // StackRemove removes the services, then the networks and secrets of a
 // stack. Volumes are kept, always.
 func (e *Engine) StackRemove(ctx context.Context, stack string) error {
+	if state, _, err := e.SwarmState(ctx); err != nil {
+		return err
+	} else if state != "active" {
+		// Leaving a swarm removed its services; the volumes stay.
+		return nil
+	}
 	f := client.Filters{}.Add("label", LabelStack+"="+stack)
 	svcs, err := e.api.ServiceList(ctx, client.ServiceListOptions{Filters: f})
 	if err != nil {
@@ -540,3 +547,156 @@ type StackService struct {
 }
 
 func fileMode(m uint32) os.FileMode { return os.FileMode(m) }
+
+// StackScale sets the replicas of every replicated service of a stack;
+// 0 stops the stack without removing it. StackDeploy restores the counts
+// of the compose file.
+func (e *Engine) StackScale(ctx context.Context, stack string, replicas uint64) error {
+	res, err := e.api.ServiceList(ctx, client.ServiceListOptions{Filters: client.Filters{}.Add("label", LabelStack+"="+stack)})
+	if err != nil {
+		return fmt.Errorf("list services of stack %s: %w", stack, err)
+	}
+	for _, s := range res.Items {
+		if s.Spec.Mode.Replicated == nil {
+			continue
+		}
+		spec := s.Spec
+		n := replicas
+		spec.Mode.Replicated.Replicas = &n
+		if _, err := e.api.ServiceUpdate(ctx, s.ID, client.ServiceUpdateOptions{Version: s.Version, Spec: spec}); err != nil {
+			return fmt.Errorf("scale service %s to %d: %w", s.Spec.Name, replicas, err)
+		}
+	}
+	return nil
+}
+
+// StackCurrent returns, per compose service of a stack, the containers of
+// its running tasks that run the service's current spec: after an update,
+// the tasks of the old spec do not count even while they still run.
+func (e *Engine) StackCurrent(ctx context.Context, stack string) (map[string][]string, error) {
+	svcs, err := e.api.ServiceList(ctx, client.ServiceListOptions{Filters: client.Filters{}.Add("label", LabelStack+"="+stack)})
+	if err != nil {
+		return nil, fmt.Errorf("list services of stack %s: %w", stack, err)
+	}
+	out := map[string][]string{}
+	for _, s := range svcs.Items {
+		if s.Spec.TaskTemplate.ContainerSpec == nil {
+			continue
+		}
+		want, err := json.Marshal(s.Spec.TaskTemplate.ContainerSpec)
+		if err != nil {
+			return nil, err
+		}
+		name := s.Spec.TaskTemplate.ContainerSpec.Labels[LabelService]
+		tasks, err := e.api.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", s.ID).Add("desired-state", "running")})
+		if err != nil {
+			return nil, fmt.Errorf("list tasks of %s: %w", s.Spec.Name, err)
+		}
+		for _, t := range tasks.Items {
+			if t.Status.State != swarm.TaskStateRunning || t.Status.ContainerStatus == nil || t.Spec.ContainerSpec == nil {
+				continue
+			}
+			got, err := json.Marshal(t.Spec.ContainerSpec)
+			if err != nil {
+				return nil, err
+			}
+			if string(got) == string(want) {
+				out[name] = append(out[name], t.Status.ContainerStatus.ContainerID)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Swarm labels: the service of a task's container, and the replicas a
+// service had before StopContainer scaled it to 0.
+const (
+	labelTaskService     = "com.docker.swarm.service.id"
+	labelStoppedReplicas = "org.dockerbank.stopped-replicas"
+)
+
+// taskService returns the swarm service of a task's container, or "".
+func (e *Engine) taskService(ctx context.Context, id string) string {
+	res, err := e.api.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil || res.Container.Config == nil {
+		return ""
+	}
+	return res.Container.Config.Labels[labelTaskService]
+}
+
+// stopService scales a replicated service to 0, remembering its replicas,
+// and waits until none of its containers runs.
+func (e *Engine) stopService(ctx context.Context, id string) error {
+	cur, err := e.api.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("inspect service %s: %w", id, err)
+	}
+	spec := cur.Service.Spec
+	if spec.Mode.Replicated == nil {
+		return fmt.Errorf("service %s is not replicated: it cannot be stopped by scaling", spec.Name)
+	}
+	if n := spec.Mode.Replicated.Replicas; n != nil && *n > 0 {
+		if spec.Labels == nil {
+			spec.Labels = map[string]string{}
+		}
+		spec.Labels[labelStoppedReplicas] = strconv.FormatUint(*n, 10)
+		zero := uint64(0)
+		spec.Mode.Replicated.Replicas = &zero
+		if _, err := e.api.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: cur.Service.Version, Spec: spec}); err != nil {
+			return fmt.Errorf("scale service %s to 0: %w", spec.Name, err)
+		}
+	}
+	return e.waitServiceRunning(ctx, id, spec.Name, false)
+}
+
+// startService scales a service stopped by stopService back to its
+// replicas and waits until one of its containers runs.
+func (e *Engine) startService(ctx context.Context, id string) error {
+	cur, err := e.api.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("inspect service %s: %w", id, err)
+	}
+	spec := cur.Service.Spec
+	if spec.Mode.Replicated == nil {
+		return nil
+	}
+	if n := spec.Mode.Replicated.Replicas; n == nil || *n == 0 {
+		want := uint64(1)
+		if v, err := strconv.ParseUint(spec.Labels[labelStoppedReplicas], 10, 64); err == nil && v > 0 {
+			want = v
+		}
+		delete(spec.Labels, labelStoppedReplicas)
+		spec.Mode.Replicated.Replicas = &want
+		if _, err := e.api.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: cur.Service.Version, Spec: spec}); err != nil {
+			return fmt.Errorf("scale service %s to %d: %w", spec.Name, want, err)
+		}
+	}
+	return e.waitServiceRunning(ctx, id, spec.Name, true)
+}
+
+// waitServiceRunning polls until a container of the service runs (up) or
+// none does (!up).
+func (e *Engine) waitServiceRunning(ctx context.Context, id, name string, up bool) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ctrs, err := e.Containers(ctx, map[string]string{labelTaskService: id})
+		if err != nil {
+			return err
+		}
+		running := false
+		for _, c := range ctrs {
+			running = running || c.State == "running"
+		}
+		if running == up {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("service %s: still %s after 2m", name, map[bool]string{true: "not running", false: "running"}[up])
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}

@@ -245,7 +245,8 @@ func (c *converter) env(s types.ServiceConfig) []corev1.EnvVar {
 			c.refuse(s.Name, "environment", "%s has no value (compose takes it from the shell); give it a value or a parameter", k)
 			continue
 		}
-		if secretLike.MatchString(k) && !strings.HasSuffix(k, "_FILE") && *v != "" {
+		// A value naming a mounted secret file is a reference, not a secret.
+		if secretLike.MatchString(k) && !strings.HasSuffix(k, "_FILE") && *v != "" && !strings.HasPrefix(*v, "/run/secrets/") {
 			secretData[k] = []byte(*v)
 			out = append(out, corev1.EnvVar{Name: k, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 				LocalObjectReference: corev1.LocalObjectReference{Name: c.objName(s.Name, "env")}, Key: k}}})

@@ -1,0 +1,138 @@
+package deploy_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank/internal/backup"
+	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/site"
+)
+
+// TestSwarmBackupRestore deploys demo as a swarm stack, backs it up,
+// changes its data, restores the backup in place and checks the data is
+// the backed-up data again, with the stack healthy and one task per service.
+func TestSwarmBackupRestore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test on a real engine (-short)")
+	}
+	ctx := t.Context()
+	eng, err := engine.Connect(ctx, engine.Options{})
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no engine under CI=true: %v", err)
+		}
+		t.Skipf("no engine: %v", err)
+	}
+	defer eng.Close()
+	state, _, err := eng.SwarmState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state == "inactive" {
+		if err := eng.SwarmInit(ctx, ""); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := eng.SwarmLeave(context.Background()); err != nil {
+				t.Errorf("leave the swarm this test created: %v", err)
+			}
+		})
+	} else if state != "active" {
+		t.Skipf("swarm state %s", state)
+	}
+	s, err := site.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bank.Open(ctx, bank.Source{Name: "embedded", FS: bankfs.FS, Root: bankfs.Root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &deploy.Manager{Bank: b, Site: s, Engine: eng, Command: "test swarm backup", HealthTimeout: 4 * time.Minute}
+	name := fmt.Sprintf("k8-swb-%06d", rand.IntN(1_000_000))
+	t.Cleanup(func() {
+		if _, err := m.Remove(context.Background(), name, deploy.RemoveOptions{PurgeData: true, Confirm: name, Force: true}); err != nil {
+			t.Errorf("remove instance and volumes: %v", err)
+		}
+	})
+	if _, err := m.DeploySwarm(ctx, deploy.DeployOptions{Entry: "demo", Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	job := &backup.Job{M: m, Progress: func(msg string) { t.Log(msg) }}
+	man, err := job.Backup(ctx, name, backup.BackupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := runningID(t, eng, name, "db")
+	saved := query(t, eng, db, "select count(*) || ':' || coalesce(max(id), 0) from records")
+
+	// Change the data: what the restore must undo.
+	query(t, eng, db, "insert into records (version, payload) values ('x', 'written after the backup')")
+	if err := eng.Exec(ctx, runningID(t, eng, name, "app"), []string{"sh", "-c", "echo after-backup > /data/files/after.txt"}, engine.ExecOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := job.Restore(ctx, name, backup.RestoreOptions{Group: man.Group})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("restored %s: %d tables, %d files compared in %.1fs", res.Group, res.Tables, res.Files, res.Seconds)
+	db = runningID(t, eng, name, "db")
+	if got := query(t, eng, db, "select count(*) || ':' || coalesce(max(id), 0) from records where payload <> 'written after the backup' and id <= "+strings.Split(saved, ":")[1]); got != saved {
+		t.Errorf("records after restore = %s, backed up %s", got, saved)
+	}
+	if got := query(t, eng, db, "select count(*) from records where payload = 'written after the backup'"); got != "0" {
+		t.Errorf("the record written after the backup survived the restore")
+	}
+	if _, err := eng.ExecOutput(ctx, runningID(t, eng, name, "app"), "test", "-e", "/data/files/after.txt"); err == nil {
+		t.Error("the file written after the backup survived the restore")
+	}
+	for _, svc := range []string{"app", "db"} {
+		ctrs, err := eng.Containers(ctx, map[string]string{engine.LabelStack: name, engine.LabelService: svc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, c := range ctrs {
+			if c.State == "running" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d %s containers run after the restore, want 1 (the swarm task)", n, svc)
+		}
+	}
+}
+
+func runningID(t *testing.T, eng *engine.Engine, stack, service string) string {
+	t.Helper()
+	ctrs, err := eng.Containers(t.Context(), map[string]string{engine.LabelStack: stack, engine.LabelService: service})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range ctrs {
+		if c.State == "running" {
+			return c.ID
+		}
+	}
+	t.Fatalf("no running %s container in stack %s", service, stack)
+	return ""
+}
+
+func query(t *testing.T, eng *engine.Engine, db, sql string) string {
+	t.Helper()
+	out, err := eng.ExecOutput(t.Context(), db, "psql", "-U", "demo", "-d", "demo", "-tAc", sql)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return strings.TrimSpace(out)
+}
