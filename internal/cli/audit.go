@@ -19,8 +19,9 @@ const auditExitHelp = `Exit codes:
 
 func (a *app) auditCommand() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "audit",
-		Short: "Audit images: provenance, currency, hardening, data and secrets in layers, licence limits",
+		Use:     "audit",
+		Short:   "Audit images: provenance, currency, hardening, data and secrets in layers, licence limits",
+		GroupID: "audit",
 	}
 	c.AddCommand(a.auditImageCommand())
 	return c

@@ -71,6 +71,7 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		&cobra.Group{ID: "instances", Title: "Instances:"},
 		&cobra.Group{ID: "protect", Title: "Protect:"},
 		&cobra.Group{ID: "watch", Title: "Watch:"},
+		&cobra.Group{ID: "audit", Title: "Audit:"},
 		&cobra.Group{ID: "site", Title: "Site:"})
 	// Every command is registered here, explicitly.
 	for _, c := range []*cobra.Command{

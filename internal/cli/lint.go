@@ -27,7 +27,7 @@ func (a *app) lintCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:     "lint [FILES... | DIR | INSTANCE]",
-		GroupID: "bank",
+		GroupID: "audit",
 		Short:   "Check compose files against operating and security rules",
 		Long: `Check compose files against operating practice and security rules: user
 data outside named volumes, floating image tags, literal secrets, published
