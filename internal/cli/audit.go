@@ -23,7 +23,7 @@ func (a *app) auditCommand() *cobra.Command {
 		Short:   "Audit images: provenance, currency, hardening, data and secrets in layers, licence limits",
 		GroupID: "audit",
 	}
-	c.AddCommand(a.auditImageCommand())
+	c.AddCommand(a.auditImageCommand(), a.auditInstanceCommand())
 	return c
 }
 

@@ -83,7 +83,7 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		a.exportCommand(), a.swarmCommand(),
 		a.journalCommand(), a.versionCommand(),
 		a.lintCommand(),
-		a.auditCommand(),
+		a.auditCommand(), a.pushCommand(),
 		a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(), a.verifyCommand(), a.forgetCommand(), a.recoverCommand(),
 		a.logsCommand(), a.inspectCommand(), a.topCommand(), a.statsCommand(), a.execCommand(), a.shellCommand(), a.attachCommand(),
 		a.serveCommand(), a.alertsCommand(),

@@ -70,7 +70,7 @@ func exitCode(err error) int {
 		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked), errors.Is(err, kube.ErrLossy),
 		errors.Is(err, backup.ErrUnsafeArchive), errors.Is(err, backup.ErrRetentionRefused),
 		errors.Is(err, dr.ErrWrongKey), errors.Is(err, dr.ErrNoKey), errors.Is(err, dr.ErrNotEmpty), errors.Is(err, dr.ErrNoBackupKey),
-		errors.Is(err, dr.ErrNeedsSource):
+		errors.Is(err, dr.ErrNeedsSource), errors.Is(err, errPushRefused):
 		return ExitRefused
 	case errors.Is(err, deploy.ErrRolledBack):
 		return ExitRolledBack

@@ -386,6 +386,14 @@ func TestBadInputChangesNothing(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(h.site, "instances", "other")); err == nil {
 		t.Error("a refused deploy left an instance directory")
 	}
+	// audit instance audits each image of the instance once
+	r := h.run("audit", "instance", name, "--json")
+	var reports []struct {
+		Image struct{ Ref string }
+	}
+	if err := json.Unmarshal([]byte(r.out), &reports); err != nil || len(reports) != 2 {
+		t.Errorf("audit instance: exit %d, %d reports, %v\n%s", r.code, len(reports), err, r.err)
+	}
 }
 
 func TestUnreachableEngineNamesDockerHost(t *testing.T) {
