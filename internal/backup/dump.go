@@ -102,6 +102,11 @@ func (c *dbContainer) streamDump(ctx context.Context, cmd []string, o engine.Exe
 	serr := store(ctx, name, io.TeeReader(pr, watch))
 	pr.CloseWithError(errors.New("store ended"))
 	xerr := <-execErr
+	if xerr != nil && serr != nil {
+		// Either side may have stopped the other (a full repository cuts
+		// the dump short; a failing dump ends the store): name both.
+		return Stream{}, fmt.Errorf("dump %s: %w", name, errors.Join(xerr, serr))
+	}
 	if xerr != nil {
 		return Stream{}, fmt.Errorf("dump %s: %w", name, xerr)
 	}

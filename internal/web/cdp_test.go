@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,17 +47,32 @@ func startBrowser(t *testing.T) *browser {
 		}
 		t.Skip("chromium is not installed (apt-get install -y chromium)")
 	}
-	profile := t.TempDir()
+	// Chromium's helper processes outlive the main one for a moment and keep
+	// writing to the profile, so the profile is not a t.TempDir (whose
+	// cleanup fails on a directory that is still being written): the whole
+	// process group is killed, then the profile removed with a few tries.
+	profile, err := os.MkdirTemp("", "dockerbank-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
 		"--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
 		"--user-data-dir="+profile, "--remote-debugging-port=0", "--window-size=1280,900", "about:blank")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
+		for try := 0; try < 50; try++ {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("chromium profile %s not removed", profile)
 	})
 	// Chromium prints "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/ID".
 	port := make(chan string, 1)
