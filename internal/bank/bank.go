@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -72,7 +74,7 @@ func Open(ctx context.Context, sources ...Source) (*Bank, error) {
 // List returns the entries sorted by id.
 func (b *Bank) List() []*Entry {
 	out := make([]*Entry, 0, len(b.entries))
-	for _, id := range sortedKeys(b.entries) {
+	for _, id := range slices.Sorted(maps.Keys(b.entries)) {
 		out = append(out, b.entries[id])
 	}
 	return out
@@ -83,7 +85,7 @@ func (b *Bank) Get(id string) (*Entry, error) {
 	if e, ok := b.entries[id]; ok {
 		return e, nil
 	}
-	return nil, fmt.Errorf("%w %q; `dockerbank bank list` shows the entries (%s)", ErrNoEntry, id, strings.Join(sortedKeys(b.entries), ", "))
+	return nil, fmt.Errorf("%w %q; `dockerbank bank list` shows the entries (%s)", ErrNoEntry, id, strings.Join(slices.Sorted(maps.Keys(b.entries)), ", "))
 }
 
 // Files returns the file system and directory of an entry, to copy it.

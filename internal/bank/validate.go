@@ -3,10 +3,11 @@ package bank
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -56,7 +57,7 @@ func validateEntry(e *Entry, doc *yamlDoc, file string) Problems {
 			add(fmt.Sprintf("version %q appears twice", v.Version), "remove the duplicate", at...)
 		}
 		seen[v.Version] = true
-		for _, svc := range sortedKeys(v.Images) {
+		for _, svc := range slices.Sorted(maps.Keys(v.Images)) {
 			if !HasTag(v.Images[svc]) {
 				add(fmt.Sprintf("version %s: image %q of service %s has no tag", v.Version, v.Images[svc], svc),
 					"pin the image to a release tag such as :16.4 (never :latest)", append(at, "images", svc)...)
@@ -142,7 +143,7 @@ func checkCompose(ctx context.Context, e *Entry, dir string, where func(string) 
 			f, l := locate(keys...)
 			ps = append(ps, Problem{File: f, Line: l, Message: msg, Fix: fix})
 		}
-		for _, name := range sortedKeys(m.Services) {
+		for _, name := range slices.Sorted(maps.Keys(m.Services)) {
 			s := m.Services[name]
 			if !oneOf(s.Role, roles) {
 				add(fmt.Sprintf("service %s has no valid x-dockerbank role (%q)", name, s.Role),
@@ -165,7 +166,7 @@ func checkCompose(ctx context.Context, e *Entry, dir string, where func(string) 
 				}
 			}
 		}
-		for _, name := range sortedKeys(m.Volumes) {
+		for _, name := range slices.Sorted(maps.Keys(m.Volumes)) {
 			v := m.Volumes[name]
 			at := []string{"volumes", name}
 			if !oneOf(v.Class, classes) {
@@ -221,13 +222,4 @@ func serviceInAnyVariant(ctx context.Context, e *Entry, dir, svc string) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

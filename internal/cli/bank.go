@@ -3,7 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -94,7 +96,7 @@ func (a *app) bankShowCommand() *cobra.Command {
 					def = " (default)"
 				}
 				fmt.Fprintf(out, "  %s%s\n", v.Version, def)
-				for _, s := range sortedKeys(v.Images) {
+				for _, s := range slices.Sorted(maps.Keys(v.Images)) {
 					fmt.Fprintf(out, "    %-10s %s\n", s, v.Images[s])
 				}
 			}
@@ -105,12 +107,12 @@ func (a *app) bankShowCommand() *cobra.Command {
 				}
 			}
 			fmt.Fprintln(out, "\nservices:")
-			for _, s := range sortedKeys(e.Model.Services) {
+			for _, s := range slices.Sorted(maps.Keys(e.Model.Services)) {
 				m := e.Model.Services[s]
 				fmt.Fprintf(out, "  %-14s %-9s %s\n", s, m.Role, m.Engine)
 			}
 			fmt.Fprintln(out, "\nvolumes:")
-			for _, v := range sortedKeys(e.Model.Volumes) {
+			for _, v := range slices.Sorted(maps.Keys(e.Model.Volumes)) {
 				m := e.Model.Volumes[v]
 				fmt.Fprintf(out, "  %-14s %-9s backup=%s quiesce=%s\n", v, m.Class, orDash(m.Backup), orDash(m.Quiesce))
 			}

@@ -3,9 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -162,7 +164,7 @@ func (a *app) printServiceView(v observe.ServiceView) {
 		fmt.Fprintf(w, "    %s %s -> %s (%s)%s\n", m.Type, src, m.Destination, mode, class)
 	}
 	fmt.Fprintln(w, "  labels:")
-	for _, k := range sortedKeys(v.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(v.Labels)) {
 		fmt.Fprintf(w, "    %s=%s\n", k, v.Labels[k])
 	}
 }

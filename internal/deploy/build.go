@@ -8,9 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
@@ -20,7 +21,7 @@ import (
 // and the engine does not have yet. Other images are left to compose, which
 // pulls them when a registry is reachable.
 func (m *Manager) ensureImages(ctx context.Context, instance string, e *bank.Entry, ver bank.Version) error {
-	for _, svc := range sortedKeys(ver.Build) {
+	for _, svc := range slices.Sorted(maps.Keys(ver.Build)) {
 		b := ver.Build[svc]
 		ref := ver.Images[svc]
 		ctxDir := filepath.Join(m.Site.InstanceDir(instance), "entry", b.Context)
@@ -102,7 +103,7 @@ func contextSum(dir string, b bank.Build) (string, error) {
 		return "", fmt.Errorf("hash build context %s: %w", dir, err)
 	}
 	fmt.Fprintf(h, "dockerfile=%s\x00", b.Dockerfile)
-	for _, k := range sortedKeys(b.Args) {
+	for _, k := range slices.Sorted(maps.Keys(b.Args)) {
 		fmt.Fprintf(h, "%s=%s\x00", k, b.Args[k])
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -115,13 +116,4 @@ func tarDir(w io.Writer, dir string) error {
 		return fmt.Errorf("pack build context %s: %w", dir, err)
 	}
 	return tw.Close()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -158,7 +159,7 @@ func (m *Manager) buildSource(ctx context.Context, o BuildSourceOptions) (*Build
 	// Services sharing an image reference (REDCap's web and cron) build once.
 	byRef := map[string][]string{}
 	var refs []string
-	for _, svc := range sortedKeys(ver.Build) {
+	for _, svc := range slices.Sorted(maps.Keys(ver.Build)) {
 		ref := ver.Images[svc]
 		if _, seen := byRef[ref]; !seen {
 			refs = append(refs, ref)
@@ -348,7 +349,7 @@ func (m *Manager) checkBuilt(ctx context.Context, e *bank.Entry, ver bank.Versio
 	if e.Distribution.Mode != bank.BuildLocally {
 		return nil
 	}
-	for _, svc := range sortedKeys(ver.Build) {
+	for _, svc := range slices.Sorted(maps.Keys(ver.Build)) {
 		ok, err := m.Engine.ImageExists(ctx, ver.Images[svc])
 		if err != nil {
 			return err

@@ -2,6 +2,8 @@ package kube
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -40,7 +42,7 @@ echo "backup written: $OUT"`
 // method, a CronJob that dumps the database or archives the files to it.
 func (c *converter) backups() {
 	var jobs []string
-	for _, v := range sortedKeys(c.m.Volumes) {
+	for _, v := range slices.Sorted(maps.Keys(c.m.Volumes)) {
 		meta := c.m.Volumes[v]
 		if meta.Class == bank.ClassUserdata && meta.Backup != "" && meta.Backup != bank.BackupNone {
 			jobs = append(jobs, v)
@@ -79,7 +81,7 @@ func (c *converter) backupJob(volume string, meta bank.VolumeMeta, claim string)
 	var affinity *corev1.Affinity
 	if meta.Backup == bank.BackupFiles {
 		var owner string
-		for _, svc := range sortedKeys(meta.Mounts) {
+		for _, svc := range slices.Sorted(maps.Keys(meta.Mounts)) {
 			owner = svc
 			break
 		}

@@ -2,6 +2,8 @@ package kube
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -279,7 +281,7 @@ func (c *converter) checkServiceKeys(s types.ServiceConfig) {
 	for _, k := range names {
 		if k == "deploy" {
 			dep, _ := keys[k].(map[string]any)
-			for _, sub := range sortedKeys(dep) {
+			for _, sub := range slices.Sorted(maps.Keys(dep)) {
 				if empty(dep[sub]) {
 					continue
 				}
@@ -305,7 +307,7 @@ func (c *converter) checkKey(service, key string) {
 // checkTopLevel refuses keys of volumes, networks, secrets and configs.
 func (c *converter) checkTopLevel() {
 	check := func(section, name string, v any) {
-		for _, k := range sortedKeys(setKeys(v)) {
+		for _, k := range slices.Sorted(maps.Keys(setKeys(v))) {
 			key, ok := topKeyIndex[section+"."+k]
 			switch {
 			case !ok:
@@ -315,7 +317,7 @@ func (c *converter) checkTopLevel() {
 			}
 		}
 	}
-	for _, n := range sortedKeys(c.p.Volumes) {
+	for _, n := range slices.Sorted(maps.Keys(c.p.Volumes)) {
 		v := c.p.Volumes[n]
 		if v.Driver != "" && v.Driver != "local" {
 			c.refuse("volumes "+n, "driver", "driver %s: only local volumes become claims of the default StorageClass", v.Driver)
@@ -323,7 +325,7 @@ func (c *converter) checkTopLevel() {
 		v.Driver = ""
 		check("volumes", n, v)
 	}
-	for _, n := range sortedKeys(c.p.Networks) {
+	for _, n := range slices.Sorted(maps.Keys(c.p.Networks)) {
 		nw := c.p.Networks[n]
 		if nw.Driver != "" && nw.Driver != "bridge" && nw.Driver != "overlay" {
 			c.refuse("networks "+n, "driver", "driver %s has no NetworkPolicy form", nw.Driver)
@@ -335,10 +337,10 @@ func (c *converter) checkTopLevel() {
 		}
 		check("networks", n, nw)
 	}
-	for _, n := range sortedKeys(c.p.Secrets) {
+	for _, n := range slices.Sorted(maps.Keys(c.p.Secrets)) {
 		check("secrets", n, c.p.Secrets[n])
 	}
-	for _, n := range sortedKeys(c.p.Configs) {
+	for _, n := range slices.Sorted(maps.Keys(c.p.Configs)) {
 		check("configs", n, c.p.Configs[n])
 	}
 	if len(c.p.Models) > 0 {

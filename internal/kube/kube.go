@@ -3,7 +3,9 @@ package kube
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -173,7 +175,7 @@ func Convert(p *types.Project, m *bank.ComposeModel, o Options) (*Manifests, err
 	c.secrets()
 	c.configs()
 	c.claims()
-	for _, name := range sortedKeys(p.Services) {
+	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		s := p.Services[name]
 		c.checkServiceKeys(s)
 		images[name] = s.Image
@@ -197,13 +199,4 @@ func Convert(p *types.Project, m *bank.ComposeModel, o Options) (*Manifests, err
 		man.Warnings = c.probs
 	}
 	return man, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,7 +1,9 @@
 package kube
 
 import (
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -27,7 +29,7 @@ func (c *converter) serviceNetworks(s types.ServiceConfig) []string {
 	if len(s.Networks) == 0 {
 		return []string{"default"}
 	}
-	return sortedKeys(s.Networks)
+	return slices.Sorted(maps.Keys(s.Networks))
 }
 
 func (c *converter) networkLabels(s types.ServiceConfig) map[string]string {
@@ -51,7 +53,7 @@ func (c *converter) services(s types.ServiceConfig) {
 	if s.ContainerName != "" && s.ContainerName != s.Name {
 		names = append(names, s.ContainerName)
 	}
-	for _, n := range sortedKeys(s.Networks) {
+	for _, n := range slices.Sorted(maps.Keys(s.Networks)) {
 		nw := s.Networks[n]
 		if nw == nil {
 			continue
@@ -151,7 +153,7 @@ func (c *converter) networkPolicies() {
 			used[n] = true
 		}
 	}
-	for _, n := range sortedKeys(used) {
+	for _, n := range slices.Sorted(maps.Keys(used)) {
 		sel := merge(inst, map[string]string{LabelDBNetwork + dnsLabel(n): "true"})
 		np := &networkingv1.NetworkPolicy{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
@@ -173,7 +175,7 @@ func (c *converter) networkPolicies() {
 		}
 		c.add(5, "", np, "networkpolicy", np.Name)
 	}
-	for _, name := range sortedKeys(c.p.Services) {
+	for _, name := range slices.Sorted(maps.Keys(c.p.Services)) {
 		s := c.p.Services[name]
 		var ports []networkingv1.NetworkPolicyPort
 		for _, p := range s.Ports {

@@ -2,9 +2,11 @@ package kube
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -197,7 +199,7 @@ func (c *converter) pod(s types.ServiceConfig) podParts {
 	if s.StopGracePeriod != nil {
 		spec.TerminationGracePeriodSeconds = ptr(int64(seconds(time.Duration(*s.StopGracePeriod))))
 	}
-	for _, name := range sortedKeys(s.Sysctls) {
+	for _, name := range slices.Sorted(maps.Keys(s.Sysctls)) {
 		spec.SecurityContext.Sysctls = append(spec.SecurityContext.Sysctls, corev1.Sysctl{Name: name, Value: s.Sysctls[name]})
 	}
 	for _, g := range s.GroupAdd {
@@ -239,7 +241,7 @@ func (c *converter) pod(s types.ServiceConfig) podParts {
 func (c *converter) env(s types.ServiceConfig) []corev1.EnvVar {
 	var out []corev1.EnvVar
 	secretData := map[string][]byte{}
-	for _, k := range sortedKeys(s.Environment) {
+	for _, k := range slices.Sorted(maps.Keys(s.Environment)) {
 		v := s.Environment[k]
 		if v == nil {
 			c.refuse(s.Name, "environment", "%s has no value (compose takes it from the shell); give it a value or a parameter", k)
@@ -468,7 +470,7 @@ func (c *converter) lifecycle(s types.ServiceConfig) *corev1.Lifecycle {
 
 func (c *converter) hostAliases(s types.ServiceConfig) []corev1.HostAlias {
 	byIP := map[string][]string{}
-	for _, host := range sortedKeys(s.ExtraHosts) {
+	for _, host := range slices.Sorted(maps.Keys(s.ExtraHosts)) {
 		for _, ip := range s.ExtraHosts[host] {
 			if ip == "host-gateway" {
 				c.refuse(s.Name, "extra_hosts", "%s=host-gateway: pods have no Docker host gateway", host)
@@ -478,7 +480,7 @@ func (c *converter) hostAliases(s types.ServiceConfig) []corev1.HostAlias {
 		}
 	}
 	var out []corev1.HostAlias
-	for _, ip := range sortedKeys(byIP) {
+	for _, ip := range slices.Sorted(maps.Keys(byIP)) {
 		out = append(out, corev1.HostAlias{IP: ip, Hostnames: byIP[ip]})
 	}
 	return out
@@ -488,7 +490,7 @@ func (c *converter) hostAliases(s types.ServiceConfig) []corev1.HostAlias {
 // headless Service resolves, which it does only for ready pods.
 func (c *converter) waits(s types.ServiceConfig) []corev1.Container {
 	var out []corev1.Container
-	for _, dep := range sortedKeys(s.DependsOn) {
+	for _, dep := range slices.Sorted(maps.Keys(s.DependsOn)) {
 		d := s.DependsOn[dep]
 		switch d.Condition {
 		case "", types.ServiceConditionStarted, types.ServiceConditionHealthy:

@@ -2,6 +2,8 @@ package kube
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,7 +35,7 @@ func (c *converter) configName(name string) string {
 // SecretsInclude, and notes how to create them otherwise.
 func (c *converter) secrets() {
 	var missing []string
-	for _, name := range sortedKeys(c.p.Secrets) {
+	for _, name := range slices.Sorted(maps.Keys(c.p.Secrets)) {
 		s := c.p.Secrets[name]
 		if bool(s.External) {
 			c.notes = append(c.notes, fmt.Sprintf("secret %s is external: create Secret %s with key %s in namespace %s", name, c.secretName(name), secretKey(name), c.o.Namespace))
@@ -82,7 +84,7 @@ func (c *converter) secrets() {
 
 // configs emits a ConfigMap for each compose config.
 func (c *converter) configs() {
-	for _, name := range sortedKeys(c.p.Configs) {
+	for _, name := range slices.Sorted(maps.Keys(c.p.Configs)) {
 		cf := c.p.Configs[name]
 		if bool(cf.External) {
 			continue

@@ -4,6 +4,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"maps"
+	"slices"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
 )
@@ -68,7 +70,7 @@ func (c *converter) claimSpec() corev1.PersistentVolumeClaimSpec {
 
 // claims emits a PersistentVolumeClaim for each volume that needs one.
 func (c *converter) claims() {
-	for _, name := range sortedKeys(c.p.Volumes) {
+	for _, name := range slices.Sorted(maps.Keys(c.p.Volumes)) {
 		pl := c.plan(name)
 		if pl.kind != volClaim {
 			continue

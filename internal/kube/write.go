@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -96,7 +98,7 @@ func (man *Manifests) readme(apply string) []byte {
 	b.WriteString("Every pod runs with the runtime's default seccomp profile, without a service account token and without\n" +
 		"service-link variables, like a compose container. Each compose network is a NetworkPolicy; nothing else may\n" +
 		"connect but to published ports. Claims use the default StorageClass (ReadWriteOnce).\n\n")
-	images := sortedKeys(man.Images)
+	images := slices.Sorted(maps.Keys(man.Images))
 	if len(images) > 0 {
 		b.WriteString("## Images\n\nThe cluster must be able to pull these (images dockerbank builds locally must be pushed to a registry first):\n\n")
 		for _, s := range images {
