@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"regexp"
+	"strings"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
@@ -98,9 +99,5 @@ func joinOrNone(s []string) string {
 	if len(s) == 0 {
 		return "nothing"
 	}
-	out := s[0]
-	for _, x := range s[1:] {
-		out += ", " + x
-	}
-	return out
+	return strings.Join(s, ", ")
 }
