@@ -53,12 +53,17 @@ and waits for every container to be healthy, then runs the entry's checks.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&o.Name, "name", "", "instance name (default: the entry id)")
+	bindDeployFlags(c, &o, &set, &timeout, "instance name (default: the entry id)")
+	return c
+}
+
+// bindDeployFlags binds the flags that deploy and swarm deploy share.
+func bindDeployFlags(c *cobra.Command, o *deploy.DeployOptions, set *[]string, timeout *time.Duration, nameHelp string) {
+	c.Flags().StringVar(&o.Name, "name", "", nameHelp)
 	c.Flags().StringVar(&o.Version, "version", "", "entry version (default: the entry's default version)")
 	c.Flags().StringVar(&o.Variant, "variant", "", "entry variant")
-	c.Flags().StringArrayVar(&set, "set", nil, "parameter KEY=VALUE (repeatable)")
-	c.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for health")
-	return c
+	c.Flags().StringArrayVar(set, "set", nil, "parameter KEY=VALUE (repeatable)")
+	c.Flags().DurationVar(timeout, "timeout", 5*time.Minute, "how long to wait for health")
 }
 
 func parseSet(kvs []string) (map[string]string, error) {

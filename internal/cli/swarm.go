@@ -66,11 +66,7 @@ func (a *app) swarmDeployCommand() *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&o.Name, "name", "", "instance and stack name (default: the entry id)")
-	c.Flags().StringVar(&o.Version, "version", "", "entry version (default: the entry's default version)")
-	c.Flags().StringVar(&o.Variant, "variant", "", "entry variant")
-	c.Flags().StringArrayVar(&set, "set", nil, "parameter KEY=VALUE (repeatable)")
-	c.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for health")
+	bindDeployFlags(c, &o, &set, &timeout, "instance and stack name (default: the entry id)")
 	return c
 }
 
