@@ -233,7 +233,7 @@ func TestDisasterRecoveryOfTwoInstances(t *testing.T) {
 	escrow := filepath.Join(work, "backup-key.txt")
 	os.WriteFile(escrow, key, 0o600)
 	removeProjects(t, demo, maria)
-	docker(t, "rmi", drTestImage+":2.0")
+	docker(t, "rmi", "-f", drTestImage+":2.0") // -f: a just-removed container may still hold it for a moment
 	if err := os.RemoveAll(h.site); err != nil {
 		t.Fatal(err)
 	}
