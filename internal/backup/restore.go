@@ -456,8 +456,12 @@ func (j *Job) compare(ctx context.Context, man *Manifest, target string, res *Re
 			if err != nil {
 				return err
 			}
-			res.Files += len(mb.Files)
-			for _, d := range compareFiles(mb.Files, got) {
+			want, err := man.files(ctx, mb)
+			if err != nil {
+				return err
+			}
+			res.Files += len(want)
+			for _, d := range compareFiles(want, got) {
 				if mb.Live && strings.HasPrefix(d, "unexpected ") {
 					continue // created during a live capture, after the walk
 				}
@@ -483,7 +487,7 @@ func (j *Job) readVolume(ctx context.Context, vname string) ([]FileRecord, error
 		return nil, err
 	}
 	if st, err := os.Stat(vol.Mountpoint); err == nil && st.IsDir() {
-		files, _, _, err := walkDir(vol.Mountpoint, nil)
+		files, _, err := walkDir(vol.Mountpoint)
 		return files, err
 	}
 	id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
