@@ -611,10 +611,12 @@ func (j *Job) previousIndex(instance, volume string) (*indexReader, func()) {
 }
 
 // keepIndexes moves the stored group's volume indexes out of staging, to
-// be the next backup's previous indexes.
+// be the next backup's previous indexes. Only dir-mode indexes carry the
+// inodes and ctimes that make a digest reusable: a tar-mode backup in
+// between leaves the last dir-mode index in place.
 func (j *Job) keepIndexes(m *Manifest, staging string) {
 	for _, mb := range m.Members {
-		if mb.Index != "" {
+		if mb.Index != "" && mb.Mode == ModeDir {
 			_ = os.Rename(filepath.Join(staging, mb.Index), filepath.Join(j.cacheDir(m.Instance), mb.Index))
 		}
 	}
