@@ -36,6 +36,8 @@ type serveOptions struct {
 	smtpPasswordFile string
 	policy           observe.Policy
 	noCgroup         bool
+	noScheduler      bool
+	scheduleTick     time.Duration
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -54,6 +56,9 @@ request per container otherwise; never a stats stream), and serves:
              --metrics-token-file is set, then "Authorization: Bearer <token>" is required
   /          the dashboard, after login (set a password with 'dockerbank serve passwd'
              or a token with 'dockerbank serve token')
+
+Unless --no-scheduler, serve also runs each instance's scheduled backups,
+retention and restore drills, one job at a time (see 'dockerbank schedule').
 
 Alert rules (see 'dockerbank alerts rules') are evaluated after each collection
 and sent to --alert-webhook and/or by e-mail (--smtp-*). With --gelf, every
@@ -84,6 +89,8 @@ the containers or the engine.`,
 	f.StringVar(&o.smtpUser, "smtp-user", "", "SMTP user (PLAIN auth)")
 	f.StringVar(&o.smtpPasswordFile, "smtp-password-file", "", "file holding the SMTP password")
 	f.BoolVar(&o.noCgroup, "no-cgroup", false, "always use the engine's stats API, even on the engine's host")
+	f.BoolVar(&o.noScheduler, "no-scheduler", false, "do not run scheduled backups and restore drills (see 'dockerbank schedule')")
+	f.DurationVar(&o.scheduleTick, "schedule-check", time.Minute, "time between two checks of the protect schedule")
 	bindPolicyFlags(c, &o.policy)
 	c.AddCommand(a.servePasswdCommand(), a.serveTokenCommand())
 	return c
@@ -117,6 +124,11 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 		return err
 	}
 	log := a.logger()
+	// Open the bank now: the scheduler and the dashboard's actions use it
+	// from several goroutines.
+	if _, err := a.openBank(ctx); err != nil {
+		return err
+	}
 	col := &observe.Collector{Engine: e, Site: s, Log: log, All: o.all, Interval: o.interval}
 	if e.IsLocal() && !o.noCgroup {
 		col.Cgroup = observe.HostCgroup()
@@ -179,6 +191,14 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
 	go col.Run(ctx)
+	if !o.noScheduler {
+		sch, err := a.scheduler(ctx, protectJobs{&serveActions{a: a}})
+		if err != nil {
+			return err
+		}
+		sch.Tick = o.scheduleTick
+		go sch.Run(ctx)
+	}
 	scheme := "http"
 	if o.tlsCert != "" {
 		scheme = "https"
