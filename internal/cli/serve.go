@@ -37,6 +37,7 @@ type serveOptions struct {
 	policy           observe.Policy
 	noCgroup         bool
 	noScheduler      bool
+	auditEvery       time.Duration
 	scheduleTick     time.Duration
 }
 
@@ -90,6 +91,7 @@ the containers or the engine.`,
 	f.StringVar(&o.smtpPasswordFile, "smtp-password-file", "", "file holding the SMTP password")
 	f.BoolVar(&o.noCgroup, "no-cgroup", false, "always use the engine's stats API, even on the engine's host")
 	f.BoolVar(&o.noScheduler, "no-scheduler", false, "do not run scheduled backups and restore drills (see 'dockerbank schedule')")
+	f.DurationVar(&o.auditEvery, "audit-every", 6*time.Hour, "audit the instances' images when first seen and then this often (0 turns audits off)")
 	f.DurationVar(&o.scheduleTick, "schedule-check", time.Minute, "time between two checks of the protect schedule")
 	bindPolicyFlags(c, &o.policy)
 	c.AddCommand(a.servePasswdCommand(), a.serveTokenCommand())
@@ -151,6 +153,10 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 		ev.Notifiers = append(ev.Notifiers, m)
 	}
 	col.OnSnapshot = func(snap observe.Snapshot) { ev.Eval(ctx, snap) }
+	if o.auditEvery > 0 {
+		col.Audit = &observe.Auditor{Saver: e, Every: o.auditEvery, Log: log}
+		go col.Audit.Run(ctx, func() []string { return col.Snapshot().Images() })
+	}
 	reg := observe.Registry(col,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector())
