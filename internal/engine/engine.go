@@ -30,7 +30,7 @@ type Options struct {
 	// TLSDir holds ca.pem, cert.pem and key.pem for a tcp:// Host with
 	// TLS (see Endpoint); empty follows DOCKER_TLS_VERIFY/DOCKER_CERT_PATH.
 	TLSDir string
-	Logger  *slog.Logger
+	Logger *slog.Logger
 	// Events receives compose progress (pulls, builds, health waits); may be nil.
 	Events func(Event)
 }
