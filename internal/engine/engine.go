@@ -69,6 +69,9 @@ func Connect(ctx context.Context, o Options) (*Engine, error) {
 	if err := dockerCli.Initialize(copts); err != nil {
 		return nil, fmt.Errorf("initialise docker client: %w", err)
 	}
+	if err := resolveEndpoint(dockerCli, o); err != nil {
+		return nil, err
+	}
 	e := &Engine{cli: dockerCli, api: dockerCli.Client(), log: log}
 	e.Endpoint = dockerCli.DockerEndpoint().Host
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)

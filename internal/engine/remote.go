@@ -1,12 +1,16 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/flags"
 	"github.com/docker/go-connections/tlsconfig"
 )
@@ -44,5 +48,28 @@ func applyTLS(copts *flags.ClientOptions, o Options) error {
 			o.Host, errors.Join(errs...), o.TLSDir)
 	}
 	copts.TLS, copts.TLSVerify, copts.TLSOptions = true, true, t
+	return nil
+}
+
+// resolveEndpoint resolves the endpoint before Client() is called: the
+// docker CLI's Client() exits the process when that fails (an unknown
+// context, say), which must not happen to serve watching several engines.
+func resolveEndpoint(c *command.DockerCli, o Options) error {
+	var msg bytes.Buffer
+	if err := command.WithErrorStream(&msg)(c); err != nil {
+		return fmt.Errorf("resolve engine endpoint: %w", err)
+	}
+	defer command.WithErrorStream(io.Discard)(c)
+	if ep := c.DockerEndpoint(); ep.Host == "" || msg.Len() > 0 {
+		what := "the default endpoint"
+		switch {
+		case o.Context != "":
+			what = "context " + strconv.Quote(o.Context)
+		case o.Host != "":
+			what = "host " + o.Host
+		}
+		return fmt.Errorf("%w: %s: %s; check `docker context ls` or the host URL (unix:///path, tcp://host:port, ssh://user@host)",
+			ErrUnreachable, what, strings.TrimSpace(msg.String()))
+	}
 	return nil
 }
