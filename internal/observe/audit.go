@@ -93,16 +93,20 @@ func (a *Auditor) AuditDue(ctx context.Context, images []string) {
 }
 
 // Run audits the images images() returns: new ones within a minute, known
-// ones every Every.
+// ones every Every. While images() lists none (serve's first collection is
+// not done yet), it asks again after a few seconds.
 func (a *Auditor) Run(ctx context.Context, images func() []string) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
 	for {
-		a.AuditDue(ctx, images())
+		imgs := images()
+		a.AuditDue(ctx, imgs)
+		wait := time.Minute
+		if len(imgs) == 0 {
+			wait = 5 * time.Second
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		}
 	}
 }
