@@ -137,6 +137,7 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	if _, err := a.openBank(ctx); err != nil {
 		return err
 	}
+	a.resumeInterrupted(cmd) // once, before the goroutines that run jobs
 	col := &observe.Collector{Engine: e, Site: s, Log: log, All: o.all, Interval: o.interval}
 	if e.IsLocal() && !o.noCgroup {
 		col.Cgroup = observe.HostCgroup()
