@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -117,3 +118,44 @@ func TestServeSchedulerBacksUpAndDrillsDemo(t *testing.T) {
 
 // formatFloat writes a value as the Prometheus text format does.
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+func TestServeEngineFlags(t *testing.T) {
+	tests := []struct {
+		name          string
+		engines, tls  []string
+		wantNames     []string
+		wantErrSubstr string
+	}{
+		{"two engines", []string{"lab2=tcp://lab2:2376", "lab3=ssh://ops@lab3"}, []string{"lab2=/etc/lab2"}, []string{"lab2", "lab3"}, ""},
+		{"context name", []string{"old=old-host"}, nil, []string{"old"}, ""},
+		{"no endpoint", []string{"lab2"}, nil, nil, "write NAME=ENDPOINT"},
+		{"bad name", []string{"Lab 2=tcp://x:1"}, nil, nil, "write NAME=ENDPOINT"},
+		{"local is taken", []string{"local=tcp://x:1"}, nil, nil, "is taken"},
+		{"twice", []string{"a=tcp://x:1", "a=tcp://y:1"}, nil, nil, "is taken"},
+		{"tls dir without engine", []string{"a=tcp://x:1"}, []string{"b=/etc/b"}, nil, "no --engine b=ENDPOINT"},
+		{"tls dir without dir", []string{"a=tcp://x:1"}, []string{"a"}, nil, "write NAME=DIR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := &app{streams: Streams{Err: new(bytes.Buffer)}}
+			cs, err := a.extraEngines(serveOptions{engines: tt.engines, engineTLSDirs: tt.tls})
+			if tt.wantErrSubstr != "" {
+				var ue usageError
+				if err == nil || !strings.Contains(err.Error(), tt.wantErrSubstr) || !errors.As(err, &ue) {
+					t.Fatalf("error %v, want a usage error containing %q", err, tt.wantErrSubstr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, c := range cs {
+				names = append(names, c.Name)
+			}
+			if strings.Join(names, ",") != strings.Join(tt.wantNames, ",") {
+				t.Errorf("engines %v, want %v", names, tt.wantNames)
+			}
+		})
+	}
+}
