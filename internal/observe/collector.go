@@ -182,9 +182,21 @@ func (c *Collector) onEvent(ev engine.ContainerEvent) {
 		return
 	}
 	st.stale = true
-	if ev.Action == "start" {
+	if ev.Action == "start" && !sameStart(ev.Time, st.rt.StartedAt) {
 		st.starts++
 	}
+}
+
+// sameStart says whether a start event is the start an inspect already saw
+// (and counted): under load the event can arrive after a collection that
+// found the container restarted by its new start time. The engine emits the
+// event a few milliseconds after the process starts.
+func sameStart(event, startedAt time.Time) bool {
+	if startedAt.IsZero() || event.IsZero() {
+		return false
+	}
+	d := event.Sub(startedAt)
+	return d > -100*time.Millisecond && d < time.Second
 }
 
 func (c *Collector) name() string {

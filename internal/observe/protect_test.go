@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dockerbank/dockerbank/internal/audit"
+	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -96,5 +97,21 @@ func TestAuditorCountsFindings(t *testing.T) {
 	a.AuditDue(t.Context(), []string{testImage})
 	if again, _ := a.Result(testImage); !again.Time.Equal(before) {
 		t.Error("the image was audited again within Every")
+	}
+}
+
+// A start event that arrives after the collection that already counted the
+// restart (by its new start time) is not counted again.
+func TestLateStartEventNotCountedTwice(t *testing.T) {
+	started := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	c := &Collector{runtimes: map[string]*runtimeState{"c1": {restarts: 1}}}
+	c.runtimes["c1"].rt.StartedAt = started
+	c.onEvent(engine.ContainerEvent{ID: "c1", Action: "start", Time: started.Add(15 * time.Millisecond)})
+	if n := c.runtimes["c1"].starts; n != 0 {
+		t.Errorf("the late event of the start already seen counted %v starts, want 0", n)
+	}
+	c.onEvent(engine.ContainerEvent{ID: "c1", Action: "start", Time: started.Add(30 * time.Second)})
+	if n := c.runtimes["c1"].starts; n != 1 {
+		t.Errorf("a later start counted %v starts, want 1", n)
 	}
 }
