@@ -25,6 +25,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
 cleanup() {
 	"$BIN" rm "$INST" --purge-data --confirm "$INST" --force -q >/dev/null 2>&1 || true
 	"$BIN" rm "$INST-r" --purge-data --confirm "$INST-r" --force -q >/dev/null 2>&1 || true
+	"$BIN" rm "$INST-s" --purge-data --confirm "$INST-s" --force -q >/dev/null 2>&1 || true
 	docker rm -f bk-bench-helper >/dev/null 2>&1 || true
 	docker volume rm bk-bench-classic bk-bench-cp >/dev/null 2>&1 || true
 	rm -rf "$W"
@@ -61,6 +62,7 @@ NFILES=$(find "$MP" -type f | wc -l)
 export RESTIC_PASSWORD=bench
 PEER_REPO=$W/peer-repo
 RESTIC_REPOSITORY=$PEER_REPO restic init -q
+"$BIN" backup init -q # both repositories exist before the timed runs
 
 classic() { # $1 = output file
 	docker run --rm -v "$VOL":/data:ro dockerbank/busybox:1.36 tar c /data | gzip >"$1"
@@ -80,6 +82,17 @@ run_timed() { # label cmd...
 rss() { # cmd...: peak RSS (KiB) of the largest process in the tree
 	/usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1
 }
+own_rss() { # cmd...: peak RSS (KiB) of the command's own process (VmHWM), without children
+	"$@" >/dev/null &
+	local pid=$! hwm=0 v
+	while kill -0 "$pid" 2>/dev/null; do
+		v=$(awk '/VmHWM/{print $2}' "/proc/$pid/status" 2>/dev/null || true)
+		[ -n "$v" ] && [ "$v" -gt "$hwm" ] && hwm=$v
+		sleep 0.1
+	done
+	wait "$pid"
+	echo "$hwm"
+}
 
 # Full backups.
 run_timed a1 classic "$W/full.tar.gz"
@@ -96,6 +109,7 @@ run_timed c2 "$BIN" backup "$INST" -q
 run_timed d2 "$BIN" backup "$INST" -q --via tar
 RSS_C=$(rss "$BIN" backup "$INST" -q)
 RSS_D=$(rss "$BIN" backup "$INST" -q --via tar)
+OWN_C=$(own_rss "$BIN" backup "$INST" -q)
 
 # Restores into empty volumes.
 docker volume create bk-bench-classic >/dev/null
@@ -124,6 +138,27 @@ run_timed pg "$BIN" backup "$INST" -q
 touch "$W/stop"; wait "$CLIENT"
 ok=$(grep -c ok "$W/ticks" || true); fails=$(grep -c fail "$W/ticks" || true)
 
+# A volume of many small files (BENCH_SMALL_FILES, default 1,000,000): time
+# and peak RSS of a first and an unchanged second backup.
+NSMALL=${BENCH_SMALL_FILES:-1000000}
+"$BIN" deploy bkbench --name "$INST-s" -q >/dev/null
+SMP=$(docker volume inspect -f '{{.Mountpoint}}' "${INST}-s_data")
+python3 - "$SMP" "$NSMALL" <<'PY'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+for i in range((n + 999) // 1000):
+    sub = os.path.join(d, "d%04d" % i)
+    os.mkdir(sub)
+    for j in range(min(1000, n - i * 1000)):
+        with open(os.path.join(sub, "f%04d.txt" % j), "w") as f:
+            f.write("record %d %d\n" % (i, j))
+PY
+sync
+t0=$(now); S1_OWN=$(own_rss "$BIN" backup "$INST-s" -q); t1=$(now); T_s1=$(secs "$t0" "$t1")
+t0=$(now); S2_OWN=$(own_rss "$BIN" backup "$INST-s" -q); t1=$(now); T_s2=$(secs "$t0" "$t1")
+S_ALL=$(rss "$BIN" backup "$INST-s" -q)
+"$BIN" rm "$INST-s" --purge-data --confirm "$INST-s" --force -q >/dev/null
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "-" }'; }
 {
 	echo "### Run of $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), Docker $(docker version -f '{{.Server.Version}}'), $(restic version | cut -d' ' -f1-2)"
@@ -140,7 +175,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else pr
 	echo "Ratios: full backup (a)/(c) = $(ratio "$T_a1" "$T_c1")x faster than classic; (c)/(b) = $(ratio "$T_c1" "$T_b1") (target <= 1.3);"
 	echo "second backup (c2)/(c1) = $(ratio "$T_c2" "$T_c1") (target <= 0.25); restore (cr)/(c1) = $(ratio "$T_cr" "$T_c1") (target <= 1.5)."
 	echo
-	echo "Peak RSS of the largest process of \`dockerbank backup\` (dockerbank or its restic child): mountpoint $((RSS_C / 1024)) MiB, --via tar $((RSS_D / 1024)) MiB."
+	echo "Peak RSS of the dockerbank process (VmHWM) during a backup of this volume: $((OWN_C / 1024)) MiB. Of the largest process in the tree (dockerbank or its restic child): mountpoint $((RSS_C / 1024)) MiB, --via tar $((RSS_D / 1024)) MiB."
+	echo
+	echo "Volume of $NSMALL small files: first backup $T_s1 s, dockerbank's own peak RSS $((S1_OWN / 1024)) MiB; unchanged second backup $T_s2 s, $((S2_OWN / 1024)) MiB; largest process in the tree (restic) $((S_ALL / 1024)) MiB."
 	echo
 	echo "Hot PostgreSQL dump: database of $(awk -v s="$DBSIZE" 'BEGIN{printf "%.0f MiB", s/1048576}'), backup of the whole instance took $T_pg s; a client inserting every 100 ms meanwhile: $ok requests ok, $fails failed."
 	echo

@@ -76,6 +76,9 @@ func (j *Job) Export(ctx context.Context, name, file string) (*ArchiveResult, er
 }
 
 func writeArchive(ctx context.Context, repo *Restic, m *Manifest, tw *tar.Writer) error {
+	if err := m.inlineIndexes(ctx); err != nil {
+		return err
+	}
 	data, err := json.MarshalIndent(m, "", " ")
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
@@ -40,6 +42,16 @@ type Job struct {
 	HelperImage string
 	// Progress receives progress lines with throughput; may be nil.
 	Progress func(msg string)
+	// OnStatus, if set, sees the progress of each file volume's capture
+	// a few times a second (for a progress bar).
+	OnStatus func(volume string, s Status)
+}
+
+func (j *Job) statusOf(volume string) func(Status) {
+	if j.OnStatus == nil {
+		return nil
+	}
+	return func(s Status) { j.OnStatus(volume, s) }
 }
 
 func (j *Job) step(format string, args ...any) {
@@ -191,27 +203,44 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 			j.discard(repo, m)
 		}
 	}()
-	// The instance record, rendered project and secrets come first: a
-	// restore on a new host needs them.
-	meta, err := j.storeMeta(ctx, repo, in, m)
-	if err != nil {
-		return err
+	// Volume indexes and the manifest are written to a staging directory
+	// (the same path every time, so restic finds the last one as parent)
+	// and stored together last.
+	staging := filepath.Join(j.cacheDir(in.Name), "staging")
+	if err := os.RemoveAll(staging); err != nil {
+		return fmt.Errorf("clear backup staging %s: %w", staging, err)
 	}
-	m.Members = append(m.Members, meta)
-	crashPoint("meta-stored")
-
+	if err := os.MkdirAll(staging, 0o700); err != nil {
+		return fmt.Errorf("create backup staging: %w", err)
+	}
+	// The instance record, rendered project and secrets (a restore on a
+	// new host needs them) are stored beside the dumps.
+	var meta Member
+	metaErr := make(chan error, 1)
+	go func() {
+		var err error
+		meta, err = j.storeMeta(ctx, repo, in, m)
+		crashPoint("meta-stored")
+		metaErr <- err
+	}()
 	// Databases are dumped hot first (each at one transaction snapshot),
 	// then file volumes are captured: a row that names a file was written
 	// after its file, so every file the dumps reference is in the group.
 	// Only the file capture is quiesced.
+	var dumped []Member
 	for _, d := range dumps {
 		mb, err := j.dump(ctx, repo, m, d, byService[d.service])
 		if err != nil {
+			<-metaErr
 			return err
 		}
-		m.Members = append(m.Members, mb)
+		dumped = append(dumped, mb)
 		crashPoint("dump-stored")
 	}
+	if err := <-metaErr; err != nil {
+		return err
+	}
+	m.Members = append(append(m.Members, meta), dumped...)
 	q := &quiescer{e: j.M.Engine, s: j.M.Site, command: j.M.Command, inst: in.Name, op: m.Group, crash: crashPoint}
 	defer func() {
 		held, rerr := q.resume()
@@ -245,7 +274,7 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 		}
 	}
 	for _, f := range files {
-		mb, err := j.captureFiles(ctx, repo, m, f)
+		mb, err := j.captureFiles(ctx, repo, m, f, staging)
 		if err != nil {
 			return err
 		}
@@ -266,15 +295,20 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 	if err != nil {
 		return err
 	}
+	if err := os.WriteFile(filepath.Join(staging, "manifest.json"), data, 0o600); err != nil {
+		return fmt.Errorf("write manifest of group %s: %w", m.Group, err)
+	}
 	mtags := append(groupTags(m, "-", "manifest"), fmt.Sprintf("bytes=%d", m.Bytes()))
 	if o.Tag != "" {
 		mtags = append(mtags, o.Tag)
 	}
-	if _, err := repo.BackupStdin(ctx, bytes.NewReader(data), "manifest.json", mtags); err != nil {
+	sum, err := repo.BackupDir(ctx, staging, mtags, nil)
+	if err != nil {
 		return fmt.Errorf("store manifest of group %s: %w", m.Group, err)
 	}
+	m.snapshot, m.repo = sum.SnapshotID, repo
 	crashPoint("manifest-stored")
-	j.cacheManifest(m, data)
+	j.keepIndexes(m, staging)
 	j.step("group %s complete: %d members, %s", m.Group, len(m.Members), humanBytes(m.Bytes()))
 	return nil
 }
@@ -365,15 +399,18 @@ func (j *Job) dump(ctx context.Context, repo *Restic, m *Manifest, d dumpPlan, c
 		return Member{}, fmt.Errorf("volume %s: %w", d.volume, err)
 	}
 	mb := Member{Volume: d.volume, Kind: KindDump, Method: d.method, Service: d.service, Engine: d.engine}
-	var snaps []string
+	snapOf := map[string]string{} // stream name -> snapshot
 	start := time.Now()
+	var mu sync.Mutex // dumpers may store several streams at once
 	store := func(ctx context.Context, name string, r io.Reader) error {
 		cr := &cancelReader{r: r}
 		sum, err := repo.backupStdinCancel(ctx, cr, streamFile(d.volume, name), groupTags(m, d.volume, KindDump))
 		if err != nil {
 			return err
 		}
-		snaps = append(snaps, sum.SnapshotID)
+		mu.Lock()
+		defer mu.Unlock()
+		snapOf[name] = sum.SnapshotID
 		mb.Added += sum.DataAdded
 		crashPoint("dump-stream-stored")
 		return nil
@@ -384,6 +421,10 @@ func (j *Job) dump(ctx context.Context, repo *Restic, m *Manifest, d dumpPlan, c
 		return Member{}, fmt.Errorf("volume %s: %w", d.volume, err)
 	}
 	mb.Streams = streams
+	snaps := make([]string, len(streams)) // in the order of Streams
+	for i, st := range streams {
+		snaps[i] = snapOf[st.Name]
+	}
 	mb.Snapshot = strings.Join(snaps, ",")
 	for _, s := range streams {
 		mb.Bytes += s.Size
@@ -394,7 +435,7 @@ func (j *Job) dump(ctx context.Context, repo *Restic, m *Manifest, d dumpPlan, c
 	return mb, nil
 }
 
-func (j *Job) captureFiles(ctx context.Context, repo *Restic, m *Manifest, f filePlan) (Member, error) {
+func (j *Job) captureFiles(ctx context.Context, repo *Restic, m *Manifest, f filePlan, staging string) (Member, error) {
 	vol, err := j.M.Engine.InspectVolume(ctx, f.name)
 	if err != nil {
 		return Member{}, fmt.Errorf("volume %s: %w", f.volume, err)
@@ -411,22 +452,50 @@ func (j *Job) captureFiles(ctx context.Context, repo *Restic, m *Manifest, f fil
 	tags := groupTags(m, f.volume, KindFiles)
 	switch mode {
 	case ModeDir:
-		prev := j.previousKeys(ctx, repo, m.Instance, f.volume)
-		files, root, _, err := walkDir(vol.Mountpoint, prev)
+		if empty, err := dirEmpty(vol.Mountpoint); err != nil {
+			return Member{}, fmt.Errorf("volume %s: %w", f.volume, err)
+		} else if empty {
+			// restic refuses to save an empty snapshot: an empty volume
+			// is stored as a tar stream of its root directory.
+			return j.captureEmpty(ctx, repo, mb, vol.Mountpoint, tags)
+		}
+		// The manifest's walk (digests of new and changed files) runs
+		// beside restic: both read the same files, mostly from the page
+		// cache, and restic leaves CPU to spare while it waits for I/O.
+		idxPath := filepath.Join(staging, indexName(f.volume))
+		iw, err := createIndex(idxPath)
 		if err != nil {
 			return Member{}, err
 		}
-		crashPoint("files-walked")
-		sum, err := repo.BackupDir(ctx, vol.Mountpoint, tags)
+		prev, closePrev := j.previousIndex(m.Instance, f.volume)
+		defer closePrev()
+		var root *FileRecord
+		walked := make(chan error, 1)
+		go func() {
+			var err error
+			root, err = walkVolume(vol.Mountpoint, prev, iw.add)
+			err = errors.Join(err, iw.close())
+			crashPoint("files-walked")
+			walked <- err
+		}()
+		sum, err := repo.BackupDir(ctx, vol.Mountpoint, tags, j.statusOf(f.volume))
+		if werr := <-walked; werr != nil {
+			return Member{}, werr
+		}
 		if err != nil {
 			return Member{}, fmt.Errorf("volume %s: %w", f.volume, err)
 		}
 		if mb.Live {
-			if n := settle(vol.Mountpoint, files); n > 0 {
+			n, err := settleIndex(vol.Mountpoint, idxPath)
+			if err != nil {
+				return Member{}, err
+			}
+			if n > 0 {
 				j.step("  %s: %d file(s) changed during the live capture; their digests are not recorded", f.volume, n)
 			}
 		}
-		mb.Files, mb.Root, mb.Snapshot, mb.Added = files, root, sum.SnapshotID, sum.DataAdded
+		mb.Index, mb.Root, mb.Snapshot, mb.Added = indexName(f.volume), root, sum.SnapshotID, sum.DataAdded
+		mb.Count, mb.Bytes = iw.count, iw.bytes
 		j.step("  %s: restic read %d new, %d changed, %d unchanged files", f.volume, sum.FilesNew, sum.FilesChanged, sum.FilesUnchanged)
 	case ModeTar:
 		id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
@@ -460,14 +529,26 @@ func (j *Job) captureFiles(ctx context.Context, repo *Restic, m *Manifest, f fil
 		if ierr != nil {
 			return Member{}, fmt.Errorf("volume %s: %w", f.volume, ierr)
 		}
-		mb.Files, mb.Root, mb.Snapshot, mb.Added = idx.files, idx.root, sum.SnapshotID, sum.DataAdded
+		// The archive API gives no order to walk beside: this index is
+		// built in memory (tar mode is for engines on other hosts).
+		iw, err := createIndex(filepath.Join(staging, indexName(f.volume)))
+		if err != nil {
+			return Member{}, err
+		}
+		for i := range idx.files {
+			if err := iw.add(&idx.files[i]); err != nil {
+				iw.close()
+				return Member{}, err
+			}
+		}
+		if err := iw.close(); err != nil {
+			return Member{}, err
+		}
+		mb.Index, mb.Root, mb.Snapshot, mb.Added = indexName(f.volume), idx.root, sum.SnapshotID, sum.DataAdded
+		mb.Count, mb.Bytes = iw.count, iw.bytes
 		mb.Streams = []Stream{{Name: f.volume + ".tar", Size: d.n, SHA256: d.Sum()}}
 	default:
 		return Member{}, fmt.Errorf("unknown capture mode %q: use dir or tar", mode)
-	}
-	for _, fr := range mb.Files {
-		mb.Bytes += fr.Size
-		mb.Count++
 	}
 	el := time.Since(start)
 	j.step("  %s: %d entries, %s in %s (%s, %s), %s new in the repository", f.volume, mb.Count, humanBytes(mb.Bytes),
@@ -475,69 +556,69 @@ func (j *Job) captureFiles(ctx context.Context, repo *Restic, m *Manifest, f fil
 	return mb, nil
 }
 
-// previousKeys returns the digests of the newest complete group's files
-// of a volume, to skip hashing unchanged files.
-// The newest manifest is also kept in the site (a cache: digests are
-// reused only for files whose size, mtime, ctime and inode still match),
-// which spares two restic starts per volume.
-func (j *Job) previousKeys(ctx context.Context, repo *Restic, instance, volume string) map[fileKey]string {
-	if man := j.cachedManifest(instance); man != nil {
-		return keysOf(man, volume)
-	}
-	groups, err := ListGroups(ctx, repo, instance)
+func dirEmpty(dir string) (bool, error) {
+	f, err := os.Open(dir)
 	if err != nil {
-		return nil
+		return false, err
 	}
-	for i := len(groups) - 1; i >= 0; i-- {
-		g := groups[i]
-		if !g.Complete {
-			continue
-		}
-		man, err := LoadManifest(ctx, repo, g)
-		if err != nil {
-			return nil
-		}
-		return keysOf(man, volume)
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if errors.Is(err, io.EOF) {
+		return true, nil
 	}
-	return nil
+	return len(names) == 0, err
 }
 
-func (j *Job) cachePath(instance string) string {
-	return filepath.Join(j.M.Site.Dir, "cache", "backup", instance+".json")
-}
-
-func (j *Job) cachedManifest(instance string) *Manifest {
-	data, err := os.ReadFile(j.cachePath(instance))
+func (j *Job) captureEmpty(ctx context.Context, repo *Restic, mb Member, dir string, tags []string) (Member, error) {
+	fi, err := os.Lstat(dir)
 	if err != nil {
-		return nil
+		return Member{}, fmt.Errorf("volume %s: %w", mb.Volume, err)
 	}
-	var m Manifest
-	if json.Unmarshal(data, &m) != nil || m.Format != ManifestVersion || m.Instance != instance {
-		return nil
+	root := recordOf(".", fi)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	err = tw.WriteHeader(&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: int64(fi.Mode().Perm()), Uid: root.UID, Gid: root.GID, ModTime: root.MTime})
+	if err == nil {
+		err = tw.Close()
 	}
-	return &m
+	if err != nil {
+		return Member{}, fmt.Errorf("volume %s: %w", mb.Volume, err)
+	}
+	d := newDigest()
+	d.Write(buf.Bytes())
+	sum, err := repo.BackupStdin(ctx, &buf, mb.Volume+".tar", tags)
+	if err != nil {
+		return Member{}, fmt.Errorf("volume %s: %w", mb.Volume, err)
+	}
+	mb.Mode, mb.Root, mb.Snapshot, mb.Added = ModeTar, &root, sum.SnapshotID, sum.DataAdded
+	mb.Streams = []Stream{{Name: mb.Volume + ".tar", Size: d.n, SHA256: d.Sum()}}
+	j.step("  %s: empty volume", mb.Volume)
+	return mb, nil
 }
 
-func (j *Job) cacheManifest(m *Manifest, data []byte) {
-	p := j.cachePath(m.Instance)
-	if os.MkdirAll(filepath.Dir(p), 0o700) == nil {
-		_ = site.WriteFileAtomic(p, data, 0o600)
-	}
+func (j *Job) cacheDir(instance string) string {
+	return filepath.Join(j.M.Site.Dir, "cache", "backup", instance)
 }
 
-func keysOf(man *Manifest, volume string) map[fileKey]string {
-	out := map[fileKey]string{}
-	for _, mb := range man.Members {
-		if mb.Volume != volume || mb.Mode != ModeDir {
-			continue
-		}
-		for _, f := range mb.Files {
-			if f.Type == "file" && f.SHA256 != "" && f.Ino != 0 {
-				out[fileKey{path: f.Path, size: f.Size, mtime: f.MTime.UnixNano(), ctime: f.CTime, ino: f.Ino}] = f.SHA256
-			}
+// previousIndex opens the index of a volume kept from the last backup; a
+// missing one means every file is hashed. It is only a hint: a digest is
+// reused only for a file whose size, mtime, ctime and inode still match.
+func (j *Job) previousIndex(instance, volume string) (*indexReader, func()) {
+	f, err := os.Open(filepath.Join(j.cacheDir(instance), indexName(volume)))
+	if err != nil {
+		return nil, func() {}
+	}
+	return newIndexReader(bufio.NewReaderSize(f, 256<<10)), func() { f.Close() }
+}
+
+// keepIndexes moves the stored group's volume indexes out of staging, to
+// be the next backup's previous indexes.
+func (j *Job) keepIndexes(m *Manifest, staging string) {
+	for _, mb := range m.Members {
+		if mb.Index != "" {
+			_ = os.Rename(filepath.Join(staging, mb.Index), filepath.Join(j.cacheDir(m.Instance), mb.Index))
 		}
 	}
-	return out
 }
 
 // cancelReader lets the store kill restic before restic sees EOF when the

@@ -26,11 +26,11 @@ type fileKey struct {
 	ino   uint64
 }
 
-// walkDir records every entry below root with owner, mode, mtime, link
-// target and, for regular files, sha256. Digests of files unchanged since
-// prev (same size, mtime, ctime and inode) are reused.
-func walkDir(root string, prev map[fileKey]string) (files []FileRecord, rootRec *FileRecord, keys map[fileKey]string, err error) {
-	keys = map[fileKey]string{}
+// walkVolume passes every entry below root, in WalkDir order, to emit,
+// with owner, mode, mtime, link target and, for regular files, sha256;
+// it returns the record of root itself. Digests of files unchanged since
+// the index prev (same size, mtime, ctime and inode) are reused.
+func walkVolume(root string, prev *indexReader, emit func(*FileRecord) error) (rootRec *FileRecord, err error) {
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, werr error) error {
 		if werr != nil {
 			return werr
@@ -46,27 +46,32 @@ func walkDir(root string, prev map[fileKey]string) (files []FileRecord, rootRec 
 		}
 		if fi.Mode().IsRegular() {
 			k := keyOf(rec.Path, fi)
-			if sum, ok := prev[k]; ok {
-				rec.SHA256 = sum
-			} else {
+			if rec.SHA256 = prev.digest(rec.Path, k); rec.SHA256 == "" {
 				if rec.SHA256, err = hashFile(path); err != nil {
 					return err
 				}
 			}
-			keys[k] = rec.SHA256
 			rec.Ino, rec.CTime = k.ino, k.ctime
 		}
 		if rel == "." {
 			rootRec = &rec
 			return nil
 		}
-		files = append(files, rec)
-		return nil
+		return emit(&rec)
 	})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("read volume files at %s: %w", root, err)
+		return nil, fmt.Errorf("read volume files at %s: %w", root, err)
 	}
-	return files, rootRec, keys, nil
+	return rootRec, nil
+}
+
+// walkDir is walkVolume into memory, for drills.
+func walkDir(root string) (files []FileRecord, rootRec *FileRecord, err error) {
+	rootRec, err = walkVolume(root, nil, func(r *FileRecord) error {
+		files = append(files, *r)
+		return nil
+	})
+	return files, rootRec, err
 }
 
 func keyOf(path string, fi fs.FileInfo) fileKey {
@@ -107,24 +112,6 @@ func hashFile(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// settle drops the digests of files that changed while the volume was
-// read (a live volume without quiesce): their stored content is whatever
-// restic read, so the manifest must not promise a digest for them.
-func settle(root string, files []FileRecord) (volatile int) {
-	for i := range files {
-		f := &files[i]
-		if f.Type != "file" {
-			continue
-		}
-		fi, err := os.Lstat(filepath.Join(root, f.Path))
-		if err != nil || fi.Size() != f.Size || !fi.ModTime().Equal(f.MTime) {
-			f.SHA256 = ""
-			volatile++
-		}
-	}
-	return volatile
 }
 
 // tarIndex reads a tar stream (as written by the engine's archive API or

@@ -106,6 +106,7 @@ func LoadManifest(ctx context.Context, repo *Restic, g Group) (*Manifest, error)
 	if m.Format != ManifestVersion {
 		return nil, fmt.Errorf("manifest of group %s has format %q; this dockerbank reads %s", g.ID, m.Format, ManifestVersion)
 	}
+	m.snapshot, m.repo = g.manifest.ID, repo
 	have := map[string]bool{}
 	for _, s := range g.Snapshots {
 		have[s.ID] = true

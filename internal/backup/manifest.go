@@ -1,8 +1,11 @@
 package backup
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"sort"
@@ -31,6 +34,11 @@ type Manifest struct {
 	QuiesceMode string   `json:"quiesceMode,omitempty"`
 	QuiesceSecs float64  `json:"quiesceSeconds,omitempty"`
 	Members     []Member `json:"members"`
+
+	// snapshot is the manifest's own snapshot (with the volume indexes)
+	// in repo, once stored or loaded.
+	snapshot string
+	repo     *Restic
 }
 
 // Member kinds.
@@ -53,7 +61,11 @@ type Member struct {
 	Mode     string   `json:"mode,omitempty"`
 	Snapshot string   `json:"snapshot"`
 	Streams  []Stream `json:"streams,omitempty"`
-	// Files are the regular files of a file volume with their digests.
+	// Index names the file volume's index (every entry with owner, mode,
+	// mtime and, for regular files, sha256) in the manifest's snapshot.
+	Index string `json:"index,omitempty"`
+	// Files holds the same records inline: in archives, and in groups
+	// written before indexes.
 	Files []FileRecord `json:"files,omitempty"`
 	// Root is the owner and mode of the volume's root directory.
 	Root *FileRecord `json:"root,omitempty"`
@@ -98,6 +110,42 @@ type FileRecord struct {
 	// file.
 	Ino   uint64 `json:"ino,omitempty"`
 	CTime int64  `json:"ctime,omitempty"`
+}
+
+// files returns the records of a file member, reading its index from the
+// repository when the manifest does not hold them inline.
+func (m *Manifest) files(ctx context.Context, mb Member) ([]FileRecord, error) {
+	if mb.Index == "" {
+		return mb.Files, nil
+	}
+	if m.repo == nil || m.snapshot == "" {
+		return nil, fmt.Errorf("group %s: the index of %s is not at hand", m.Group, mb.Volume)
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(m.repo.Dump(ctx, m.snapshot, "/"+mb.Index, pw)) }()
+	files, err := readIndex(pr)
+	pr.CloseWithError(errors.New("index read"))
+	if err != nil {
+		return nil, fmt.Errorf("read index of %s in group %s: %w", mb.Volume, m.Group, err)
+	}
+	return files, nil
+}
+
+// inlineIndexes puts the records of every file member into the manifest
+// itself (for archives, which carry no repository).
+func (m *Manifest) inlineIndexes(ctx context.Context) error {
+	for i := range m.Members {
+		mb := &m.Members[i]
+		if mb.Index == "" {
+			continue
+		}
+		files, err := m.files(ctx, *mb)
+		if err != nil {
+			return err
+		}
+		mb.Files, mb.Index = files, ""
+	}
+	return nil
 }
 
 // Bytes sums the sizes of the members.

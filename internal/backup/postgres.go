@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/dockerbank/dockerbank/internal/engine"
 )
 
@@ -113,22 +115,31 @@ func (p *Postgres) Dump(ctx context.Context, store StoreFunc) ([]Stream, error) 
 	if err != nil {
 		return nil, err
 	}
-	var out []Stream
-	g, err := p.c.streamDump(ctx, []string{"pg_dumpall", "-U", p.user, "--globals-only"}, engine.ExecOptions{},
-		pgGlobals, store, pgDumpallComplete, nil)
-	if err != nil {
-		return nil, err
+	// Each stream is consistent on its own (globals, then one snapshot per
+	// database), so they run side by side: most of a small dump's time is
+	// the store's fixed cost (a restic start waits 200 ms on its lock).
+	out := make([]Stream, 1+len(dbs))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(pgParallelDumps)
+	g.Go(func() (err error) {
+		out[0], err = p.c.streamDump(ctx, []string{"pg_dumpall", "-U", p.user, "--globals-only"}, engine.ExecOptions{},
+			pgGlobals, store, pgDumpallComplete, nil)
+		return err
+	})
+	for i, db := range dbs {
+		g.Go(func() (err error) {
+			out[1+i], err = p.dumpOne(ctx, db, store)
+			return err
+		})
 	}
-	out = append(out, g)
-	for _, db := range dbs {
-		st, err := p.dumpOne(ctx, db, store)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
+
+// pgParallelDumps is how many dump streams of one server run at once.
+const pgParallelDumps = 3
 
 func (p *Postgres) dumpOne(ctx context.Context, db pgDatabase, store StoreFunc) (Stream, error) {
 	s := p.session(ctx, db.name)

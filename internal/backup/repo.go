@@ -25,21 +25,26 @@ func RepositoryOf(s *site.Site) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return repositoryOf(s, c), nil
+}
+
+func repositoryOf(s *site.Site, c *site.Config) string {
 	if c.Backup.Repository != "" {
-		return c.Backup.Repository, nil
+		return c.Backup.Repository
 	}
-	return filepath.Join(s.Dir, "backups"), nil
+	return filepath.Join(s.Dir, "backups")
 }
 
 // OpenRepo opens the site's repository, creating it and its password (a
 // 0600 key file in the site) on first use.
 func OpenRepo(ctx context.Context, s *site.Site, create bool) (*Restic, error) {
-	url, err := RepositoryOf(s)
+	c, err := s.Config()
 	if err != nil {
 		return nil, err
 	}
+	url := repositoryOf(s, c)
 	keyPath := filepath.Join(s.Dir, KeyFile)
-	r := &Restic{Repository: url, PasswordFile: keyPath, Bin: os.Getenv("DOCKERBANK_RESTIC")}
+	r := &Restic{Repository: url, PasswordFile: keyPath, Bin: os.Getenv("DOCKERBANK_RESTIC"), Compression: c.Backup.Compression}
 	_, kerr := os.Stat(keyPath)
 	if kerr != nil && !errors.Is(kerr, os.ErrNotExist) {
 		return nil, fmt.Errorf("read backup key %s: %w", keyPath, kerr)
@@ -48,8 +53,8 @@ func OpenRepo(ctx context.Context, s *site.Site, create bool) (*Restic, error) {
 		if r.local() {
 			// A local repository with its config: skip a restic start
 			// here; the first real command checks the password.
-			if _, err := os.Stat(filepath.Join(strings.TrimPrefix(r.Repository, "local:"), "config")); err == nil {
-				return r, nil
+			if _, err := os.Stat(filepath.Join(r.localDir(), "config")); err == nil {
+				return r, r.UseFastKey()
 			}
 		}
 		exists, err := r.Exists(ctx)
@@ -64,7 +69,7 @@ func OpenRepo(ctx context.Context, s *site.Site, create bool) (*Restic, error) {
 				return nil, err
 			}
 		}
-		return r, nil
+		return r, r.UseFastKey()
 	}
 	// No key yet: a repository there belongs to someone else's key.
 	pf, err := os.CreateTemp(s.Dir, ".probe-key-")
@@ -91,7 +96,25 @@ func OpenRepo(ctx context.Context, s *site.Site, create bool) (*Restic, error) {
 		os.Remove(keyPath)
 		return nil, err
 	}
-	return r, nil
+	return r, r.UseFastKey()
+}
+
+// UseFastKey sets KeyHint to the repository's fast key, adding one if
+// needed (see fastkey.go); remote repositories keep restic's own key.
+func (r *Restic) UseFastKey() error {
+	if !r.local() {
+		return nil
+	}
+	data, err := os.ReadFile(r.PasswordFile)
+	if err != nil {
+		return fmt.Errorf("read backup key: %w", err)
+	}
+	hint, err := fastKeyHint(r.localDir(), strings.TrimSpace(string(data)))
+	if err != nil {
+		return err
+	}
+	r.KeyHint = hint
+	return nil
 }
 
 // Key returns the repository password of the site.

@@ -33,6 +33,11 @@ type Restic struct {
 	// Host is the hostname recorded in snapshots; it keeps parent
 	// selection stable when the machine is renamed.
 	Host string
+	// KeyHint names the key file restic tries first (see fastkey.go).
+	KeyHint string
+	// Compression is passed to restic backup as --compression (auto,
+	// off, max); "" leaves restic's default (auto).
+	Compression string
 }
 
 // Snapshot is restic's JSON description of one snapshot.
@@ -75,7 +80,7 @@ func (r *Restic) bin() string {
 func (r *Restic) command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, r.bin(), args...)
 	cmd.Env = append(os.Environ(), "RESTIC_REPOSITORY="+r.Repository, "RESTIC_PASSWORD_FILE="+r.PasswordFile,
-		"RESTIC_PASSWORD=", "RESTIC_PASSWORD_COMMAND=")
+		"RESTIC_PASSWORD=", "RESTIC_PASSWORD_COMMAND=", "RESTIC_KEY_HINT="+r.KeyHint)
 	// restic dies with dockerbank: an orphaned restic would keep writing
 	// after a crash. Its stale lock is ignored by later runs (same host,
 	// dead PID).
@@ -131,6 +136,11 @@ func (r *Restic) local() bool {
 	return !strings.Contains(r.Repository, ":") || strings.HasPrefix(r.Repository, "local:")
 }
 
+// localDir is the directory of a local repository.
+func (r *Restic) localDir() string {
+	return strings.TrimPrefix(r.Repository, "local:")
+}
+
 // Exists reports whether the repository is initialised; it opens it, so
 // it also checks the password.
 func (r *Restic) Exists(ctx context.Context) (bool, error) {
@@ -162,7 +172,7 @@ func (r *Restic) Init(ctx context.Context) error {
 func (r *Restic) Unlock(ctx context.Context) error {
 	if r.local() {
 		// No lock files: nothing to do, and no restic start (~0.5 s).
-		if ents, err := os.ReadDir(filepath.Join(r.Repository, "locks")); err == nil && len(ents) == 0 {
+		if ents, err := os.ReadDir(filepath.Join(r.localDir(), "locks")); err == nil && len(ents) == 0 {
 			return nil
 		}
 	}
@@ -193,7 +203,7 @@ func (r *Restic) clearDeadLocks(ctx context.Context) error {
 		if json.Unmarshal(raw, &l) != nil || l.Hostname != host || processAlive(l.PID) {
 			continue
 		}
-		if err := os.Remove(filepath.Join(r.Repository, "locks", id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(filepath.Join(r.localDir(), "locks", id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove dead lock %s of pid %d: %w", id, l.PID, err)
 		}
 	}
@@ -226,24 +236,34 @@ type BackupSummary struct {
 	Duration       float64 `json:"total_duration"`
 }
 
+// Status is restic's progress of a running backup.
+type Status struct {
+	BytesDone  int64   `json:"bytes_done"`
+	TotalBytes int64   `json:"total_bytes"`
+	FilesDone  int64   `json:"files_done"`
+	TotalFiles int64   `json:"total_files"`
+	Seconds    float64 `json:"seconds_elapsed"`
+}
+
 // BackupStdin stores stream as one file named filename in a new snapshot.
 func (r *Restic) BackupStdin(ctx context.Context, stream io.Reader, filename string, tags []string) (BackupSummary, error) {
 	args := []string{"backup", "--json", "--stdin", "--stdin-filename", filename, "--host", r.host()}
 	for _, t := range tags {
 		args = append(args, "--tag", t)
 	}
-	return r.backup(ctx, stream, "", args)
+	return r.backup(ctx, stream, "", args, nil)
 }
 
 // BackupDir stores the contents of dir (as the snapshot's root) in a new
 // snapshot. restic uses the newest snapshot of the same host and path as
-// parent and skips unchanged files.
-func (r *Restic) BackupDir(ctx context.Context, dir string, tags []string) (BackupSummary, error) {
+// parent and skips unchanged files. onStatus, if set, sees restic's
+// progress a few times a second.
+func (r *Restic) BackupDir(ctx context.Context, dir string, tags []string, onStatus func(Status)) (BackupSummary, error) {
 	args := []string{"backup", "--json", "--host", r.host(), "."}
 	for _, t := range tags {
 		args = append(args, "--tag", t)
 	}
-	return r.backup(ctx, nil, dir, args)
+	return r.backup(ctx, nil, dir, args, onStatus)
 }
 
 func (r *Restic) host() string {
@@ -253,10 +273,14 @@ func (r *Restic) host() string {
 	return "dockerbank"
 }
 
-func (r *Restic) backup(ctx context.Context, stdin io.Reader, dir string, args []string) (BackupSummary, error) {
+func (r *Restic) backup(ctx context.Context, stdin io.Reader, dir string, args []string, onStatus func(Status)) (BackupSummary, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	cmd := r.command(ctx, args...)
+	cmd.Env = append(cmd.Env, "RESTIC_PROGRESS_FPS=4")
+	if r.Compression != "" {
+		cmd.Args = append(cmd.Args[:2], append([]string{"--compression", r.Compression}, cmd.Args[2:]...)...)
+	}
 	cmd.Dir = dir
 	cmd.Stdin = stdin
 	errBuf := &limitedBuffer{max: 16 << 10}
@@ -280,6 +304,12 @@ func (r *Restic) backup(ctx context.Context, stdin io.Reader, dir string, args [
 		}
 		if msg.MessageType == "summary" {
 			_ = json.Unmarshal(sc.Bytes(), &sum)
+		}
+		if msg.MessageType == "status" && onStatus != nil {
+			var st Status
+			if json.Unmarshal(sc.Bytes(), &st) == nil {
+				onStatus(st)
+			}
 		}
 		if msg.MessageType == "error" {
 			errBuf.Write(append(append([]byte{}, sc.Bytes()...), '\n'))

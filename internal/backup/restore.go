@@ -343,21 +343,26 @@ func (j *Job) restoreFiles(ctx context.Context, src source, mb Member, vname str
 			return err
 		}
 	}
+	// The engine's archive API leaves the volume root's owner and mode
+	// alone: on the engine's host they are set here for both modes.
+	applyRoot := func() error {
+		if !local || mb.Root == nil {
+			return nil
+		}
+		if err := os.Lchown(vol.Mountpoint, mb.Root.UID, mb.Root.GID); err != nil {
+			return err
+		}
+		if err := os.Chmod(vol.Mountpoint, os.FileMode(mb.Root.Mode&0o777)); err != nil {
+			return err
+		}
+		return os.Chtimes(vol.Mountpoint, mb.Root.MTime, mb.Root.MTime)
+	}
 	switch {
 	case mb.Mode == ModeDir && local && src.trusted():
 		if err := src.restoreDir(ctx, mb, vol.Mountpoint); err != nil {
 			return err
 		}
-		if mb.Root != nil {
-			if err := os.Lchown(vol.Mountpoint, mb.Root.UID, mb.Root.GID); err != nil {
-				return err
-			}
-			if err := os.Chmod(vol.Mountpoint, os.FileMode(mb.Root.Mode&0o777)); err != nil {
-				return err
-			}
-			os.Chtimes(vol.Mountpoint, mb.Root.MTime, mb.Root.MTime)
-		}
-		return nil
+		return applyRoot()
 	case mb.Mode == ModeDir && src.trusted():
 		return fmt.Errorf("group member %s was read from the host mountpoint and restores only where dockerbank runs on the engine's host", mb.Volume)
 	}
@@ -384,7 +389,10 @@ func (j *Job) restoreFiles(ctx context.Context, src source, mb Member, vname str
 	if err := <-checkErr; err != nil {
 		return err
 	}
-	return cerr
+	if cerr != nil {
+		return cerr
+	}
+	return applyRoot()
 }
 
 // emptyDir removes everything inside dir, keeping dir.
@@ -456,8 +464,12 @@ func (j *Job) compare(ctx context.Context, man *Manifest, target string, res *Re
 			if err != nil {
 				return err
 			}
-			res.Files += len(mb.Files)
-			for _, d := range compareFiles(mb.Files, got) {
+			want, err := man.files(ctx, mb)
+			if err != nil {
+				return err
+			}
+			res.Files += len(want)
+			for _, d := range compareFiles(want, got) {
 				if mb.Live && strings.HasPrefix(d, "unexpected ") {
 					continue // created during a live capture, after the walk
 				}
@@ -483,7 +495,7 @@ func (j *Job) readVolume(ctx context.Context, vname string) ([]FileRecord, error
 		return nil, err
 	}
 	if st, err := os.Stat(vol.Mountpoint); err == nil && st.IsDir() {
-		files, _, _, err := walkDir(vol.Mountpoint, nil)
+		files, _, err := walkDir(vol.Mountpoint)
 		return files, err
 	}
 	id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),

@@ -114,6 +114,13 @@ func TestRoundTripDatabasesAndFiles(t *testing.T) {
 			srcFiles := mountpoint(t, src+"_files")
 			fillVolume(t, srcFiles)
 			wantFiles := tree(t, srcFiles, true)
+			srcUploads := mountpoint(t, src+"_uploads")
+			if err := os.Chmod(srcUploads, 0o750); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(srcUploads, 1000, 1001); err != nil {
+				t.Fatal(err)
+			}
 			wantPG := pgTables(t, src+"-pg-1", "clinic")
 			wantMaria := mariaTables(t, src+"-maria-1")
 			if len(wantPG) != 3 || len(wantMaria) != 2 {
@@ -139,6 +146,15 @@ func TestRoundTripDatabasesAndFiles(t *testing.T) {
 			}
 			if diff := cmp.Diff(wantFiles, gotFiles); diff != "" {
 				t.Errorf("restored files differ (-backed up +restored):\n%s", diff)
+			}
+			dstUploads := mountpoint(t, dst+"_uploads")
+			if fi, err := os.Stat(dstUploads); err != nil {
+				t.Error(err)
+			} else if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o750 || st.Uid != 1000 || st.Gid != 1001 {
+				t.Errorf("restored empty volume root: %v %d:%d, want drwxr-x--- 1000:1001", fi.Mode(), st.Uid, st.Gid)
+			}
+			if ents, err := os.ReadDir(dstUploads); err != nil || len(ents) != 0 {
+				t.Errorf("restored empty volume holds %d entries (%v)", len(ents), err)
 			}
 			if diff := cmp.Diff(wantPG, pgTables(t, dst+"-pg-1", "clinic")); diff != "" {
 				t.Errorf("restored PostgreSQL tables differ:\n%s", diff)

@@ -17,7 +17,15 @@ func (a *app) job(cmd *cobra.Command, args []string) (*backup.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &backup.Job{M: m}, nil
+	pr := a.newBackupProgress()
+	j := &backup.Job{M: m, OnStatus: pr.status}
+	j.Progress = func(msg string) {
+		progressMu.Lock()
+		pr.clear()
+		progressMu.Unlock()
+		a.Step(msg)
+	}
+	return j, nil
 }
 
 // resumeInterrupted starts containers that a killed backup left stopped.
@@ -157,8 +165,29 @@ keep a copy elsewhere (` + "`dockerbank backup key show`" + `).`,
 	c.Flags().BoolVar(&all, "all", false, "back up every instance of the site")
 	c.Flags().StringVar(&via, "via", "", "how file volumes are read: dir (host mountpoint) or tar (helper container); default dir when the mountpoint is readable")
 	c.Flags().StringVar(&archive, "archive", "", "write one self-contained archive (tar + zstd, manifest inside) to this file instead")
-	c.AddCommand(a.backupKeyCommand())
+	c.AddCommand(a.backupKeyCommand(), a.backupInitCommand())
 	return c
+}
+
+func (a *app) backupInitCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "init",
+		Short: "Create the site's backup repository and its password now (the first backup does it otherwise)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.openSite()
+			if err != nil {
+				return err
+			}
+			repo, err := backup.OpenRepo(cmd.Context(), s, true)
+			if err != nil {
+				return err
+			}
+			a.Step(fmt.Sprintf("backup repository %s is ready; its password is in %s", repo.Repository, repo.PasswordFile))
+			a.Step("keep a copy of that password offline (`dockerbank backup key show`): disaster recovery needs it")
+			return nil
+		},
+	}
 }
 
 func (a *app) backupKeyCommand() *cobra.Command {

@@ -36,6 +36,9 @@ func OpenBackupRepository(ctx context.Context, location, passwordFile string) (R
 	if !ok {
 		return nil, fmt.Errorf("%w: there is no backup repository at %s; pass --repository with where it is now", ErrNoBackup, location)
 	}
+	if err := r.UseFastKey(); err != nil {
+		return nil, err
+	}
 	return backupRepository{r}, nil
 }
 

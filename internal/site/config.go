@@ -45,6 +45,9 @@ type BackupConfig struct {
 	// Repository is a restic repository: a path or an sftp:, s3:, rest: URL.
 	// Default: <site>/backups.
 	Repository string `yaml:"repository,omitempty"`
+	// Compression is restic's compression of new data: auto (the
+	// default), off (faster on a CPU-bound host, larger repository) or max.
+	Compression string `yaml:"compression,omitempty"`
 }
 
 const configVersion = "dockerbank/v1"
@@ -68,6 +71,11 @@ func (s *Site) Config() (*Config, error) {
 	}
 	if c.APIVersion != configVersion {
 		return nil, fmt.Errorf("site config %s: apiVersion %q is not %s", path, c.APIVersion, configVersion)
+	}
+	switch c.Backup.Compression {
+	case "", "auto", "off", "max":
+	default:
+		return nil, fmt.Errorf("site config %s: backup.compression %q: write auto, off or max", path, c.Backup.Compression)
 	}
 	if err := c.validate(path, data); err != nil {
 		return nil, err

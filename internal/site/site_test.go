@@ -172,3 +172,28 @@ func TestConfigProtect(t *testing.T) {
 		})
 	}
 }
+
+func TestConfigRefusesUnknownCompression(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		yaml string
+		ok   bool
+	}{
+		{"apiVersion: dockerbank/v1\nbackup:\n  compression: off\n", true},
+		{"apiVersion: dockerbank/v1\nbackup:\n  compression: fast\n", false},
+	} {
+		if err := os.WriteFile(filepath.Join(s.Dir, ConfigFile), []byte(tc.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.Config()
+		if tc.ok && (err != nil || c.Backup.Compression != "off") {
+			t.Errorf("%q: %v", tc.yaml, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "write auto, off or max")) {
+			t.Errorf("%q: err %v, want a clear refusal", tc.yaml, err)
+		}
+	}
+}
