@@ -122,6 +122,7 @@ func (j *Job) Backup(ctx context.Context, name string, o BackupOptions) (*Manife
 		return nil, err
 	}
 	in.LastBackup = m.Finished
+	in.LastBackupBytes, in.LastBackupSeconds = m.Bytes(), m.Finished.Sub(m.Started).Seconds()
 	if err := j.M.Site.Save(in); err != nil {
 		return nil, err
 	}

@@ -92,6 +92,13 @@ func (j *Job) recordVerify(ctx context.Context, repo *Restic, g Group, res *Veri
 			errs = append(errs, fmt.Errorf("record drill state: %w", err))
 		}
 	}
+	if res.Drill != "skipped" || res.Check == "failed" {
+		// The instance's newest drill result, for serve's metrics and alerts.
+		d := site.Drill{Time: time.Now().UTC(), OK: verr == nil, Group: g.ID, Detail: detail}
+		if err := j.M.Site.SaveDrill(g.Instance, d); err != nil {
+			errs = append(errs, fmt.Errorf("record drill result: %w", err))
+		}
+	}
 	if err := j.M.Site.Append(site.Record{Command: j.M.Command, Instance: g.Instance, Outcome: outcome, Op: g.ID, Detail: detail}); err != nil {
 		errs = append(errs, err)
 	}

@@ -1,6 +1,10 @@
 package bank
 
-import "time"
+import (
+	"time"
+
+	"github.com/dockerbank/dockerbank/internal/schedule"
+)
 
 // APIVersion is the entry format this version of dockerbank reads.
 const APIVersion = "dockerbank/v1"
@@ -24,6 +28,9 @@ type Entry struct {
 	Checks         Checks       `yaml:"checks,omitempty" json:"checks,omitempty"`
 	Requires       []string     `yaml:"requires,omitempty" json:"requires,omitempty"`
 	Curation       Curation     `yaml:"curation" json:"curation"`
+	// Protect is the default backup/drill schedule and retention of the
+	// entry's instances (a site may override it in site.yaml).
+	Protect *schedule.Policy `yaml:"protect,omitempty" json:"protect,omitempty"`
 
 	// Filled by Load, not read from entry.yaml.
 	Source string        `yaml:"-" json:"source"`

@@ -77,6 +77,11 @@ func validateEntry(e *Entry, doc *yamlDoc, file string) Problems {
 			add(fmt.Sprintf("parameter name %q is not an upper-case variable name", p.Name), "use names like HTTP_PORT", "parameters", strconv.Itoa(i), "name")
 		}
 	}
+	if e.Protect != nil {
+		for _, pr := range e.Protect.Validate() {
+			add(pr.Message, "write protect."+pr.Field+" as in docs/watch.md (Scheduler)", append([]string{"protect"}, strings.Split(pr.Field, ".")...)...)
+		}
+	}
 	if e.Curation.ReviewedBy == "" || e.Curation.ReviewedOn.IsZero() {
 		add("curation record is incomplete", "set curation.reviewedBy and curation.reviewedOn (YYYY-MM-DD)", "curation")
 	}

@@ -31,6 +31,9 @@ func TestLoadDirBad(t *testing.T) {
 		{"untagged-image", []string{
 			"untagged-image/entry.yaml:10:", `image "dockerbank/busybox" of service app has no tag`,
 			"untagged-image/compose.yaml:7:", `service app: image "dockerbank/busybox" has no tag`, "pin the image"}},
+		{"bad-schedule", []string{
+			"bad-schedule/entry.yaml:13:", `schedule "fortnightly": unknown kind`, "fix: write protect.drill",
+			"bad-schedule/entry.yaml:15:", "keep.daily is -2"}},
 		{"userdata-no-backup", []string{"userdata-no-backup/compose.yaml:10:", "userdata volume data has no backup method", "add backup: postgres-dump"}},
 	}
 	for _, tt := range tests {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/observe"
 	"github.com/dockerbank/dockerbank/internal/web"
 )
@@ -36,6 +38,11 @@ type serveOptions struct {
 	smtpPasswordFile string
 	policy           observe.Policy
 	noCgroup         bool
+	noScheduler      bool
+	auditEvery       time.Duration
+	engines          []string
+	engineTLSDirs    []string
+	scheduleTick     time.Duration
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -54,6 +61,9 @@ request per container otherwise; never a stats stream), and serves:
              --metrics-token-file is set, then "Authorization: Bearer <token>" is required
   /          the dashboard, after login (set a password with 'dockerbank serve passwd'
              or a token with 'dockerbank serve token')
+
+Unless --no-scheduler, serve also runs each instance's scheduled backups,
+retention and restore drills, one job at a time (see 'dockerbank schedule').
 
 Alert rules (see 'dockerbank alerts rules') are evaluated after each collection
 and sent to --alert-webhook and/or by e-mail (--smtp-*). With --gelf, every
@@ -84,6 +94,11 @@ the containers or the engine.`,
 	f.StringVar(&o.smtpUser, "smtp-user", "", "SMTP user (PLAIN auth)")
 	f.StringVar(&o.smtpPasswordFile, "smtp-password-file", "", "file holding the SMTP password")
 	f.BoolVar(&o.noCgroup, "no-cgroup", false, "always use the engine's stats API, even on the engine's host")
+	f.BoolVar(&o.noScheduler, "no-scheduler", false, "do not run scheduled backups and restore drills (see 'dockerbank schedule')")
+	f.StringArrayVar(&o.engines, "engine", nil, "also watch this engine: NAME=ENDPOINT with ENDPOINT unix:///path, tcp://host:port, ssh://user@host or a docker context name (repeatable)")
+	f.StringArrayVar(&o.engineTLSDirs, "engine-tls-dir", nil, "NAME=DIR: connect to engine NAME with TLS using DIR/ca.pem, DIR/cert.pem and DIR/key.pem (repeatable)")
+	f.DurationVar(&o.auditEvery, "audit-every", 6*time.Hour, "audit the instances' images when first seen and then this often (0 turns audits off)")
+	f.DurationVar(&o.scheduleTick, "schedule-check", time.Minute, "time between two checks of the protect schedule")
 	bindPolicyFlags(c, &o.policy)
 	c.AddCommand(a.servePasswdCommand(), a.serveTokenCommand())
 	return c
@@ -117,6 +132,12 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 		return err
 	}
 	log := a.logger()
+	// Open the bank now: the scheduler and the dashboard's actions use it
+	// from several goroutines.
+	if _, err := a.openBank(ctx); err != nil {
+		return err
+	}
+	a.resumeInterrupted(cmd) // once, before the goroutines that run jobs
 	col := &observe.Collector{Engine: e, Site: s, Log: log, All: o.all, Interval: o.interval}
 	if e.IsLocal() && !o.noCgroup {
 		col.Cgroup = observe.HostCgroup()
@@ -138,8 +159,22 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 		m.Hostname, _ = os.Hostname()
 		ev.Notifiers = append(ev.Notifiers, m)
 	}
-	col.OnSnapshot = func(snap observe.Snapshot) { ev.Eval(ctx, snap) }
-	reg := observe.Registry(col,
+	extra, err := a.extraEngines(o)
+	if err != nil {
+		return err
+	}
+	col.OnSnapshot = func(snap observe.Snapshot) {
+		// The rules see the containers of every engine.
+		for _, x := range extra {
+			snap.Containers = append(snap.Containers, x.Snapshot().Containers...)
+		}
+		ev.Eval(ctx, snap)
+	}
+	if o.auditEvery > 0 {
+		col.Audit = &observe.Auditor{Saver: e, Every: o.auditEvery, Log: log}
+		go col.Audit.Run(ctx, func() []string { return col.Snapshot().Images() })
+	}
+	reg := observe.Registry(append(observe.Collectors{col}, extra...),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector())
 	if o.gelf != "" {
@@ -151,7 +186,7 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 		reg.MustRegister(g)
 		go g.Run(ctx)
 	}
-	srv := &web.Server{Site: s, Collector: col, Registry: reg, Log: log, Alerts: ev,
+	srv := &web.Server{Site: s, Collector: col, Engines: extra, Registry: reg, Log: log, Alerts: ev,
 		Auth:    &web.Auth{Site: s, Secure: o.tlsCert != ""},
 		Actions: &serveActions{a: a}}
 	if o.metricsTokenFile != "" {
@@ -179,6 +214,17 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
 	go col.Run(ctx)
+	for _, x := range extra {
+		go x.Run(ctx)
+	}
+	if !o.noScheduler {
+		sch, err := a.scheduler(ctx, protectJobs{&serveActions{a: a}})
+		if err != nil {
+			return err
+		}
+		sch.Tick = o.scheduleTick
+		go sch.Run(ctx)
+	}
 	scheme := "http"
 	if o.tlsCert != "" {
 		scheme = "https"
@@ -200,6 +246,47 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return hs.Shutdown(sctx)
+}
+
+var engineNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+
+// extraEngines builds a collector per --engine. They connect lazily: an
+// engine that does not answer shows as down (dockerbank_engine_up 0) and
+// is tried again at every interval, without holding up the others.
+func (a *app) extraEngines(o serveOptions) ([]*observe.Collector, error) {
+	tlsDirs := map[string]string{}
+	for _, kv := range o.engineTLSDirs {
+		name, dir, ok := strings.Cut(kv, "=")
+		if !ok || dir == "" {
+			return nil, usageError{fmt.Errorf("--engine-tls-dir %q: write NAME=DIR", kv)}
+		}
+		tlsDirs[name] = dir
+	}
+	seen := map[string]bool{"local": true}
+	var out []*observe.Collector
+	for _, kv := range o.engines {
+		name, endpoint, ok := strings.Cut(kv, "=")
+		if !ok || endpoint == "" || !engineNameRE.MatchString(name) {
+			return nil, usageError{fmt.Errorf("--engine %q: write NAME=ENDPOINT, NAME in lower-case letters, digits, '.', '_' and '-', e.g. --engine lab2=tcp://lab2:2376", kv)}
+		}
+		if seen[name] {
+			return nil, usageError{fmt.Errorf("--engine %q: the name %s is taken (local is the site's own engine)", kv, name)}
+		}
+		seen[name] = true
+		eo := engine.Endpoint(endpoint, tlsDirs[name])
+		delete(tlsDirs, name)
+		eo.Logger = a.logger()
+		c := &observe.Collector{Name: name, All: o.all, Interval: o.interval, Log: a.logger(),
+			Connect: func(ctx context.Context) (*engine.Engine, error) { return engine.Connect(ctx, eo) }}
+		if strings.HasPrefix(endpoint, "unix://") && !o.noCgroup {
+			c.Cgroup = observe.HostCgroup() // an engine on this host
+		}
+		out = append(out, c)
+	}
+	for name := range tlsDirs {
+		return nil, usageError{fmt.Errorf("--engine-tls-dir %s=...: no --engine %s=ENDPOINT", name, name)}
+	}
+	return out, nil
 }
 
 func isLoopback(host string) bool {

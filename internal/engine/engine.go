@@ -27,7 +27,10 @@ var ErrNotFound = errors.New("not found")
 type Options struct {
 	Host    string // e.g. unix:///var/run/docker.sock, tcp://host:2376, ssh://user@host
 	Context string // a docker context name
-	Logger  *slog.Logger
+	// TLSDir holds ca.pem, cert.pem and key.pem for a tcp:// Host with
+	// TLS (see Endpoint); empty follows DOCKER_TLS_VERIFY/DOCKER_CERT_PATH.
+	TLSDir string
+	Logger *slog.Logger
 	// Events receives compose progress (pulls, builds, health waits); may be nil.
 	Events func(Event)
 }
@@ -60,8 +63,14 @@ func Connect(ctx context.Context, o Options) (*Engine, error) {
 	if o.Host != "" {
 		copts.Hosts = []string{o.Host}
 	}
+	if err := applyTLS(copts, o); err != nil {
+		return nil, err
+	}
 	if err := dockerCli.Initialize(copts); err != nil {
 		return nil, fmt.Errorf("initialise docker client: %w", err)
+	}
+	if err := resolveEndpoint(dockerCli, o); err != nil {
+		return nil, err
 	}
 	e := &Engine{cli: dockerCli, api: dockerCli.Client(), log: log}
 	e.Endpoint = dockerCli.DockerEndpoint().Host

@@ -120,9 +120,18 @@ func Rules(p Policy) []Rule {
 				return out
 			}},
 		{Name: "RestoreDrillFailed", Severity: "critical",
-			Help: "the last restore drill of the instance failed (needs the drill results of the protect job; no data yet)",
+			Help: "the newest restore drill of the instance failed (its backups are not proven restorable)",
 			Expr: "dockerbank_drill_last_success == 0",
-			eval: func(Policy, Snapshot, *restartHistory) []Alert { return nil }},
+			eval: func(_ Policy, s Snapshot, _ *restartHistory) []Alert {
+				var out []Alert
+				for _, in := range s.Instances {
+					if d := in.Drill; d != nil && !d.OK {
+						out = append(out, Alert{Subject: in.Instance.Name, Instance: in.Instance.Name,
+							Summary: fmt.Sprintf("restore drill of %s failed at %s: %s", in.Instance.Name, d.Time.UTC().Format("2006-01-02 15:04Z"), d.Detail)})
+					}
+				}
+				return out
+			}},
 		{Name: "VolumeDiskFilling", Severity: "warning", For: 5 * time.Minute,
 			Help: fmt.Sprintf("the file system holding an instance volume has less than %.0f%% free", p.DiskFreeRatio*100),
 			Expr: fmt.Sprintf("dockerbank_volume_fs_avail_bytes / dockerbank_volume_fs_size_bytes < %g", p.DiskFreeRatio),
@@ -136,9 +145,18 @@ func Rules(p Policy) []Rule {
 				return out
 			}},
 		{Name: "ImageHighFindings", Severity: "warning",
-			Help: "an image of the instance has high or critical audit findings (needs the audit job's results; no data yet)",
+			Help: "an image the instance runs has high or critical audit findings (see `dockerbank audit IMAGE`)",
 			Expr: `dockerbank_audit_findings{severity=~"high|critical"} > 0`,
-			eval: func(Policy, Snapshot, *restartHistory) []Alert { return nil }},
+			eval: func(_ Policy, s Snapshot, _ *restartHistory) []Alert {
+				var out []Alert
+				for _, f := range s.Findings {
+					if n := f.High(); n > 0 {
+						out = append(out, Alert{Subject: f.Image + "@" + f.Instance, Instance: f.Instance,
+							Summary: fmt.Sprintf("image %s of %s has %d high or critical audit findings (dockerbank audit %s)", f.Image, f.Instance, n, f.Image)})
+					}
+				}
+				return out
+			}},
 	}
 }
 

@@ -3,6 +3,7 @@ package observe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sort"
@@ -19,9 +20,21 @@ import (
 // never with a stats stream per container) and keeps the latest snapshot
 // plus a short history for the dashboard's charts.
 type Collector struct {
-	Engine *engine.Engine
-	Site   *site.Site
-	Log    *slog.Logger
+	// Engine is the engine watched; when nil, Connect opens it at the
+	// first collection and again after each failure (an engine that is
+	// down at start is then watched once it answers).
+	Engine  *engine.Engine
+	Connect func(ctx context.Context) (*engine.Engine, error)
+	// Name is the engine's name, the engine label of every container
+	// series (default "local").
+	Name string
+	// Site, when set, adds the site's instances, their backups and drills
+	// and their volumes; it is set on the collector of the site's engine.
+	Site *site.Site
+	// Audit, when set, supplies the audit findings of the containers'
+	// images.
+	Audit *Auditor
+	Log   *slog.Logger
 	// Cgroup reads counters from cgroup files; nil uses the engine's stats
 	// API (one one-shot request per container per interval).
 	Cgroup *Cgroup
@@ -38,6 +51,7 @@ type Collector struct {
 	// hour at 15 s).
 	Keep int
 
+	connMu    sync.Mutex // one Connect at a time
 	mu        sync.Mutex
 	snap      Snapshot
 	runtimes  map[string]*runtimeState
@@ -55,11 +69,22 @@ type runtimeState struct {
 
 // Snapshot is one collection.
 type Snapshot struct {
+	// Engine names the engine; Up says whether it answered.
+	Engine     string
+	Up         bool
 	Time       time.Time
 	Duration   time.Duration
 	Containers []ContainerStat
 	Instances  []InstanceStat
 	Volumes    []VolumeStat
+	// Findings are the cached audit results of the containers' images.
+	Findings []Findings
+}
+
+// Findings is the audit result of one image of one instance.
+type Findings struct {
+	Instance string
+	ImageAudit
 }
 
 // ContainerStat is one container in a snapshot.
@@ -79,6 +104,8 @@ type ContainerStat struct {
 type InstanceStat struct {
 	Instance *site.Instance
 	Health   string // healthy, unhealthy, starting, running, partial, stopped, missing
+	// Drill is the newest restore drill result; nil when never drilled.
+	Drill *site.Drill
 }
 
 // VolumeStat is the file system holding one instance volume.
@@ -131,11 +158,13 @@ func (c *Collector) followEvents(ctx context.Context) {
 		if !c.All {
 			o.Label = deploy.LabelInstance
 		}
-		err := c.Engine.ContainerEvents(ctx, o, c.onEvent)
-		if ctx.Err() != nil {
-			return
+		if e := c.engine(); e != nil { // nil until Refresh connects
+			err := e.ContainerEvents(ctx, o, c.onEvent)
+			if ctx.Err() != nil {
+				return
+			}
+			c.log().Warn("follow container events", "engine", c.name(), "err", err)
 		}
-		c.log().Warn("follow container events", "err", err)
 		select {
 		case <-ctx.Done():
 			return
@@ -153,30 +182,88 @@ func (c *Collector) onEvent(ev engine.ContainerEvent) {
 		return
 	}
 	st.stale = true
-	if ev.Action == "start" {
+	if ev.Action == "start" && !sameStart(ev.Time, st.rt.StartedAt) {
 		st.starts++
 	}
 }
 
+// sameStart says whether a start event is the start an inspect already saw
+// (and counted): under load the event can arrive after a collection that
+// found the container restarted by its new start time. The engine emits the
+// event a few milliseconds after the process starts.
+func sameStart(event, startedAt time.Time) bool {
+	if startedAt.IsZero() || event.IsZero() {
+		return false
+	}
+	d := event.Sub(startedAt)
+	return d > -100*time.Millisecond && d < time.Second
+}
+
+func (c *Collector) name() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return "local"
+}
+
+// engine returns the connected engine, or nil.
+func (c *Collector) engine() *engine.Engine {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Engine
+}
+
+// connect returns the engine, connecting when needed.
+func (c *Collector) connect(ctx context.Context) (*engine.Engine, error) {
+	if e := c.engine(); e != nil {
+		return e, nil
+	}
+	if c.Connect == nil {
+		return nil, errors.New("collector has no engine")
+	}
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	if e := c.engine(); e != nil {
+		return e, nil
+	}
+	e, err := c.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.Engine = e
+	c.mu.Unlock()
+	return e, nil
+}
+
+// down records a collection that could not reach the engine: its
+// containers are no longer reported (their values would be stale).
+func (c *Collector) down(start time.Time, err error) error {
+	c.mu.Lock()
+	c.snap = Snapshot{Engine: c.name(), Time: start, Duration: time.Since(start)}
+	c.errors++
+	c.mu.Unlock()
+	return fmt.Errorf("engine %s: %w", c.name(), err)
+}
+
 // Refresh takes one snapshot.
 func (c *Collector) Refresh(ctx context.Context) error {
-	if c.Engine == nil {
-		return errors.New("collector has no engine")
-	}
 	start := time.Now()
+	eng, err := c.connect(ctx)
+	if err != nil {
+		return c.down(start, err)
+	}
 	var cs []engine.Container
-	var err error
 	switch {
 	case c.Instance != "":
-		cs, err = c.Engine.Containers(ctx, map[string]string{deploy.LabelInstance: c.Instance})
+		cs, err = eng.Containers(ctx, map[string]string{deploy.LabelInstance: c.Instance})
 	case c.All:
-		cs, err = c.Engine.Containers(ctx, nil)
+		cs, err = eng.Containers(ctx, nil)
 	default:
-		cs, err = c.Engine.ContainersLabelled(ctx, deploy.LabelInstance)
+		cs, err = eng.ContainersLabelled(ctx, deploy.LabelInstance)
 	}
 	if err != nil {
-		c.countError()
-		return err
+		return c.down(start, err)
 	}
 	prev := map[string]ContainerStat{}
 	for _, p := range c.Snapshot().Containers {
@@ -250,13 +337,16 @@ func (c *Collector) Refresh(ctx context.Context) error {
 		}
 	}
 	c.mu.Unlock()
-	snap := Snapshot{Time: start, Containers: stats}
+	snap := Snapshot{Engine: c.name(), Up: true, Time: start, Containers: stats}
 	if c.Site != nil {
 		snap.Instances, err = c.instances(stats)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		snap.Volumes = c.volumes(ctx)
+	}
+	if c.Audit != nil {
+		snap.Findings = c.findings(stats)
 	}
 	snap.Duration = time.Since(start)
 	c.mu.Lock()
@@ -381,9 +471,38 @@ func (c *Collector) instances(stats []ContainerStat) ([]InstanceStat, error) {
 	out := make([]InstanceStat, 0, len(ins))
 	for _, in := range ins {
 		st := deploy.Status{Instance: in, Containers: by[in.Name]}
-		out = append(out, InstanceStat{Instance: in, Health: st.Health()})
+		is := InstanceStat{Instance: in, Health: st.Health()}
+		d, err := c.Site.LastDrill(in.Name)
+		if err != nil {
+			return out, err
+		}
+		is.Drill = d
+		out = append(out, is)
 	}
 	return out, nil
+}
+
+// findings joins the cached audits to the instances using each image.
+func (c *Collector) findings(stats []ContainerStat) []Findings {
+	seen := map[[2]string]bool{}
+	var out []Findings
+	for _, s := range stats {
+		k := [2]string{s.Instance, s.Image}
+		if s.Instance == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		if r, ok := c.Audit.Result(s.Image); ok && r.Err == "" {
+			out = append(out, Findings{Instance: s.Instance, ImageAudit: r})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Instance != out[j].Instance {
+			return out[i].Instance < out[j].Instance
+		}
+		return out[i].Image < out[j].Image
+	})
+	return out
 }
 
 // volumes reads the free space of the file systems holding instance

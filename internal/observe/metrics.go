@@ -13,7 +13,8 @@ import (
 // name, image) plus the dockerbank instance, compose service and role.
 // Prometheus renames a scraped "instance" label to exported_instance unless
 // the scrape job sets honor_labels: true (see docs).
-var containerLabels = []string{"id", "name", "image", "instance", "service", "role"}
+// The engine label names the Docker endpoint (serve --engine NAME=...).
+var containerLabels = []string{"id", "name", "image", "instance", "service", "role", "engine"}
 
 func desc(name, help string, extra ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, help, append(append([]string{}, containerLabels...), extra...), nil)
@@ -39,27 +40,50 @@ var (
 	descStart      = desc("container_start_time_seconds", "Start time of the container since unix epoch in seconds.")
 	descHealth     = desc("container_health_state", "The result of the container's health check (1 healthy, 0 starting or unhealthy, -1 no health check).")
 	descTasks      = desc("container_processes", "Number of processes running inside the container.")
-	descRestarts   = prometheus.NewDesc("dockerbank_container_restarts_total", "Restarts of the container seen since serve started (its first start is not counted).", []string{"instance", "service", "name"}, nil)
+	descRestarts   = prometheus.NewDesc("dockerbank_container_restarts_total", "Restarts of the container seen since serve started (its first start is not counted).", []string{"instance", "service", "name", "engine"}, nil)
 	descInstHealth = prometheus.NewDesc("dockerbank_instance_health", "Health of an instance: 1 for its current state, 0 for the others.", []string{"instance", "state"}, nil)
 	descInstInfo   = prometheus.NewDesc("dockerbank_instance_info", "Entry and version of an instance.", []string{"instance", "entry", "version", "desired_state"}, nil)
 	descCreated    = prometheus.NewDesc("dockerbank_instance_created_timestamp_seconds", "Time the instance was deployed.", []string{"instance"}, nil)
 	descBackupLast = prometheus.NewDesc("dockerbank_backup_last_success_timestamp_seconds", "Time of the instance's newest complete backup.", []string{"instance"}, nil)
+	descBackupSize = prometheus.NewDesc("dockerbank_backup_last_size_bytes", "Bytes stored by the instance's newest complete backup group.", []string{"instance"}, nil)
+	descBackupDur  = prometheus.NewDesc("dockerbank_backup_last_duration_seconds", "Duration of the instance's newest complete backup.", []string{"instance"}, nil)
+	descDrillOK    = prometheus.NewDesc("dockerbank_drill_last_success", "1 when the instance's newest restore drill succeeded, 0 when it failed.", []string{"instance"}, nil)
+	descDrillTime  = prometheus.NewDesc("dockerbank_drill_last_timestamp_seconds", "Time of the instance's newest restore drill.", []string{"instance"}, nil)
+	descFindings   = prometheus.NewDesc("dockerbank_audit_findings", "Audit findings of an image an instance runs, by severity (suppressed findings excluded).", []string{"instance", "image", "severity"}, nil)
+	descEngineUp   = prometheus.NewDesc("dockerbank_engine_up", "1 when the engine answered the last collection, 0 otherwise.", []string{"engine"}, nil)
 	descVolSize    = prometheus.NewDesc("dockerbank_volume_fs_size_bytes", "Size of the file system holding the volume.", []string{"instance", "volume", "class"}, nil)
 	descVolAvail   = prometheus.NewDesc("dockerbank_volume_fs_avail_bytes", "Free bytes of the file system holding the volume.", []string{"instance", "volume", "class"}, nil)
-	descCollectDur = prometheus.NewDesc("dockerbank_collector_duration_seconds", "Duration of the last collection.", nil, nil)
-	descCollectErr = prometheus.NewDesc("dockerbank_collector_errors_total", "Collections that had an error.", nil, nil)
+	descCollectDur = prometheus.NewDesc("dockerbank_collector_duration_seconds", "Duration of the last collection.", []string{"engine"}, nil)
+	descCollectErr = prometheus.NewDesc("dockerbank_collector_errors_total", "Collections that had an error.", []string{"engine"}, nil)
 )
 
 // HealthStates are the values of dockerbank_instance_health's state label.
 var HealthStates = []string{"healthy", "unhealthy", "starting", "running", "partial", "stopped", "missing"}
 
-// Describe implements prometheus.Collector.
-func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+func describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCPU, descCPUUser, descCPUSystem, descMemUsage, descMemWS, descMemRSS,
 		descMemCache, descMemFail, descMemLimit, descRx, descTx, descRxErr, descTxErr, descFSRead, descFSWrite,
 		descLastSeen, descStart, descHealth, descTasks, descRestarts, descInstHealth, descInstInfo, descCreated, descBackupLast,
+		descBackupSize, descBackupDur, descDrillOK, descDrillTime, descFindings, descEngineUp,
 		descVolSize, descVolAvail, descCollectDur, descCollectErr} {
 		ch <- d
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) { describe(ch) }
+
+// Collectors are the collectors of several engines, registered as one
+// (their series share names and differ by the engine label).
+type Collectors []*Collector
+
+// Describe implements prometheus.Collector.
+func (cs Collectors) Describe(ch chan<- *prometheus.Desc) { describe(ch) }
+
+// Collect implements prometheus.Collector.
+func (cs Collectors) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range cs {
+		c.Collect(ch)
 	}
 }
 
@@ -71,8 +95,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	errs := c.errors
 	c.mu.Unlock()
 	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
+	eng := c.name()
+	up := 0.0
+	if snap.Up {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descEngineUp, gauge, up, eng)
 	for _, ct := range snap.Containers {
-		lv := []string{cgroupID(ct), "/" + ct.Name, ct.Image, ct.Instance, ct.Service, ct.Role}
+		lv := []string{cgroupID(ct), "/" + ct.Name, ct.Image, ct.Instance, ct.Service, ct.Role, eng}
 		m := func(d *prometheus.Desc, t prometheus.ValueType, v float64, extra ...string) {
 			ch <- prometheus.MustNewConstMetric(d, t, v, append(append([]string{}, lv...), extra...)...)
 		}
@@ -81,7 +111,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			m(descStart, gauge, float64(ct.Runtime.StartedAt.Unix()))
 		}
 		m(descHealth, gauge, healthValue(ct.Health))
-		ch <- prometheus.MustNewConstMetric(descRestarts, counter, ct.Restarts, ct.Instance, ct.Service, ct.Name)
+		ch <- prometheus.MustNewConstMetric(descRestarts, counter, ct.Restarts, ct.Instance, ct.Service, ct.Name, eng)
 		if ct.Runtime.MemLimit > 0 {
 			m(descMemLimit, gauge, float64(ct.Runtime.MemLimit))
 		}
@@ -125,6 +155,23 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descCreated, gauge, float64(in.Instance.Created.Unix()), in.Instance.Name)
 		if !in.Instance.LastBackup.IsZero() {
 			ch <- prometheus.MustNewConstMetric(descBackupLast, gauge, float64(in.Instance.LastBackup.Unix()), in.Instance.Name)
+			if in.Instance.LastBackupSeconds > 0 { // recorded since dockerbank records them
+				ch <- prometheus.MustNewConstMetric(descBackupSize, gauge, float64(in.Instance.LastBackupBytes), in.Instance.Name)
+				ch <- prometheus.MustNewConstMetric(descBackupDur, gauge, in.Instance.LastBackupSeconds, in.Instance.Name)
+			}
+		}
+		if d := in.Drill; d != nil {
+			ok := 0.0
+			if d.OK {
+				ok = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descDrillOK, gauge, ok, in.Instance.Name)
+			ch <- prometheus.MustNewConstMetric(descDrillTime, gauge, float64(d.Time.Unix()), in.Instance.Name)
+		}
+	}
+	for _, f := range snap.Findings {
+		for _, sev := range Severities {
+			ch <- prometheus.MustNewConstMetric(descFindings, gauge, float64(f.Counts[sev]), f.Instance, f.Image, sev)
 		}
 	}
 	for _, v := range snap.Volumes {
@@ -134,8 +181,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descVolSize, gauge, float64(v.FSSize), v.Instance, v.Name, v.Class)
 		ch <- prometheus.MustNewConstMetric(descVolAvail, gauge, float64(v.FSAvail), v.Instance, v.Name, v.Class)
 	}
-	ch <- prometheus.MustNewConstMetric(descCollectDur, gauge, snap.Duration.Seconds())
-	ch <- prometheus.MustNewConstMetric(descCollectErr, counter, errs)
+	ch <- prometheus.MustNewConstMetric(descCollectDur, gauge, snap.Duration.Seconds(), eng)
+	ch <- prometheus.MustNewConstMetric(descCollectErr, counter, errs, eng)
 }
 
 // cgroupID is cAdvisor's id label: the container's cgroup path.

@@ -78,7 +78,7 @@ func TestCPUCounterRisesUnderLoad(t *testing.T) {
 	}
 	// The exposed counter carries the cAdvisor name and our labels.
 	text := gather(t, col)
-	if !strings.Contains(text, `container_cpu_usage_seconds_total{cpu="total",id="/docker/`+id+`",image="`+testImage+`",instance="`+in+`",name="/`+in+`-busy",role="app",service="busy"}`) {
+	if !strings.Contains(text, `container_cpu_usage_seconds_total{cpu="total",engine="local",id="/docker/`+id+`",image="`+testImage+`",instance="`+in+`",name="/`+in+`-busy",role="app",service="busy"}`) {
 		t.Errorf("no container_cpu_usage_seconds_total series for the container in:\n%s", grepLines(text, id))
 	}
 }
@@ -98,7 +98,7 @@ func TestRestartIsCounted(t *testing.T) {
 		c, _ := find(col.Snapshot(), id)
 		return c.Restarts == 1
 	})
-	want := `dockerbank_container_restarts_total{instance="` + in + `",name="` + in + `-app",service="app"} 1`
+	want := `dockerbank_container_restarts_total{engine="local",instance="` + in + `",name="` + in + `-app",service="app"} 1`
 	if text := gather(t, col); !strings.Contains(text, want) {
 		t.Errorf("metrics lack %s:\n%s", want, grepLines(text, "restarts"))
 	}

@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/dockerbank/dockerbank/internal/schedule"
 )
 
 // ConfigFile is the site's settings file.
@@ -21,6 +26,18 @@ type Config struct {
 	Banks []string `yaml:"banks,omitempty"`
 	// Backup holds the backup repository settings (see the backup job).
 	Backup BackupConfig `yaml:"backup,omitempty"`
+	// Protect overrides the entries' protect policies (schedules of
+	// backups and restore drills, retention) for the whole site and per
+	// instance.
+	Protect ProtectConfig `yaml:"protect,omitempty"`
+}
+
+// ProtectConfig is the site's layer of protect policies.
+type ProtectConfig struct {
+	// Default applies to every instance, over its entry's policy.
+	Default *schedule.Policy `yaml:"default,omitempty"`
+	// Instances apply to one instance each, over Default.
+	Instances map[string]*schedule.Policy `yaml:"instances,omitempty"`
 }
 
 // BackupConfig says where backups go.
@@ -60,6 +77,9 @@ func (s *Site) Config() (*Config, error) {
 	default:
 		return nil, fmt.Errorf("site config %s: backup.compression %q: write auto, off or max", path, c.Backup.Compression)
 	}
+	if err := c.validate(path, data); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
 
@@ -71,4 +91,50 @@ func (s *Site) SaveConfig(c *Config) error {
 		return fmt.Errorf("encode site config: %w", err)
 	}
 	return WriteFileAtomic(filepath.Join(s.Dir, ConfigFile), data, 0o600)
+}
+
+// validate returns every problem of the protect policies, at file:line.
+func (c *Config) validate(path string, data []byte) error {
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root) // decoded once already
+	var errs []error
+	check := func(p *schedule.Policy, keys ...string) {
+		if p == nil {
+			return
+		}
+		for _, pr := range p.Validate() {
+			at := append(append([]string{}, keys...), strings.Split(pr.Field, ".")...)
+			errs = append(errs, fmt.Errorf("%s:%d: %s: %s (see docs/watch.md, Scheduler)", path, nodeLine(&root, at...), strings.Join(at, "."), pr.Message))
+		}
+	}
+	check(c.Protect.Default, "protect", "default")
+	for _, name := range slices.Sorted(maps.Keys(c.Protect.Instances)) {
+		check(c.Protect.Instances[name], "protect", "instances", name)
+	}
+	return errors.Join(errs...)
+}
+
+// nodeLine is the line of the deepest key of path found in a YAML document.
+func nodeLine(n *yaml.Node, path ...string) int {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 1
+	for _, key := range path {
+		if n.Kind != yaml.MappingNode {
+			return line
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				line, next = n.Content[i].Line, n.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
 }

@@ -58,6 +58,10 @@ type Instance struct {
 	Changed time.Time `yaml:"changed" json:"changed"`
 	// LastBackup is the time of the newest complete backup group.
 	LastBackup time.Time `yaml:"lastBackup,omitempty" json:"lastBackup,omitzero"`
+	// LastBackupBytes and LastBackupSeconds are the size and duration of
+	// that group (set by the backup job with LastBackup).
+	LastBackupBytes   int64   `yaml:"lastBackupBytes,omitempty" json:"lastBackupBytes,omitempty"`
+	LastBackupSeconds float64 `yaml:"lastBackupSeconds,omitempty" json:"lastBackupSeconds,omitempty"`
 }
 
 // Instance states.

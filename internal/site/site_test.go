@@ -104,6 +104,75 @@ func TestValidName(t *testing.T) {
 	}
 }
 
+func TestDrillRoundTrip(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.LastDrill("x"); d != nil || err != nil {
+		t.Fatalf("LastDrill of an undrilled instance = %v, %v; want nil, nil", d, err)
+	}
+	if err := s.SaveDrill("x", Drill{Time: time.Now()}); err == nil {
+		t.Error("SaveDrill recorded a drill of an instance that does not exist")
+	}
+	if err := s.Save(&Instance{Name: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	want := Drill{Time: time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC), OK: false, Group: "g1", Detail: "table records differs"}
+	if err := s.SaveDrill("x", want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LastDrill("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(&want, got); d != "" {
+		t.Errorf("drill changed on the round trip (-want +got):\n%s", d)
+	}
+}
+
+func TestConfigProtect(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		wantErr    []string // fragments; none means valid
+	}{
+		{"valid", "apiVersion: dockerbank/v1\nprotect:\n  default: {backup: daily 01:30}\n  instances:\n    redcap: {backup: every 6h, drill: 'off', keep: {daily: 3}}\n", nil},
+		{"bad schedule at its line", "apiVersion: dockerbank/v1\nprotect:\n  default:\n    backup: hourly\n  instances:\n    a:\n      drill: weekly xyz\n",
+			[]string{"site.yaml:4: protect.default.backup:", `schedule "hourly"`, "site.yaml:7: protect.instances.a.drill:"}},
+		{"unknown key", "apiVersion: dockerbank/v1\nprotect:\n  default: {bakup: daily}\n", []string{"field bakup not found"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := s.Config()
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.Protect.Instances["redcap"].Backup != "every 6h" {
+					t.Errorf("protect.instances.redcap.backup = %q", c.Protect.Instances["redcap"].Backup)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Config accepted a bad protect policy")
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
 func TestConfigRefusesUnknownCompression(t *testing.T) {
 	s, err := Open(t.TempDir())
 	if err != nil {

@@ -84,7 +84,24 @@ func TestBrowser(t *testing.T) {
 		ids = append(ids, id)
 		t.Cleanup(func() { exec.Command("docker", "rm", "-f", id).Run() })
 	}
-	col := &observe.Collector{Engine: e, Site: s}
+	// What the protect and audit jobs record: a backup of 50 MiB in 12 s
+	// and a failed drill; the images audited by the serve auditor.
+	rec, _ := s.Instance(in)
+	rec.LastBackup, rec.LastBackupBytes, rec.LastBackupSeconds = now, 50<<20, 12
+	if err := s.Save(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveDrill(in, site.Drill{Time: now, OK: false, Detail: "table records differs"}); err != nil {
+		t.Fatal(err)
+	}
+	aud := &observe.Auditor{Saver: e}
+	aud.AuditDue(t.Context(), []string{"dockerbank/busybox:1.36"})
+	col := &observe.Collector{Engine: e, Site: s, Audit: aud}
+	// A second engine that does not answer shows as down.
+	remote := &observe.Collector{Name: "remote", Connect: func(context.Context) (*engine.Engine, error) {
+		return nil, engine.ErrUnreachable
+	}}
+	remote.Refresh(t.Context())
 	if e.IsLocal() {
 		col.Cgroup = observe.HostCgroup()
 	}
@@ -97,7 +114,9 @@ func TestBrowser(t *testing.T) {
 	if err := SetPassword(s, testPassword); err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{Site: s, Collector: col, Registry: observe.Registry(col), Auth: &Auth{Site: s}, Actions: &engineActions{e, s}}
+	ev := &observe.Evaluator{}
+	ev.Eval(t.Context(), col.Snapshot())
+	srv := &Server{Site: s, Collector: col, Engines: []*observe.Collector{remote}, Registry: observe.Registry(col), Auth: &Auth{Site: s}, Actions: &engineActions{e, s}, Alerts: ev}
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	shots := *screenshots
@@ -132,6 +151,22 @@ func TestBrowser(t *testing.T) {
 		}
 		if h := b.eval(`document.querySelector('tr[data-instance="` + in + `-b"] .badge').innerText`); h != "missing" {
 			t.Errorf("instance without containers shows %v, want missing", h)
+		}
+		for sel, want := range map[string]string{
+			".backup":   "50.0 MiB in 12 s",
+			".drill":    "failed",
+			".findings": "dockerbank/busybox:1.36",
+		} {
+			if got := b.eval(`document.querySelector('tr[data-instance="` + in + `"] ` + sel + `').innerText`).(string); !strings.Contains(got, want) {
+				t.Errorf("%s cell = %q, want it to contain %q", sel, got, want)
+			}
+		}
+		if got := b.eval(`document.querySelector('.alerts').innerText`).(string); !strings.Contains(got, "RestoreDrillFailed") {
+			t.Errorf("alerts banner = %q, want RestoreDrillFailed", got)
+		}
+		engines := b.eval(`[...document.querySelectorAll('section.engine')].map(s => s.dataset.engine + ':' + s.querySelector('.badge').innerText).join(',')`)
+		if engines != "local:up,remote:down" {
+			t.Errorf("engines = %v, want local:up,remote:down", engines)
 		}
 		b.screenshot(shots, "dashboard.png")
 	})

@@ -42,11 +42,14 @@ type Alerts interface {
 type Server struct {
 	Site      *site.Site
 	Collector *observe.Collector
-	Registry  *prometheus.Registry
-	Auth      *Auth
-	Actions   Actions
-	Alerts    Alerts // may be nil
-	Log       *slog.Logger
+	// Engines are the collectors of further engines (serve --engine),
+	// shown grouped by engine.
+	Engines  []*observe.Collector
+	Registry *prometheus.Registry
+	Auth     *Auth
+	Actions  Actions
+	Alerts   Alerts // may be nil
+	Log      *slog.Logger
 	// MetricsToken, when set, must be sent as "Authorization: Bearer ..."
 	// to read /metrics.
 	MetricsToken string
@@ -218,6 +221,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session
 	type row struct {
 		observe.InstanceStat
 		Containers []observe.ContainerStat
+		Findings   []observe.Findings
 	}
 	var rows []row
 	for _, in := range p.Snapshot.Instances {
@@ -227,9 +231,24 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session
 				rw.Containers = append(rw.Containers, c)
 			}
 		}
+		rw.Findings = findingsOf(p.Snapshot, in.Instance.Name)
 		rows = append(rows, rw)
 	}
-	return s.render(w, "dashboard.html", map[string]any{"Page": p, "Rows": rows})
+	engines := []observe.Snapshot{p.Snapshot}
+	for _, c := range s.Engines {
+		engines = append(engines, c.Snapshot())
+	}
+	return s.render(w, "dashboard.html", map[string]any{"Page": p, "Rows": rows, "Engines": engines})
+}
+
+func findingsOf(snap observe.Snapshot, instance string) []observe.Findings {
+	var out []observe.Findings
+	for _, f := range snap.Findings {
+		if f.Instance == instance {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func (s *Server) instancePage(w http.ResponseWriter, r *http.Request, sess *session) error {
@@ -252,9 +271,10 @@ func (s *Server) instancePage(w http.ResponseWriter, r *http.Request, sess *sess
 		charts = append(charts, chart{Container: c, CPU: cpuChart(pts), Mem: memChart(pts)})
 	}
 	health := "missing"
+	var drill *site.Drill
 	for _, is := range p.Snapshot.Instances {
 		if is.Instance.Name == name {
-			health = is.Health
+			health, drill = is.Health, is.Drill
 		}
 	}
 	recs, err := s.Site.Journal()
@@ -267,7 +287,8 @@ func (s *Server) instancePage(w http.ResponseWriter, r *http.Request, sess *sess
 			mine = append(mine, recs[i])
 		}
 	}
-	return s.render(w, "instance.html", map[string]any{"Page": p, "Instance": in, "Health": health, "Charts": charts, "Journal": mine})
+	return s.render(w, "instance.html", map[string]any{"Page": p, "Instance": in, "Health": health, "Charts": charts, "Journal": mine,
+		"Drill": drill, "Findings": findingsOf(p.Snapshot, name)})
 }
 
 func (s *Server) journalPage(w http.ResponseWriter, r *http.Request, sess *session) error {
@@ -311,18 +332,7 @@ func (s *Server) backupPost(w http.ResponseWriter, r *http.Request, sess *sessio
 }
 
 var funcs = template.FuncMap{
-	"bytes": func(n uint64) string {
-		const unit = 1024
-		if n < unit {
-			return fmt.Sprintf("%d B", n)
-		}
-		div, exp := uint64(unit), 0
-		for m := n / unit; m >= unit; m /= unit {
-			div *= unit
-			exp++
-		}
-		return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-	},
+	"bytes": humanBytes,
 	"ago": func(t time.Time) string {
 		if t.IsZero() {
 			return "never"
@@ -337,12 +347,32 @@ var funcs = template.FuncMap{
 		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
 	},
 	"percent": func(f float64) float64 { return 100 * f },
-	"ms":      func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) },
-	"time":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
+	"size": func(n int64) string {
+		if n < 0 {
+			n = 0
+		}
+		return humanBytes(uint64(n))
+	},
+	"severities": func() []string { return observe.Severities },
+	"ms":         func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) },
+	"time":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 	"short": func(s string) string {
 		if len(s) > 12 {
 			return s[:12]
 		}
 		return s
 	},
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
