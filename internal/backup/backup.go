@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
@@ -223,24 +225,36 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 		crashPoint("meta-stored")
 		metaErr <- err
 	}()
-	// Databases are dumped hot first (each at one transaction snapshot),
-	// then file volumes are captured: a row that names a file was written
-	// after its file, so every file the dumps reference is in the group.
-	// Only the file capture is quiesced.
-	var dumped []Member
-	for _, d := range dumps {
-		mb, err := j.dump(ctx, repo, m, d, byService[d.service])
-		if err != nil {
-			<-metaErr
-			return err
-		}
-		dumped = append(dumped, mb)
-		crashPoint("dump-stored")
+	// Databases are dumped hot (each at one transaction snapshot), and the
+	// file volumes are captured once every database's snapshot is fixed:
+	// a row that names a file was written after its file, so every file
+	// the dumps reference is in the group. The capture runs beside the
+	// rest of the dumps; only the capture is quiesced.
+	dumped := make([]Member, len(dumps))
+	var readyWG sync.WaitGroup
+	readyWG.Add(len(dumps))
+	dg, dctx := errgroup.WithContext(ctx)
+	for i, d := range dumps {
+		dg.Go(func() error {
+			var once sync.Once
+			ready := func() { once.Do(readyWG.Done) }
+			defer ready() // a failed dumper must not hold the capture back
+			mb, err := j.dump(dctx, repo, m, d, byService[d.service], ready)
+			if err != nil {
+				return err
+			}
+			dumped[i] = mb
+			crashPoint("dump-stored")
+			return nil
+		})
 	}
-	if err := <-metaErr; err != nil {
-		return err
+	readyWG.Wait()
+	finish := func() error {
+		return errors.Join(dg.Wait(), <-metaErr)
 	}
-	m.Members = append(append(m.Members, meta), dumped...)
+	if dctx.Err() != nil { // a dumper failed already
+		return finish()
+	}
 	q := &quiescer{e: j.M.Engine, s: j.M.Site, command: j.M.Command, inst: in.Name, op: m.Group, crash: crashPoint}
 	defer func() {
 		held, rerr := q.resume()
@@ -270,17 +284,22 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 		m.QuiesceMode = mode
 		j.step("%s %s for the capture", mode, strings.Join(m.Quiesced, ", "))
 		if err := q.quiesce(ctx, ids, mode, j.M.StopTimeout); err != nil {
-			return err
+			return errors.Join(err, finish())
 		}
 	}
+	var captured []Member
 	for _, f := range files {
-		mb, err := j.captureFiles(ctx, repo, m, f, staging)
+		mb, err := j.captureFiles(dctx, repo, m, f, staging)
 		if err != nil {
-			return err
+			return errors.Join(err, finish())
 		}
-		m.Members = append(m.Members, mb)
+		captured = append(captured, mb)
 		crashPoint("files-stored")
 	}
+	if err := finish(); err != nil {
+		return err
+	}
+	m.Members = append(append(append(m.Members, meta), dumped...), captured...)
 	held, err := q.resume()
 	if err != nil {
 		return fmt.Errorf("restart quiesced containers: %w; run `dockerbank recover`", err)
@@ -384,7 +403,7 @@ func (j *Job) storeMeta(ctx context.Context, repo *Restic, in *site.Instance, m 
 		Streams: []Stream{{Name: "instance.tar", Size: d.n, SHA256: d.Sum()}}}, nil
 }
 
-func (j *Job) dump(ctx context.Context, repo *Restic, m *Manifest, d dumpPlan, ctrs []engine.Container) (Member, error) {
+func (j *Job) dump(ctx context.Context, repo *Restic, m *Manifest, d dumpPlan, ctrs []engine.Container, ready func()) (Member, error) {
 	var ctr *engine.Container
 	for i := range ctrs {
 		if ctrs[i].State == "running" {
@@ -416,7 +435,7 @@ func (j *Job) dump(ctx context.Context, repo *Restic, m *Manifest, d dumpPlan, c
 		return nil
 	}
 	j.step("dump %s (%s in service %s)", d.volume, d.engine, d.service)
-	streams, err := dumper.Dump(ctx, store)
+	streams, err := dumper.Dump(ctx, store, ready)
 	if err != nil {
 		return Member{}, fmt.Errorf("volume %s: %w", d.volume, err)
 	}

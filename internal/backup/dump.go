@@ -20,8 +20,10 @@ var ErrDumpIncomplete = errors.New("database dump incomplete")
 type Dumper interface {
 	// Dump writes one stream per database (and per cluster-wide object
 	// set) to the store function, each at a consistent point, with table
-	// row counts and checksums taken at that same point.
-	Dump(ctx context.Context, store StoreFunc) ([]Stream, error)
+	// row counts and checksums taken at that same point. It calls ready
+	// once every database's consistent point is fixed, before most of the
+	// data is read: from then on the file volumes may be captured.
+	Dump(ctx context.Context, store StoreFunc, ready func()) ([]Stream, error)
 	// Restore loads one stream written by Dump into the server, replacing
 	// that database.
 	Restore(ctx context.Context, st Stream, r io.Reader) error

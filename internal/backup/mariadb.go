@@ -113,7 +113,7 @@ func (m *MariaDB) Tables(ctx context.Context, db string) ([]Table, error) {
 }
 
 // Dump implements Dumper.
-func (m *MariaDB) Dump(ctx context.Context, store StoreFunc) ([]Stream, error) {
+func (m *MariaDB) Dump(ctx context.Context, store StoreFunc, ready func()) ([]Stream, error) {
 	s := m.session(ctx)
 	defer s.close()
 	if _, err := s.query("FLUSH TABLES WITH READ LOCK;"); err != nil {
@@ -127,7 +127,10 @@ func (m *MariaDB) Dump(ctx context.Context, store StoreFunc) ([]Stream, error) {
 	var unlockOnce sync.Once
 	var unlockErr error
 	unlock := func() {
-		unlockOnce.Do(func() { _, unlockErr = s.query("UNLOCK TABLES;") })
+		unlockOnce.Do(func() {
+			_, unlockErr = s.query("UNLOCK TABLES;")
+			ready()
+		})
 	}
 	// The dump prints "-- Current Database:" only after its consistent
 	// snapshot has started: from then on writers may go on.

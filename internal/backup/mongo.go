@@ -38,7 +38,10 @@ func (m *Mongo) auth() []string {
 }
 
 // Dump implements Dumper.
-func (m *Mongo) Dump(ctx context.Context, store StoreFunc) ([]Stream, error) {
+func (m *Mongo) Dump(ctx context.Context, store StoreFunc, ready func()) ([]Stream, error) {
+	// mongodump reads collections one after another (no snapshot without
+	// a replica set's oplog): the files are captured after it.
+	defer ready()
 	cmd := append([]string{"mongodump", "--archive", "--quiet"}, m.auth()...)
 	st, err := m.c.streamDump(ctx, cmd, engine.ExecOptions{}, "mongo.archive", store, "", nil)
 	if err != nil {

@@ -109,15 +109,42 @@ func (p *Postgres) Tables(ctx context.Context, db string) ([]Table, error) {
 	return t, err
 }
 
-// Dump implements Dumper.
-func (p *Postgres) Dump(ctx context.Context, store StoreFunc) ([]Stream, error) {
+// Dump implements Dumper: first every database's snapshot is exported
+// (and its tables checksummed) by a session that stays open, then the
+// globals and the databases are dumped side by side at those snapshots:
+// most of a small dump's time is the store's fixed cost (a restic start
+// waits 200 ms on its lock).
+func (p *Postgres) Dump(ctx context.Context, store StoreFunc, ready func()) ([]Stream, error) {
 	dbs, err := p.databases(ctx)
 	if err != nil {
 		return nil, err
 	}
-	// Each stream is consistent on its own (globals, then one snapshot per
-	// database), so they run side by side: most of a small dump's time is
-	// the store's fixed cost (a restic start waits 200 ms on its lock).
+	type pinned struct {
+		s      *session
+		snap   string
+		tables []Table
+	}
+	pins := make([]pinned, len(dbs))
+	defer func() {
+		for _, pn := range pins {
+			if pn.s != nil {
+				pn.s.close()
+			}
+		}
+	}()
+	for i, db := range dbs {
+		s := p.session(ctx, db.name)
+		pins[i].s = s
+		lines, err := s.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_export_snapshot();")
+		if err != nil || len(lines) != 1 {
+			return nil, fmt.Errorf("export snapshot of database %s: %v %q", db.name, err, lines)
+		}
+		pins[i].snap = lines[0]
+		if pins[i].tables, err = p.tablesIn(s); err != nil {
+			return nil, fmt.Errorf("database %s: %w", db.name, err)
+		}
+	}
+	ready()
 	out := make([]Stream, 1+len(dbs))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(pgParallelDumps)
@@ -127,9 +154,18 @@ func (p *Postgres) Dump(ctx context.Context, store StoreFunc) ([]Stream, error) 
 		return err
 	})
 	for i, db := range dbs {
-		g.Go(func() (err error) {
-			out[1+i], err = p.dumpOne(ctx, db, store)
-			return err
+		g.Go(func() error {
+			st, err := p.c.streamDump(ctx, []string{"pg_dump", "-U", p.user, "-d", db.name, "--snapshot=" + pins[i].snap, "--no-sync"},
+				engine.ExecOptions{}, "db-"+db.name+".sql", store, pgDumpComplete, nil)
+			if err != nil {
+				return err
+			}
+			if _, err := pins[i].s.query("COMMIT;"); err != nil {
+				return fmt.Errorf("end snapshot of database %s: %w", db.name, err)
+			}
+			st.Database, st.Owner, st.Tables = db.name, db.owner, pins[i].tables
+			out[1+i] = st
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -140,30 +176,6 @@ func (p *Postgres) Dump(ctx context.Context, store StoreFunc) ([]Stream, error) 
 
 // pgParallelDumps is how many dump streams of one server run at once.
 const pgParallelDumps = 3
-
-func (p *Postgres) dumpOne(ctx context.Context, db pgDatabase, store StoreFunc) (Stream, error) {
-	s := p.session(ctx, db.name)
-	defer s.close()
-	lines, err := s.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_export_snapshot();")
-	if err != nil || len(lines) != 1 {
-		return Stream{}, fmt.Errorf("export snapshot of database %s: %v %q", db.name, err, lines)
-	}
-	snap := lines[0]
-	tables, err := p.tablesIn(s)
-	if err != nil {
-		return Stream{}, fmt.Errorf("database %s: %w", db.name, err)
-	}
-	st, err := p.c.streamDump(ctx, []string{"pg_dump", "-U", p.user, "-d", db.name, "--snapshot=" + snap, "--no-sync"},
-		engine.ExecOptions{}, "db-"+db.name+".sql", store, pgDumpComplete, nil)
-	if err != nil {
-		return Stream{}, err
-	}
-	if _, err := s.query("COMMIT;"); err != nil {
-		return Stream{}, fmt.Errorf("end snapshot of database %s: %w", db.name, err)
-	}
-	st.Database, st.Owner, st.Tables = db.name, db.owner, tables
-	return st, nil
-}
 
 // Restore implements Dumper: globals are applied tolerating existing
 // roles; a database is dropped, created with its owner and loaded in one
