@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dockerbank and its tests need, if missing:
 # the Docker engine, restic, debootstrap and busybox-static (for the local
-# test images) and chromium (for the dashboard's browser tests).
+# test images), chromium (for the dashboard's browser tests) and
+# openssh-server (for the test of an engine reached over ssh://).
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v restic >/dev/null || need+=(restic)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server) # the ssh:// engine test runs its own sshd
 if [ "${DOCKERBANK_BROWSER_TESTS:-1}" = 1 ]; then
 	command -v chromium >/dev/null || need+=(chromium)
 fi
@@ -15,5 +17,12 @@ if [ ${#need[@]} -gt 0 ]; then
 	echo "deps: installing ${need[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q >/dev/null
+	# Packages must not start services here (sshd on port 22, say): the
+	# scripts and tests start what they need themselves.
+	norc=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && norc=1
+	fi
 	apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+	[ -z "$norc" ] || rm -f /usr/sbin/policy-rc.d
 fi
