@@ -255,6 +255,19 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 	if dctx.Err() != nil { // a dumper failed already
 		return finish()
 	}
+	// A database container that the capture stops or pauses (it mounts a
+	// quiesced file volume too) must finish its dump first.
+	captureCtx := dctx
+	for _, d := range dumps {
+		for _, c := range byService[d.service] {
+			if _, ok := quiesceIDs[c.ID]; ok && captureCtx == dctx {
+				if err := dg.Wait(); err != nil { // also ends dctx
+					return errors.Join(err, <-metaErr)
+				}
+				captureCtx = ctx
+			}
+		}
+	}
 	q := &quiescer{e: j.M.Engine, s: j.M.Site, command: j.M.Command, inst: in.Name, op: m.Group, crash: crashPoint}
 	defer func() {
 		held, rerr := q.resume()
@@ -289,7 +302,7 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 	}
 	var captured []Member
 	for _, f := range files {
-		mb, err := j.captureFiles(dctx, repo, m, f, staging)
+		mb, err := j.captureFiles(captureCtx, repo, m, f, staging)
 		if err != nil {
 			return errors.Join(err, finish())
 		}

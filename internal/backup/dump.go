@@ -77,6 +77,9 @@ func (c *dbContainer) setting(ctx context.Context, name, def string) (string, er
 // output to store, and checks both exit status and the completion marker.
 func (c *dbContainer) streamDump(ctx context.Context, cmd []string, o engine.ExecOptions, name string, store StoreFunc, marker string, onLine func(string)) (Stream, error) {
 	pr, pw := io.Pipe()
+	// The digest and the line watcher see the output on the writing side,
+	// in the goroutine that checks it when the dump ends: on the reading
+	// side the last chunk could still be on its way into the digest.
 	d := newDigest()
 	var watch io.Writer = d
 	if onLine != nil {
@@ -84,7 +87,7 @@ func (c *dbContainer) streamDump(ctx context.Context, cmd []string, o engine.Exe
 	}
 	execErr := make(chan error, 1)
 	go func() {
-		o.Stdout = pw
+		o.Stdout = io.MultiWriter(watch, pw)
 		err := c.e.Exec(ctx, c.id, cmd, o)
 		if err == nil && d.n == 0 {
 			err = fmt.Errorf("%w: %s wrote nothing", ErrDumpIncomplete, cmd[0])
@@ -101,7 +104,7 @@ func (c *dbContainer) streamDump(ctx context.Context, cmd []string, o engine.Exe
 		}
 		execErr <- err
 	}()
-	serr := store(ctx, name, io.TeeReader(pr, watch))
+	serr := store(ctx, name, pr)
 	pr.CloseWithError(errors.New("store ended"))
 	xerr := <-execErr
 	if xerr != nil && serr != nil {
