@@ -13,8 +13,9 @@ build:
 # With CI=true, integration tests fail instead of skipping when the engine
 # or the local images are missing.
 # The Swarm tests run alone, after the rest: `docker swarm init/leave`
-# rewires the engine's networking and broke the embedded DNS of instances
-# that other packages' tests were running at the same time.
+# breaks the embedded DNS of compose containers running on the engine
+# (Docker 20.10) until they restart; it broke other packages' tests that ran
+# at the same time. Instances running on the engine need a restart afterwards.
 test: build
 	$(GO) test -count=1 -timeout 70m -skip '^TestSwarm' ./...
 	$(GO) test -count=1 -timeout 10m -run '^TestSwarm' ./internal/deploy
