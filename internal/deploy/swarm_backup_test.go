@@ -72,12 +72,12 @@ func TestSwarmBackupRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := runningID(t, eng, name, "db")
+	db := deploy.RunningContainer(t, eng, name, "db")
 	saved := query(t, eng, db, "select count(*) || ':' || coalesce(max(id), 0) from records")
 
 	// Change the data: what the restore must undo.
 	query(t, eng, db, "insert into records (version, payload) values ('x', 'written after the backup')")
-	if err := eng.Exec(ctx, runningID(t, eng, name, "app"), []string{"sh", "-c", "echo after-backup > /data/files/after.txt"}, engine.ExecOptions{}); err != nil {
+	if err := eng.Exec(ctx, deploy.RunningContainer(t, eng, name, "app"), []string{"sh", "-c", "echo after-backup > /data/files/after.txt"}, engine.ExecOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -86,46 +86,21 @@ func TestSwarmBackupRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("restored %s: %d tables, %d files compared in %.1fs", res.Group, res.Tables, res.Files, res.Seconds)
-	db = runningID(t, eng, name, "db")
+	db = deploy.RunningContainer(t, eng, name, "db")
 	if got := query(t, eng, db, "select count(*) || ':' || coalesce(max(id), 0) from records where payload <> 'written after the backup' and id <= "+strings.Split(saved, ":")[1]); got != saved {
 		t.Errorf("records after restore = %s, backed up %s", got, saved)
 	}
 	if got := query(t, eng, db, "select count(*) from records where payload = 'written after the backup'"); got != "0" {
 		t.Errorf("the record written after the backup survived the restore")
 	}
-	if _, err := eng.ExecOutput(ctx, runningID(t, eng, name, "app"), "test", "-e", "/data/files/after.txt"); err == nil {
+	if _, err := eng.ExecOutput(ctx, deploy.RunningContainer(t, eng, name, "app"), "test", "-e", "/data/files/after.txt"); err == nil {
 		t.Error("the file written after the backup survived the restore")
 	}
 	for _, svc := range []string{"app", "db"} {
-		ctrs, err := eng.Containers(ctx, map[string]string{engine.LabelStack: name, engine.LabelService: svc})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, c := range ctrs {
-			if c.State == "running" {
-				n++
-			}
-		}
-		if n != 1 {
+		if n := deploy.CountRunning(t, eng, name, svc); n != 1 {
 			t.Errorf("%d %s containers run after the restore, want 1 (the swarm task)", n, svc)
 		}
 	}
-}
-
-func runningID(t *testing.T, eng *engine.Engine, stack, service string) string {
-	t.Helper()
-	ctrs, err := eng.Containers(t.Context(), map[string]string{engine.LabelStack: stack, engine.LabelService: service})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range ctrs {
-		if c.State == "running" {
-			return c.ID
-		}
-	}
-	t.Fatalf("no running %s container in stack %s", service, stack)
-	return ""
 }
 
 func query(t *testing.T, eng *engine.Engine, db, sql string) string {
