@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -257,16 +258,20 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 	}
 	// A database container that the capture stops or pauses (it mounts a
 	// quiesced file volume too) must finish its dump first.
-	captureCtx := dctx
+	quiescesDB := false
 	for _, d := range dumps {
 		for _, c := range byService[d.service] {
-			if _, ok := quiesceIDs[c.ID]; ok && captureCtx == dctx {
-				if err := dg.Wait(); err != nil { // also ends dctx
-					return errors.Join(err, <-metaErr)
-				}
-				captureCtx = ctx
+			if _, ok := quiesceIDs[c.ID]; ok {
+				quiescesDB = true
 			}
 		}
+	}
+	captureCtx := dctx
+	if quiescesDB {
+		if err := dg.Wait(); err != nil { // Wait also ends dctx
+			return errors.Join(err, <-metaErr)
+		}
+		captureCtx = ctx
 	}
 	q := &quiescer{e: j.M.Engine, s: j.M.Site, command: j.M.Command, inst: in.Name, op: m.Group, crash: crashPoint}
 	defer func() {
@@ -406,14 +411,22 @@ func (j *Job) storeMeta(ctx context.Context, repo *Restic, in *site.Instance, m 
 	if err != nil {
 		return Member{}, fmt.Errorf("pack instance record of %s: %w", in.Name, err)
 	}
-	d := newDigest()
-	d.Write(buf.Bytes())
-	sum, err := repo.BackupStdin(ctx, &buf, "instance.tar", groupTags(m, "-", KindMeta))
+	st, sum, err := storeBytes(ctx, repo, buf.Bytes(), "instance.tar", groupTags(m, "-", KindMeta))
 	if err != nil {
 		return Member{}, fmt.Errorf("store instance record: %w", err)
 	}
-	return Member{Volume: "-", Kind: KindMeta, Snapshot: sum.SnapshotID, Bytes: d.n, Added: sum.DataAdded,
-		Streams: []Stream{{Name: "instance.tar", Size: d.n, SHA256: d.Sum()}}}, nil
+	return Member{Volume: "-", Kind: KindMeta, Snapshot: sum.SnapshotID, Bytes: st.Size, Added: sum.DataAdded,
+		Streams: []Stream{st}}, nil
+}
+
+// storeBytes stores a small stream held in memory as one snapshot.
+func storeBytes(ctx context.Context, repo *Restic, data []byte, name string, tags []string) (Stream, BackupSummary, error) {
+	sum, err := repo.BackupStdin(ctx, bytes.NewReader(data), name, tags)
+	if err != nil {
+		return Stream{}, sum, err
+	}
+	h := sha256.Sum256(data)
+	return Stream{Name: name, Size: int64(len(data)), SHA256: hex.EncodeToString(h[:])}, sum, nil
 }
 
 func (j *Job) dump(ctx context.Context, repo *Restic, m *Manifest, d dumpPlan, ctrs []engine.Container, ready func()) (Member, error) {
@@ -616,14 +629,12 @@ func (j *Job) captureEmpty(ctx context.Context, repo *Restic, mb Member, dir str
 	if err != nil {
 		return Member{}, fmt.Errorf("volume %s: %w", mb.Volume, err)
 	}
-	d := newDigest()
-	d.Write(buf.Bytes())
-	sum, err := repo.BackupStdin(ctx, &buf, mb.Volume+".tar", tags)
+	st, sum, err := storeBytes(ctx, repo, buf.Bytes(), mb.Volume+".tar", tags)
 	if err != nil {
 		return Member{}, fmt.Errorf("volume %s: %w", mb.Volume, err)
 	}
 	mb.Mode, mb.Root, mb.Snapshot, mb.Added = ModeTar, &root, sum.SnapshotID, sum.DataAdded
-	mb.Streams = []Stream{{Name: mb.Volume + ".tar", Size: d.n, SHA256: d.Sum()}}
+	mb.Streams = []Stream{st}
 	j.step("  %s: empty volume", mb.Volume)
 	return mb, nil
 }

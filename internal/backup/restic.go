@@ -247,11 +247,7 @@ type Status struct {
 
 // BackupStdin stores stream as one file named filename in a new snapshot.
 func (r *Restic) BackupStdin(ctx context.Context, stream io.Reader, filename string, tags []string) (BackupSummary, error) {
-	args := []string{"backup", "--json", "--stdin", "--stdin-filename", filename, "--host", r.host()}
-	for _, t := range tags {
-		args = append(args, "--tag", t)
-	}
-	return r.backup(ctx, stream, "", args, nil)
+	return r.backup(ctx, stream, "", tags, nil, "--stdin", "--stdin-filename", filename)
 }
 
 // BackupDir stores the contents of dir (as the snapshot's root) in a new
@@ -259,11 +255,7 @@ func (r *Restic) BackupStdin(ctx context.Context, stream io.Reader, filename str
 // parent and skips unchanged files. onStatus, if set, sees restic's
 // progress a few times a second.
 func (r *Restic) BackupDir(ctx context.Context, dir string, tags []string, onStatus func(Status)) (BackupSummary, error) {
-	args := []string{"backup", "--json", "--host", r.host(), "."}
-	for _, t := range tags {
-		args = append(args, "--tag", t)
-	}
-	return r.backup(ctx, nil, dir, args, onStatus)
+	return r.backup(ctx, nil, dir, tags, onStatus, ".")
 }
 
 func (r *Restic) host() string {
@@ -273,14 +265,20 @@ func (r *Restic) host() string {
 	return "dockerbank"
 }
 
-func (r *Restic) backup(ctx context.Context, stdin io.Reader, dir string, args []string, onStatus func(Status)) (BackupSummary, error) {
+// backup runs restic backup with the flags every backup takes, then the
+// source (stdin flags or a path).
+func (r *Restic) backup(ctx context.Context, stdin io.Reader, dir string, tags []string, onStatus func(Status), source ...string) (BackupSummary, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	cmd := r.command(ctx, args...)
-	cmd.Env = append(cmd.Env, "RESTIC_PROGRESS_FPS=4")
+	args := []string{"backup", "--json", "--host", r.host()}
 	if r.Compression != "" {
-		cmd.Args = append(cmd.Args[:2], append([]string{"--compression", r.Compression}, cmd.Args[2:]...)...)
+		args = append(args, "--compression", r.Compression)
 	}
+	for _, t := range tags {
+		args = append(args, "--tag", t)
+	}
+	cmd := r.command(ctx, append(args, source...)...)
+	cmd.Env = append(cmd.Env, "RESTIC_PROGRESS_FPS=4")
 	cmd.Dir = dir
 	cmd.Stdin = stdin
 	errBuf := &limitedBuffer{max: 16 << 10}
