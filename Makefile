@@ -27,7 +27,7 @@ bench: build
 	@for b in bench/*/run.sh; do echo "== $$b"; bash $$b || exit 1; done
 
 lint:
-	gofmt -l . | tee /dev/stderr | (! read)
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
 
