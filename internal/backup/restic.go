@@ -350,11 +350,28 @@ func (r *Restic) Dump(ctx context.Context, snapshot, file string, w io.Writer) e
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	cmd := r.command(ctx, "dump", "--no-lock", snapshot, file)
-	cmd.Stdout = w
 	errBuf := &limitedBuffer{max: 16 << 10}
 	cmd.Stderr = errBuf
-	if err := cmd.Run(); err != nil {
+	// The output is copied here, not by exec: a slow consumer (a database
+	// loading the dump on a busy host) may take longer than WaitDelay to
+	// take the last bytes after restic has exited, and exec would then
+	// fail the dump ("WaitDelay expired before I/O complete").
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return r.wrap("dump", err, "")
+	}
+	if err := cmd.Start(); err != nil {
 		return r.wrap("dump", err, errBuf.String())
+	}
+	_, cerr := io.Copy(w, out)
+	if cerr != nil {
+		_ = cmd.Process.Kill() // the consumer is gone: stop reading the repository
+	}
+	if err := cmd.Wait(); err != nil && cerr == nil {
+		return r.wrap("dump", err, errBuf.String())
+	}
+	if cerr != nil {
+		return fmt.Errorf("restic dump %s: write: %w", file, cerr)
 	}
 	return nil
 }

@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -114,8 +116,33 @@ func (o *orthancInst) storeCSTORE(t *testing.T, e *engine.Engine, insts []dicom.
 	if err != nil {
 		t.Fatalf("storescu: %v\n%s", err, out.String())
 	}
-	if err := e.Exec(ctx, o.ctr, []string{"rm", "-rf", "/tmp/" + dir}, engine.ExecOptions{}); err != nil {
+	// The archive API extracts as root.
+	if err := e.Exec(ctx, o.ctr, []string{"rm", "-rf", "/tmp/" + dir}, engine.ExecOptions{User: "root"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// sameDataset checks that a file Orthanc returns holds the generated
+// instance's data set, element for element.
+func sameDataset(t *testing.T, in dicom.Instance, data []byte) {
+	t.Helper()
+	got, err := dicom.Parse(data)
+	if err != nil {
+		t.Errorf("instance %d as Orthanc returns it: %v", in.Index, err)
+		return
+	}
+	want, err := dicom.Parse(in.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Dataset) != len(want.Dataset) {
+		t.Errorf("instance %d: Orthanc returns %d data elements, %d were sent", in.Index, len(got.Dataset), len(want.Dataset))
+		return
+	}
+	for i, w := range want.Dataset {
+		if g := got.Dataset[i]; g.Tag != w.Tag || g.VR != w.VR || !bytes.Equal(g.Value, w.Value) {
+			t.Errorf("instance %d: element %s differs after C-STORE (%s %d bytes, sent %s %d bytes)", in.Index, w.Tag, g.VR, len(g.Value), w.VR, len(w.Value))
+		}
 	}
 }
 
@@ -195,7 +222,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // storageFiles returns the regular files of a group's storage volume.
-func storageFiles(t *testing.T, h *harness, instance string) []backup.FileRecord {
+func storageFiles(t *testing.T, h *harness, instance, group string) []backup.FileRecord {
 	t.Helper()
 	s, err := site.Open(h.site)
 	if err != nil {
@@ -206,7 +233,7 @@ func storageFiles(t *testing.T, h *harness, instance string) []backup.FileRecord
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := backup.FindGroup(ctx, repo, instance, "")
+	g, err := backup.FindGroup(ctx, repo, instance, group)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,10 +327,22 @@ func TestOrthancEndToEnd(t *testing.T) {
 	if len(got) != 40 {
 		t.Fatalf("Orthanc holds %d instances after 30 REST and 10 C-STORE uploads", len(got))
 	}
-	for id, in := range want {
-		if got[id] != sha(in.Data) {
-			t.Errorf("instance %d (%s) is not returned byte for byte", in.Index, id)
+	wantSum := map[string]string{} // what Orthanc returned before the backup
+	for _, in := range rest {
+		if got[in.OrthancID()] != sha(in.Data) {
+			t.Errorf("instance %d (%s), stored over REST, is not returned byte for byte", in.Index, in.OrthancID())
 		}
+		wantSum[in.OrthancID()] = sha(in.Data)
+	}
+	// C-STORE carries the data set, not the file: Orthanc writes its own
+	// file meta group, so the data sets must be equal element by element.
+	for _, in := range cstore {
+		data, err := o.api.File(t.Context(), in.OrthancID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameDataset(t, in, data)
+		wantSum[in.OrthancID()] = sha(data)
 	}
 	o.checkIndexAndStorage(t)
 
@@ -322,6 +361,7 @@ func TestOrthancEndToEnd(t *testing.T) {
 		t.Fatalf("backup during uploads: exit %d\n%s\n%s", r.code, r.out, r.err)
 	}
 	var sums []struct {
+		Group    string
 		Quiesced []string
 		Members  []struct {
 			Volume string
@@ -334,6 +374,7 @@ func TestOrthancEndToEnd(t *testing.T) {
 	if len(sums[0].Quiesced) > 0 {
 		t.Errorf("the backup quiesced %v; Orthanc must stay up", sums[0].Quiesced)
 	}
+	group := sums[0].Group
 	var before, during, after []dicom.Instance
 	for _, u := range ups {
 		if u.err != nil {
@@ -343,6 +384,7 @@ func TestOrthancEndToEnd(t *testing.T) {
 		case u.end.Before(bStart):
 			before = append(before, u.inst)
 			want[u.inst.OrthancID()] = u.inst
+			wantSum[u.inst.OrthancID()] = sha(u.inst.Data)
 		case u.start.After(bEnd):
 			after = append(after, u.inst)
 		default:
@@ -373,7 +415,7 @@ func TestOrthancEndToEnd(t *testing.T) {
 	o.waitREST(t)
 	got = o.contents(t)
 	for id, in := range want {
-		if got[id] != sha(in.Data) {
+		if got[id] != wantSum[id] {
 			t.Errorf("instance %d (%s), stored before the backup, is missing or differs after the restore", in.Index, id)
 		}
 	}
@@ -401,34 +443,47 @@ func TestOrthancEndToEnd(t *testing.T) {
 	// uploaded in between, which no restored index references; no file the
 	// index references may be missing.
 	uuids := o.checkIndexAndStorage(t)
-	files := storageFiles(t, h, name)
-	names := map[string]bool{}
-	for _, f := range files {
-		names[filepath.Base(f.Path)] = true
+	orphans := map[string]bool{}
+	for _, f := range storageFiles(t, h, name, group) {
+		orphans[filepath.Base(f.Path)] = true
 	}
 	for u := range uuids {
-		if !names[u] {
+		if !orphans[u] {
 			t.Errorf("attachment %s of the restored index is not in the group's storage volume", u)
 		}
+		delete(orphans, u)
 	}
-	if orphans := len(files) - len(uuids); orphans < 0 || orphans > len(during)-inFlight {
-		t.Errorf("the group's storage holds %d files, the index %d attachments: %d unreferenced, but only %d uploads fell between dump and capture",
-			len(files), len(uuids), orphans, len(during)-inFlight)
+	if len(orphans) > len(during)-inFlight {
+		t.Errorf("the group's storage holds %d files no index references, but only %d uploads fell between dump and capture", len(orphans), len(during)-inFlight)
 	}
+	t.Logf("the hot group's storage holds %d files of instances stored after the index dump", len(orphans))
 
-	// A quiet backup: Orthanc's counts equal the manifest's file count.
-	h.ok("backup", name)
+	// A quiet backup: Orthanc's counts and disk size equal the manifest's
+	// files, apart from the unreferenced files the hot group brought back.
+	r = h.run("backup", name, "--json")
+	if r.code != 0 || json.Unmarshal([]byte(r.out), &sums) != nil {
+		t.Fatalf("quiet backup: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
 	st, err := o.api.Statistics(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	files = storageFiles(t, h, name)
+	uuids = attachmentUUIDs(t, name)
 	var total int64
-	for _, f := range files {
-		total += f.Size
+	referenced := 0
+	for _, f := range storageFiles(t, h, name, sums[0].Group) {
+		switch u := filepath.Base(f.Path); {
+		case uuids[u]:
+			referenced++
+			total += f.Size
+		case !orphans[u]:
+			t.Errorf("quiet backup: storage file %s (%d bytes, mtime %s) is neither referenced by the index nor one of the hot group's", f.Path, f.Size, f.MTime)
+			t.Logf("index rows: %s", docker(t, "exec", name+"-db-1", "psql", "-U", "orthanc", "-d", "orthanc", "-tAc", "select * from attachedfiles where uuid = '"+u+"'"))
+			t.Logf("restore/backup times: %s", h.ok("journal", "-n", "8"))
+		}
 	}
-	if len(files) != st.CountInstances || st.TotalDiskSize.String() != strconv.FormatInt(total, 10) {
-		t.Errorf("quiet backup: manifest has %d storage files, %d bytes; Orthanc counts %d instances, %s bytes", len(files), total, st.CountInstances, st.TotalDiskSize)
+	if referenced != st.CountInstances || st.TotalDiskSize.String() != strconv.FormatInt(total, 10) {
+		t.Errorf("quiet backup: the manifest has %d referenced storage files, %d bytes; Orthanc counts %d instances, %s bytes", referenced, total, st.CountInstances, st.TotalDiskSize)
 	}
 
 	// verify and dr drill restore into throwaway instances beside the live
@@ -440,4 +495,179 @@ func TestOrthancEndToEnd(t *testing.T) {
 	if got := o.contents(t); len(got) != st.CountInstances {
 		t.Errorf("the live instance holds %d instances after verify and drill, had %d", len(got), st.CountInstances)
 	}
+}
+
+// attachmentPath returns the storage path (inside the Orthanc container)
+// of an instance's DICOM file, from the PostgreSQL index.
+func attachmentPath(t *testing.T, instance, orthancID string) string {
+	t.Helper()
+	u := docker(t, "exec", instance+"-db-1", "psql", "-U", "orthanc", "-d", "orthanc", "-tAc",
+		"select a.uuid from attachedfiles a join resources r on r.internalid = a.id where r.publicid = '"+orthancID+"' and a.filetype = 1")
+	if len(u) < 4 {
+		t.Fatalf("no DICOM attachment of %s in the index: %q", orthancID, u)
+	}
+	return "/var/lib/orthanc/db/" + u[0:2] + "/" + u[2:4] + "/" + u
+}
+
+func completeGroups(t *testing.T, h *harness, instance string) []string {
+	t.Helper()
+	var groups []struct {
+		ID       string
+		Complete bool
+	}
+	if err := json.Unmarshal([]byte(h.ok("snapshots", instance, "--json")), &groups); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, g := range groups {
+		if g.Complete {
+			ids = append(ids, g.ID)
+		}
+	}
+	return ids
+}
+
+func waitHealthy(t *testing.T, ctr string) {
+	t.Helper()
+	waitFor(t, ctr+" running and healthy", func() bool {
+		out, _ := exec.Command("docker", "inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", ctr).Output()
+		return strings.TrimSpace(string(out)) == "running healthy"
+	})
+}
+
+// TestOrthancBadInput: a broken upload during a backup, the Orthanc
+// container killed while a backup runs, a stored file corrupted before a
+// backup, a damaged repository.
+func TestOrthancBadInput(t *testing.T) {
+	testenv.RequireImages(t, "dockerbank/orthanc:"+orthancVersion, "dockerbank/postgres:15", "dockerbank/busybox:1.36")
+	testenv.RequireCommand(t, "restic")
+	h := newHarness(t)
+	name := uniqueName("obad")
+	o := deployOrthanc(t, h, name)
+	set := dicom.Set{Seed: time.Now().UnixNano(), InstancesPerSeries: 10}
+	var insts []dicom.Instance
+	for i := 0; i < 20; i++ {
+		insts = append(insts, set.Instance(i))
+	}
+	o.storeREST(t, insts)
+
+	t.Run("broken upload during a backup", func(t *testing.T) {
+		done := make(chan result, 1)
+		go func() { done <- h.run("backup", name) }()
+		bad := append([]byte(nil), set.Instance(999).Data...)
+		copy(bad[128:], "DUCK") // no DICM marker: not a DICOM file
+		_, err := o.api.Store(t.Context(), bad)
+		var he *dicom.HTTPError
+		if !errors.As(err, &he) || he.Status != 400 {
+			t.Errorf("Orthanc accepted or mis-answered a non-DICOM upload: %v", err)
+		}
+		if r := <-done; r.code != 0 {
+			t.Fatalf("backup beside a refused upload: exit %d: %s", r.code, r.err)
+		}
+		if st, _ := o.api.Statistics(t.Context()); st.CountInstances != 20 {
+			t.Errorf("Orthanc counts %d instances, want 20", st.CountInstances)
+		}
+	})
+
+	t.Run("Orthanc killed during a backup", func(t *testing.T) {
+		before := completeGroups(t, h, name)
+		done := make(chan result, 1)
+		start := time.Now()
+		go func() { done <- h.run("backup", name) }()
+		time.Sleep(300 * time.Millisecond) // inside the backup, which takes seconds here
+		docker(t, "kill", o.ctr)
+		r := <-done
+		t.Logf("backup with Orthanc killed after 300ms of %s: exit %d %s", time.Since(start).Round(10*time.Millisecond), r.code, strings.TrimSpace(r.err))
+		after := completeGroups(t, h, name)
+		switch {
+		case r.code == 0 && len(after) != len(before)+1:
+			t.Errorf("backup succeeded but complete groups went from %d to %d", len(before), len(after))
+		case r.code != 0 && len(after) != len(before):
+			t.Errorf("backup failed (%s) but a complete group was added", r.err)
+		case r.code != 0 && !strings.Contains(r.err, name):
+			t.Errorf("the error does not name the instance: %s", r.err)
+		}
+		// The restart policy brings Orthanc back; nothing dockerbank did
+		// may keep it down.
+		waitHealthy(t, o.ctr)
+		o.waitREST(t)
+		if st, _ := o.api.Statistics(t.Context()); st.CountInstances != 20 {
+			t.Errorf("Orthanc counts %d instances after the kill, want 20", st.CountInstances)
+		}
+		if r.code == 0 { // the group made while Orthanc died must restore whole
+			h.ok("verify", name)
+		}
+	})
+
+	t.Run("stored file corrupted before a backup", func(t *testing.T) {
+		victim := insts[7].OrthancID()
+		p := attachmentPath(t, name, victim)
+		docker(t, "exec", "-u", "root", o.ctr, "sh", "-c", "printf 'XXXXXXXX' | dd of="+p+" bs=1 seek=400 conv=notrunc 2>/dev/null")
+		if err := o.api.VerifyMD5(t.Context(), victim); err == nil {
+			t.Fatal("Orthanc does not notice the flipped bytes: the test proves nothing")
+		}
+		h.ok("backup", name)
+		// The backup keeps the file as it is (it never "repairs" data), and
+		// a restored copy shows Orthanc the same damage: nothing hidden,
+		// every other instance intact.
+		h.ok("stop", name) // restore --as keeps the entry's ports, which the live one holds
+		cp := name + "-c"
+		h.cleanup(cp)
+		h.ok("restore", name, "--as", cp)
+		c := *o
+		c.name, c.ctr = cp, cp+"-orthanc-1"
+		c.waitREST(t)
+		ids, err := c.api.Instances(t.Context())
+		if err != nil || len(ids) != 20 {
+			t.Fatalf("restored copy lists %d instances (%v), want 20", len(ids), err)
+		}
+		for _, id := range ids {
+			err := c.api.VerifyMD5(t.Context(), id)
+			if (err != nil) != (id == victim) {
+				t.Errorf("restored copy: verify-md5 of %s: %v (the damaged one is %s)", id, err, victim)
+			}
+		}
+		h.ok("rm", cp, "--purge-data", "--confirm", cp, "--force")
+		h.ok("start", name)
+		o.waitREST(t)
+		// Repair the live instance for the next subtest: store the file again.
+		if err := o.api.Delete(t.Context(), victim); err != nil {
+			t.Fatal(err)
+		}
+		o.storeREST(t, insts[7:8])
+	})
+
+	t.Run("damaged repository", func(t *testing.T) {
+		h.ok("backup", name)
+		packs, err := filepath.Glob(filepath.Join(h.site, "backups", "data", "*", "*"))
+		if err != nil || len(packs) == 0 {
+			t.Fatalf("no pack files in the repository: %v", err)
+		}
+		for _, p := range packs { // flip bytes in the middle of every pack
+			f, err := os.OpenFile(p, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fi, _ := f.Stat()
+			f.WriteAt([]byte("dockerbank-damage"), fi.Size()/2)
+			f.Close()
+		}
+		r := h.run("verify", name, "--read-data-subset", "100%")
+		if r.code == 0 || !strings.Contains(r.err, "check") {
+			t.Errorf("verify of a damaged repository: exit %d, stderr %q; want a failed restic check", r.code, r.err)
+		}
+		prefix := uniqueName("obd") + "-"
+		t.Cleanup(func() { removeProjects(t, prefix+name) })
+		r = h.run("dr", "drill", "--prefix", prefix)
+		if r.code == 0 {
+			t.Errorf("dr drill from a damaged repository passed:\n%s", r.out)
+		}
+		if left := projectObjects(t, prefix+name); len(left) > 0 {
+			t.Errorf("the failed drill left %v", left)
+		}
+		waitHealthy(t, o.ctr)
+		if st, _ := o.api.Statistics(t.Context()); st.CountInstances != 20 {
+			t.Errorf("the live instance counts %d instances after the failed drill, want 20", st.CountInstances)
+		}
+	})
 }
