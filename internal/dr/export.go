@@ -92,7 +92,7 @@ func Export(ctx context.Context, s *site.Site, e *engine.Engine, o ExportOptions
 		sort.Strings(bi.Secrets)
 		m.Instances = append(m.Instances, *bi)
 	}
-	sealed, enc, err := seal(o.Key, secrets)
+	sealed, enc, err := sealSecrets(o.Key, secrets)
 	if err != nil {
 		return nil, nil, err
 	}
