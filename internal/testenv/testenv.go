@@ -8,6 +8,7 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,9 +19,11 @@ import (
 // InCI reports whether the tests run in CI, where nothing may be skipped.
 func InCI() bool { return os.Getenv("CI") == "true" }
 
-// Missing skips the test, or fails it in CI.
+// Missing skips the test, or fails it in CI. Either way it is recorded
+// for the summary Main prints and `make test` collects (MissingFileEnv).
 func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
+	record(t, fmt.Sprintf(format, args...))
 	if InCI() {
 		t.Fatalf("CI=true and a prerequisite is missing: "+format, args...)
 	}
