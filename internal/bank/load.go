@@ -20,6 +20,12 @@ const EntryFile = "entry.yaml"
 // where fsys comes from (a directory path, or "embedded:") and prefixes the
 // file names of problems. A failed validation returns Problems.
 func Load(ctx context.Context, fsys fs.FS, dir, source string) (*Entry, error) {
+	return Lint(ctx, fsys, dir, source, LintOptions{})
+}
+
+// Lint is Load with what `bank lint` knows beyond the entry's files: the
+// facts of images available here.
+func Lint(ctx context.Context, fsys fs.FS, dir, source string, opts LintOptions) (*Entry, error) {
 	where := func(name string) string { return path.Join(source, dir, name) }
 	data, err := fs.ReadFile(fsys, path.Join(dir, EntryFile))
 	if err != nil {
@@ -45,7 +51,7 @@ func Load(ctx context.Context, fsys fs.FS, dir, source string) (*Entry, error) {
 	if err := os.CopyFS(tmp, sub); err != nil {
 		return nil, fmt.Errorf("copy entry %s: %w", dir, err)
 	}
-	model, cprobs := checkCompose(ctx, e, tmp, where)
+	model, cprobs := checkCompose(ctx, e, doc, tmp, where, opts)
 	probs = append(probs, cprobs...)
 	if len(probs) > 0 {
 		return nil, probs.sorted()
@@ -119,9 +125,14 @@ func (e *Entry) ParamEnv(set map[string]string) []string {
 
 // LoadDir loads the entry in a directory on disk.
 func LoadDir(ctx context.Context, dir string) (*Entry, error) {
+	return LintDir(ctx, dir, LintOptions{})
+}
+
+// LintDir lints the entry in a directory on disk.
+func LintDir(ctx context.Context, dir string, opts LintOptions) (*Entry, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
-	return Load(ctx, os.DirFS(filepath.Dir(abs)), filepath.Base(abs), filepath.Dir(dir))
+	return Lint(ctx, os.DirFS(filepath.Dir(abs)), filepath.Base(abs), filepath.Dir(dir), opts)
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 var (
@@ -82,6 +83,16 @@ func validateEntry(e *Entry, doc *yamlDoc, file string) Problems {
 			add(pr.Message, "write protect."+pr.Field+" as in docs/watch.md (Scheduler)", append([]string{"protect"}, strings.Split(pr.Field, ".")...)...)
 		}
 	}
+	for i, r := range e.Curation.Images {
+		if r.Image == "" || r.Source == "" {
+			add("a curation.images record lacks its image or its source", "name the image and the upstream files (repository, path, commit or tag) the facts come from", "curation", "images", strconv.Itoa(i))
+		}
+	}
+	for _, svc := range slices.Sorted(maps.Keys(e.Startup)) {
+		if time.Duration(e.Startup[svc]) > 24*time.Hour {
+			add(fmt.Sprintf("start-up budget of %s is over a day", svc), "write a duration such as 15m", "startup", svc)
+		}
+	}
 	if e.Curation.ReviewedBy == "" || e.Curation.ReviewedOn.IsZero() {
 		add("curation record is incomplete", "set curation.reviewedBy and curation.reviewedOn (YYYY-MM-DD)", "curation")
 	}
@@ -101,8 +112,9 @@ func HasTag(ref string) bool {
 
 // checkCompose loads the entry's compose files for every variant and checks
 // the x-dockerbank extensions against the entry.
-func checkCompose(ctx context.Context, e *Entry, dir string, where func(string) string) (*ComposeModel, Problems) {
+func checkCompose(ctx context.Context, e *Entry, entryDoc *yamlDoc, dir string, where func(string) string, opts LintOptions) (*ComposeModel, Problems) {
 	var ps Problems
+	factsOf := e.factLookup(ctx, opts, &ps, where)
 	variants := append([]Variant{{}}, e.Variants...)
 	var model *ComposeModel
 	for _, variant := range variants {
@@ -210,11 +222,86 @@ func checkCompose(ctx context.Context, e *Entry, dir string, where func(string) 
 				ps = append(ps, Problem{File: where(EntryFile), Message: fmt.Sprintf("check %s runs in unknown service %s", c.Name, c.Service)})
 			}
 		}
+		// Render every version as deploy does and apply the rules that
+		// need the rendered project (and, where known, the image facts).
+		addAny := func(msg, fix string, keys ...string) {
+			if len(keys) > 0 && keys[0] == EntryFile {
+				ps = append(ps, Problem{File: where(EntryFile), Line: entryDoc.line(keys[1:]...), Message: msg, Fix: fix})
+				return
+			}
+			add(msg, fix, keys...)
+		}
+		for _, ver := range e.Versions {
+			vp, err := LoadProject(ctx, LoadOptions{Dir: dir, Files: files, Name: e.ID, Env: env, Profiles: variant.Profiles})
+			if err != nil {
+				continue
+			}
+			Render(vp, ver, m)
+			checkRefusals(vp, add)
+			checkProbes(e, vp, ver, addAny)
+			checkFacts(e, vp, ver, func(svc, image string) *ImageFacts { return factsOf(ver.Version, svc, image) }, addAny)
+		}
 		if variant.Name == "" {
 			model = m
 		}
 	}
-	return model, ps
+	return model, ps.unique()
+}
+
+// LintOptions add what `bank lint` knows beyond the entry's files.
+type LintOptions struct {
+	// Facts reads images available here (an engine, a docker save
+	// archive); images it lacks are checked against the curation record.
+	Facts FactSource
+}
+
+// FactOrigin says where the image facts of one service of a version came
+// from: "image" (read from it), "record" (curation.images) or "none".
+type FactOrigin struct {
+	Version string `json:"version"`
+	Service string `json:"service"`
+	Image   string `json:"image"`
+	From    string `json:"from"`
+	Origin  string `json:"origin,omitempty"`
+}
+
+// factLookup returns the facts of an image for a version's service,
+// remembering in e.Facts where they came from.
+func (e *Entry) factLookup(ctx context.Context, opts LintOptions, ps *Problems, where func(string) string) func(version, svc, image string) *ImageFacts {
+	read := map[string]*ImageFacts{}
+	seen := map[string]bool{}
+	e.Facts = nil
+	return func(version, svc, image string) *ImageFacts {
+		f, done := read[image]
+		if !done && opts.Facts != nil {
+			var err error
+			f, err = opts.Facts.ImageFacts(ctx, image)
+			if err != nil {
+				*ps = append(*ps, Problem{File: where(EntryFile), Message: fmt.Sprintf("cannot read the facts of image %s: %v", image, err),
+					Fix: "check the image or archive, or lint without it to use the curation record"})
+				f = nil
+			}
+		}
+		if f == nil {
+			if r, ok := e.Record(image); ok {
+				f = RecordedFacts(r)
+			}
+		}
+		read[image] = f
+		key := version + "\x00" + svc
+		if !seen[key] {
+			seen[key] = true
+			o := FactOrigin{Version: version, Service: svc, Image: image, From: "none"}
+			if f != nil {
+				o.From, o.Origin = "record", f.Origin
+				if f.FromImage {
+					o.From = "image"
+				}
+			}
+			e.Facts = append(e.Facts, o)
+		}
+		return f
+	}
 }
 
 func serviceInAnyVariant(ctx context.Context, e *Entry, dir, svc string) bool {
