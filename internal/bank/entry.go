@@ -27,7 +27,13 @@ type Entry struct {
 	Parameters     []Parameter  `yaml:"parameters,omitempty" json:"parameters,omitempty"`
 	Checks         Checks       `yaml:"checks,omitempty" json:"checks,omitempty"`
 	Requires       []string     `yaml:"requires,omitempty" json:"requires,omitempty"`
-	Curation       Curation     `yaml:"curation" json:"curation"`
+	// Fingerprint declares how the entry's data is fingerprinted as the
+	// application sees it; backups record it, restores and upgrades
+	// compare it.
+	Fingerprint []FingerprintSpec `yaml:"fingerprint,omitempty" json:"fingerprint,omitempty"`
+	// Test says how `bank test` writes data into a throwaway instance.
+	Test     *TestSpec `yaml:"test,omitempty" json:"test,omitempty"`
+	Curation Curation  `yaml:"curation" json:"curation"`
 	// Protect is the default backup/drill schedule and retention of the
 	// entry's instances (a site may override it in site.yaml).
 	Protect *schedule.Policy `yaml:"protect,omitempty" json:"protect,omitempty"`
@@ -104,6 +110,8 @@ type Curation struct {
 	ReviewedBy string    `yaml:"reviewedBy" json:"reviewedBy"`
 	ReviewedOn time.Time `yaml:"reviewedOn" json:"reviewedOn"`
 	Notes      string    `yaml:"notes,omitempty" json:"notes,omitempty"`
+	// Tested says which versions passed `dockerbank bank test` where.
+	Tested []Tested `yaml:"tested,omitempty" json:"tested,omitempty"`
 }
 
 // Version returns the named version, or the default one when name is empty.

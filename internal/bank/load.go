@@ -47,6 +47,9 @@ func Load(ctx context.Context, fsys fs.FS, dir, source string) (*Entry, error) {
 	}
 	model, cprobs := checkCompose(ctx, e, tmp, where)
 	probs = append(probs, cprobs...)
+	if model != nil {
+		probs = append(probs, validateFingerprint(e, model, doc, where(EntryFile))...)
+	}
 	if len(probs) > 0 {
 		return nil, probs.sorted()
 	}
