@@ -135,7 +135,7 @@ func (j *Job) checkFingerprint(ctx context.Context, man *Manifest, target string
 		res.Fingerprint = fmt.Sprintf("%d of %d items differ", len(r.Diffs), r.Items)
 		return err
 	}
-	res.Fingerprint = fmt.Sprintf("%d items match (%s)", r.Items, got.Summary())
+	res.Fingerprint = fmt.Sprintf("%d items match (%s)", r.Items, man.Fingerprint.Summary())
 	if r.Added > 0 {
 		res.Fingerprint += fmt.Sprintf("; %d added since the capture", r.Added)
 	}

@@ -85,6 +85,7 @@ func (m *Manager) Upgrade(ctx context.Context, name string, o UpgradeOptions) er
 					return fmt.Errorf("%w; the new version may have changed them: restore the backup taken before the upgrade to undo that", err)
 				}
 				okDetail += fmt.Sprintf("; fingerprint kept (%d items compared, %d added since)", r.Items, r.Added)
+				m.step("  fingerprint kept: %d items as before (%s), %d added since", r.Items, before.Summary(), r.Added)
 				return nil
 			}
 		}

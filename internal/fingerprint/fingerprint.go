@@ -114,8 +114,8 @@ type Result struct {
 	Parts int    `json:"parts"`
 	Items int    `json:"items"`
 	Diffs []Diff `json:"diffs,omitempty"`
-	// Added counts items (and rows or bytes of keyed tables and
-	// append-only files) that appeared after the capture: no difference.
+	// Added counts items, rows past a keyed table's capture and grown
+	// append-only files that appeared after the capture: no difference.
 	Added int64 `json:"added"`
 }
 
@@ -151,6 +151,8 @@ func Compare(want, got *Fingerprint) Result {
 				r.Diffs = append(r.Diffs, Diff{Part: wp.Name, Item: unit + " " + w.ID, What: "missing (at the capture: " + describe(wp.Kind, w) + ")"})
 			case g.Rows != w.Rows || g.Size != w.Size || g.Digest != w.Digest:
 				r.Diffs = append(r.Diffs, Diff{Part: wp.Name, Item: unit + " " + w.ID, What: "now " + describe(wp.Kind, g) + "; at the capture " + describe(wp.Kind, w)})
+			case g.Later > 0 && wp.Kind == bank.FingerprintFiles:
+				r.Added++ // an append-only file that grew
 			default:
 				r.Added += g.Later
 			}
