@@ -34,14 +34,17 @@ type RestoreOptions struct {
 
 // RestoreResult says what a restore did.
 type RestoreResult struct {
-	Group     string   `json:"group"`
-	Instance  string   `json:"instance"`
-	Staging   string   `json:"staging,omitempty"`
-	PreBackup string   `json:"preRestoreGroup,omitempty"`
-	Tables    int      `json:"tablesCompared"`
-	Files     int      `json:"filesCompared"`
-	Seconds   float64  `json:"seconds"`
-	Notes     []string `json:"notes,omitempty"`
+	Group     string  `json:"group"`
+	Instance  string  `json:"instance"`
+	Staging   string  `json:"staging,omitempty"`
+	PreBackup string  `json:"preRestoreGroup,omitempty"`
+	Tables    int     `json:"tablesCompared"`
+	Files     int     `json:"filesCompared"`
+	Seconds   float64 `json:"seconds"`
+	// Fingerprint says how the restored data compared with the group's
+	// fingerprint, as the application sees it.
+	Fingerprint string   `json:"fingerprint"`
+	Notes       []string `json:"notes,omitempty"`
 }
 
 // source gives the streams of a group: from the repository or from an
@@ -306,11 +309,18 @@ func (j *Job) restoreInto(ctx context.Context, src source, man *Manifest, target
 	if err := j.compare(ctx, man, target, res); err != nil {
 		return err
 	}
+	data, err := j.restoredFingerprint(ctx, man, target, false)
+	if err != nil {
+		return err
+	}
 	if _, err := q.resume(); err != nil {
 		return err
 	}
 	j.step("start %s and wait for health", target)
-	return j.M.Start(ctx, target)
+	if err := j.M.Start(ctx, target); err != nil {
+		return err
+	}
+	return j.checkFingerprint(ctx, man, target, data, res)
 }
 
 func (j *Job) loadStream(ctx context.Context, src source, d Dumper, mb Member, st Stream) error {

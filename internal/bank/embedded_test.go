@@ -68,6 +68,11 @@ func TestEmbeddedBankRules(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkEntryMetadata(t, e, fsys, dir)
+			// Every entry says how its data is fingerprinted as the
+			// application sees it, also where it cannot run here.
+			if len(e.Fingerprint) == 0 {
+				t.Errorf("entry declares no fingerprint (entry.yaml fingerprint:, docs/bank-format.md)")
+			}
 			for _, r := range e.Requires {
 				if _, err := b.Get(r); err != nil {
 					t.Errorf("requires %s, which the bank lacks", r)

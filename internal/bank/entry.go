@@ -34,8 +34,14 @@ type Entry struct {
 	// Startup is the longest each named service may take to become healthy
 	// on a first start (database migrations, index builds): its health
 	// check must allow that long, and deploy waits that long.
-	Startup  map[string]Duration `yaml:"startup,omitempty" json:"startup,omitempty"`
-	Curation Curation            `yaml:"curation" json:"curation"`
+	Startup map[string]Duration `yaml:"startup,omitempty" json:"startup,omitempty"`
+	// Fingerprint declares how the entry's data is fingerprinted as the
+	// application sees it; backups record it, restores and upgrades
+	// compare it.
+	Fingerprint []FingerprintSpec `yaml:"fingerprint,omitempty" json:"fingerprint,omitempty"`
+	// Test says how `bank test` writes data into a throwaway instance.
+	Test     *TestSpec `yaml:"test,omitempty" json:"test,omitempty"`
+	Curation Curation  `yaml:"curation" json:"curation"`
 	// Protect is the default backup/drill schedule and retention of the
 	// entry's instances (a site may override it in site.yaml).
 	Protect *schedule.Policy `yaml:"protect,omitempty" json:"protect,omitempty"`
@@ -117,6 +123,8 @@ type Curation struct {
 	ReviewedBy string    `yaml:"reviewedBy" json:"reviewedBy"`
 	ReviewedOn time.Time `yaml:"reviewedOn" json:"reviewedOn"`
 	Notes      string    `yaml:"notes,omitempty" json:"notes,omitempty"`
+	// Tested says which versions passed `dockerbank bank test` where.
+	Tested []Tested `yaml:"tested,omitempty" json:"tested,omitempty"`
 	// Images records the facts of images that cannot be read where the
 	// entry is checked, with their upstream sources.
 	Images []ImageRecord `yaml:"images,omitempty" json:"images,omitempty"`

@@ -53,6 +53,9 @@ func Lint(ctx context.Context, fsys fs.FS, dir, source string, opts LintOptions)
 	}
 	model, cprobs := checkCompose(ctx, e, doc, tmp, where, opts)
 	probs = append(probs, cprobs...)
+	if model != nil {
+		probs = append(probs, validateFingerprint(e, model, doc, where(EntryFile))...)
+	}
 	if len(probs) > 0 {
 		return nil, probs.sorted()
 	}

@@ -34,6 +34,16 @@ func TestLoadDirBad(t *testing.T) {
 		{"bad-schedule", []string{
 			"bad-schedule/entry.yaml:13:", `schedule "fortnightly": unknown kind`, "fix: write protect.drill",
 			"bad-schedule/entry.yaml:15:", "keep.daily is -2"}},
+		{"bad-fingerprint", []string{
+			"bad-fingerprint/entry.yaml:13:", `fingerprint postgres: service "app" is not a database service`,
+			"bad-fingerprint/entry.yaml:16:", `fingerprint table "Records" is not schema.table`, "key id is not one of its columns",
+			"bad-fingerprint/entry.yaml:18:", `volume "data" is not a userdata volume backed up as files`,
+			"bad-fingerprint/entry.yaml:19:", "port 0 is not a port", `passwordSecret "nope" is not a generated secret`,
+			"bad-fingerprint/entry.yaml:24:", `fingerprint kind "sqlite" is unknown`,
+			"bad-fingerprint/entry.yaml:26:", "test.set: NOPE is not a parameter",
+			"bad-fingerprint/entry.yaml:28:", `test write kind "upload" is unknown`,
+			"bad-fingerprint/entry.yaml:33:", `curation.tested: version "9.9"`,
+			"bad-fingerprint/entry.yaml:33:", `result "passed" is not pass or fail`}},
 		{"userdata-no-backup", []string{"userdata-no-backup/compose.yaml:10:", "userdata volume data has no backup method", "add backup: postgres-dump"}},
 	}
 	for _, tt := range tests {

@@ -291,8 +291,8 @@ replace its data; the staging instance is removed afterwards.`,
 			if a.json {
 				return a.printJSON(res)
 			}
-			fmt.Fprintf(a.streams.Out, "%s restored from group %s in %.1fs: %d tables and %d files match the manifest\n",
-				res.Instance, res.Group, res.Seconds, res.Tables, res.Files)
+			fmt.Fprintf(a.streams.Out, "%s restored from group %s in %.1fs: %d tables and %d files match the manifest; fingerprint: %s\n",
+				res.Instance, res.Group, res.Seconds, res.Tables, res.Files, res.Fingerprint)
 			if res.PreBackup != "" {
 				fmt.Fprintf(a.streams.Out, "the data it replaced is in group %s\n", res.PreBackup)
 			}
@@ -338,8 +338,8 @@ records the result in the journal and in the group's state.`,
 					continue
 				}
 				if !a.json {
-					fmt.Fprintf(a.streams.Out, "%s: group %s verified: check %s, drill %s (%d tables, %d files) in %.1fs\n",
-						n, res.Group, res.Check, res.Drill, res.Tables, res.Files, res.Seconds)
+					fmt.Fprintf(a.streams.Out, "%s: group %s verified: check %s, drill %s (%d tables, %d files; fingerprint: %s) in %.1fs\n",
+						n, res.Group, res.Check, res.Drill, res.Tables, res.Files, orDash(res.Fingerprint), res.Seconds)
 				}
 			}
 			if a.json {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/site"
 )
 
 func (a *app) bankCommand() *cobra.Command {
@@ -19,7 +20,7 @@ func (a *app) bankCommand() *cobra.Command {
 		Short:   "List, show, search and check bank entries",
 		GroupID: "bank",
 	}
-	c.AddCommand(a.bankListCommand(), a.bankShowCommand(), a.bankSearchCommand(), a.bankLintCommand(), a.bankAddCommand())
+	c.AddCommand(a.bankListCommand(), a.bankShowCommand(), a.bankSearchCommand(), a.bankLintCommand(), a.bankAddCommand(), a.bankTestCommand())
 	return c
 }
 
@@ -79,8 +80,18 @@ func (a *app) bankShowCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The newest `bank test` result of each version on this site.
+			var runs []site.Conformance
+			if s, err := a.openSite(); err == nil {
+				if runs, err = s.Conformance(e.ID); err != nil {
+					return err
+				}
+			}
 			if a.json {
-				return a.printJSON(e)
+				return a.printJSON(struct {
+					*bank.Entry
+					Conformance []site.Conformance `json:"conformance"`
+				}{e, runs})
 			}
 			out := a.streams.Out
 			fmt.Fprintf(out, "%s: %s\n", e.ID, e.Title)
@@ -98,6 +109,16 @@ func (a *app) bankShowCommand() *cobra.Command {
 				fmt.Fprintf(out, "  %s%s\n", v.Version, def)
 				for _, s := range slices.Sorted(maps.Keys(v.Images)) {
 					fmt.Fprintf(out, "    %-10s %s\n", s, v.Images[s])
+				}
+				tested := false
+				for _, r := range runs {
+					if r.Version == v.Version {
+						fmt.Fprintf(out, "    bank test on this site: %s\n", conformanceLine(r))
+						tested = true
+					}
+				}
+				if !tested {
+					fmt.Fprintf(out, "    bank test on this site: never run (`dockerbank bank test %s --version %s`)\n", e.ID, v.Version)
 				}
 			}
 			if len(e.Variants) > 0 {
@@ -122,14 +143,46 @@ func (a *app) bankShowCommand() *cobra.Command {
 					fmt.Fprintf(out, "  %-18s default %-12q %s\n", p.Name, p.Default, p.Description)
 				}
 			}
+			if len(e.Fingerprint) > 0 {
+				fmt.Fprintln(out, "\nfingerprint (compared after restores, drills and upgrades):")
+				for _, f := range e.Fingerprint {
+					extra := ""
+					if f.RestoreOnly {
+						extra = " (restores only)"
+					}
+					fmt.Fprintf(out, "  %s%s\n", f.Name(), extra)
+				}
+			}
 			fmt.Fprintf(out, "\ncurated by %s on %s", e.Curation.ReviewedBy, e.Curation.ReviewedOn.Format("2006-01-02"))
 			if e.Curation.Notes != "" {
 				fmt.Fprintf(out, ": %s", strings.TrimSpace(e.Curation.Notes))
 			}
 			fmt.Fprintln(out)
+			for _, t := range e.Curation.Tested {
+				v := t.Version
+				if t.Variant != "" {
+					v += " (variant " + t.Variant + ")"
+				}
+				fmt.Fprintf(out, "  bank test of %s: %s on %s, %s\n", v, t.Result, t.Date.Format("2006-01-02"), t.Where)
+			}
 			return nil
 		},
 	}
+}
+
+func conformanceLine(r site.Conformance) string {
+	verdict := "passed"
+	if !r.OK {
+		verdict = "FAILED"
+	}
+	s := fmt.Sprintf("%s %s in %.0fs", verdict, r.Time.Local().Format("2006-01-02 15:04"), r.Seconds)
+	if r.Variant != "" {
+		s += " (variant " + r.Variant + ")"
+	}
+	if !r.OK {
+		s += ": " + firstLine(r.Detail)
+	}
+	return s
 }
 
 func orDash(s string) string {

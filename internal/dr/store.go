@@ -92,7 +92,7 @@ func (BackupRestorer) RestoreGroup(ctx context.Context, m *deploy.Manager, sourc
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d tables and %d files match the manifest", res.Tables, res.Files), nil
+	return fmt.Sprintf("%d tables and %d files match the manifest; fingerprint: %s", res.Tables, res.Files, res.Fingerprint), nil
 }
 
 // ConfigureBackupSite points a site at a repository location (unless it is
