@@ -81,6 +81,11 @@ func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry) 
 	// The same rendering `bank lint` checks: secrets, images, pull policy.
 	bank.Render(p, ver, model)
 	for name, s := range p.Services {
+		if in.EphemeralPorts {
+			for i := range s.Ports {
+				s.Ports[i].Published = "" // the engine picks a free host port
+			}
+		}
 		s.Labels = s.Labels.Add(LabelSite, siteID).
 			Add(LabelInstance, in.Name).
 			Add(LabelEntry, e.ID).
