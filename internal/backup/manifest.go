@@ -34,6 +34,10 @@ type Manifest struct {
 	QuiesceMode string   `json:"quiesceMode,omitempty"`
 	QuiesceSecs float64  `json:"quiesceSeconds,omitempty"`
 	Members     []Member `json:"members"`
+	// Sealed describes the archive member secrets.age: the instance's
+	// secrets, taken out of instance.tar and sealed with age (archives
+	// only; older archives carry them in instance.tar).
+	Sealed *SealedSecrets `json:"sealedSecrets,omitempty"`
 
 	// snapshot is the manifest's own snapshot (with the volume indexes)
 	// in repo, once stored or loaded.
