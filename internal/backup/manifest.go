@@ -39,6 +39,10 @@ type Manifest struct {
 	// Fingerprint is the data as the application sees it at the capture
 	// (nil in groups of entries without one, and of older dockerbanks).
 	Fingerprint *fingerprint.Fingerprint `json:"fingerprint,omitempty"`
+	// Sealed describes the archive member secrets.age: the instance's
+	// secrets, taken out of instance.tar and sealed with age (archives
+	// only; older archives carry them in instance.tar).
+	Sealed *SealedSecrets `json:"sealedSecrets,omitempty"`
 
 	// snapshot is the manifest's own snapshot (with the volume indexes)
 	// in repo, once stored or loaded.

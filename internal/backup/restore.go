@@ -218,6 +218,14 @@ func (j *Job) seedSecrets(ctx context.Context, src source, man *Manifest, target
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("seed secrets of %s: %w", target, err)
 	}
+	if a, ok := src.(*archiveSource); ok {
+		// Sealed in the archive, opened by its check.
+		for base, data := range a.secrets {
+			if err := site.WriteFileAtomic(filepath.Join(dir, base), data, 0o600); err != nil {
+				return err
+			}
+		}
+	}
 	tr := tar.NewReader(rc)
 	for {
 		h, err := tr.Next()
@@ -393,7 +401,9 @@ func (j *Job) restoreFiles(ctx context.Context, src source, mb Member, vname str
 	pr, pw := io.Pipe()
 	checkErr := make(chan error, 1)
 	go func() {
-		err := safeCopyTar(pw, rc, src.trusted())
+		// Absolute symlinks are data a volume may hold (a backup of one
+		// must restore); nothing is ever written through a link.
+		err := safeCopyTar(pw, rc, true)
 		pw.CloseWithError(err)
 		checkErr <- err
 	}()

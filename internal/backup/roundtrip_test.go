@@ -1,6 +1,7 @@
 package backup_test
 
 import (
+	"bytes"
 	"crypto/rand"
 	"fmt"
 	"os"
@@ -12,7 +13,28 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/klauspost/compress/zstd"
 )
+
+// archivePlaintext is an archive file decompressed (the tar stream).
+func archivePlaintext(t *testing.T, file string) []byte {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := zstd.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(zr); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
 
 // fillVolume writes files with the properties a restore must keep: owners,
 // modes (setuid too), sub-second mtimes, relative and absolute symlinks,
@@ -118,6 +140,7 @@ func TestRoundTripDatabasesAndFiles(t *testing.T) {
 			srcFiles := mountpoint(t, src+"_files")
 			fillVolume(t, srcFiles)
 			wantFiles := tree(t, srcFiles, true)
+			wantSource := tree(t, srcFiles, true) // wantFiles is cut to what the path keeps
 			srcUploads := mountpoint(t, src+"_uploads")
 			if err := os.Chmod(srcUploads, 0o750); err != nil {
 				t.Fatal(err)
@@ -135,8 +158,19 @@ func TestRoundTripDatabasesAndFiles(t *testing.T) {
 			t.Cleanup(func() { s.remove(dst) })
 			if tc.store == "archive" {
 				archive := filepath.Join(t.TempDir(), "a.tar.zst")
-				s.must("backup", src, "--via", via, "--archive", archive)
-				s.must("restore", src, "--archive", archive, "--as", dst)
+				pass := filepath.Join(t.TempDir(), "pass")
+				if err := os.WriteFile(pass, []byte("a long archive passphrase\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				s.must("backup", src, "--via", via, "--archive", archive, "--passphrase-file", pass)
+				secret, err := os.ReadFile(filepath.Join(s.dir, "instances", src, "secrets", "pg_password"))
+				if err != nil || len(secret) == 0 {
+					t.Fatalf("read the instance's secret: %v", err)
+				}
+				if plain := archivePlaintext(t, archive); bytes.Contains(plain, secret) {
+					t.Errorf("the archive holds the secret pg_password in plaintext")
+				}
+				s.must("restore", src, "--archive", archive, "--as", dst, "--passphrase-file", pass)
 			} else {
 				s.must("backup", src, "--via", via)
 				s.must("restore", src, "--as", dst)
@@ -177,7 +211,7 @@ func TestRoundTripDatabasesAndFiles(t *testing.T) {
 			if diff := cmp.Diff(wantMaria, mariaTables(t, dst+"-maria-1")); diff != "" {
 				t.Errorf("restored MariaDB tables differ:\n%s", diff)
 			}
-			if diff := cmp.Diff(wantFiles, tree(t, srcFiles, true)); via == "dir" && diff != "" {
+			if diff := cmp.Diff(wantSource, tree(t, srcFiles, true)); via == "dir" && diff != "" {
 				t.Errorf("the source volume changed:\n%s", diff)
 			}
 			st := containerStates(t, dst)

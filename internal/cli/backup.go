@@ -68,7 +68,7 @@ func (a *app) instancesOrAll(cmd *cobra.Command, args []string, all bool) ([]str
 
 func (a *app) backupCommand() *cobra.Command {
 	var all bool
-	var via, archive string
+	var via, archive, recipient, passFile string
 	c := &cobra.Command{
 		Use:   "backup NAME... | --all",
 		Short: "Back up the user data of instances as one consistency group each",
@@ -83,10 +83,14 @@ says so, only for the capture, and are recorded in the journal first: if
 dockerbank is killed, the next dockerbank command starts them again.
 
 The repository password is generated on first use into <site>/backup-key;
-keep a copy elsewhere (` + "`dockerbank backup key show`" + `).`,
+keep a copy elsewhere (` + "`dockerbank backup key show`" + `).
+
+With --archive the group is also written as one file for handover; the
+instance's secrets in it are sealed with age to --recipient (an age public
+key) or to the passphrase in --passphrase-file, as in ` + "`dr export`" + `.`,
 		Example: `  dockerbank backup demo
   dockerbank backup --all --json
-  dockerbank backup demo --archive demo.tar.zst`,
+  dockerbank backup demo --archive demo.tar.zst --recipient age1...`,
 		GroupID: "protect",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			names, err := a.instancesOrAll(cmd, args, all)
@@ -98,11 +102,18 @@ keep a copy elsewhere (` + "`dockerbank backup key show`" + `).`,
 				return err
 			}
 			j.Via = via
+			if archive == "" && (recipient != "" || passFile != "") {
+				return usageError{fmt.Errorf("--recipient and --passphrase-file seal the secrets of an --archive: give --archive too")}
+			}
 			if archive != "" {
 				if len(names) != 1 {
 					return usageError{fmt.Errorf("--archive writes one instance: name exactly one")}
 				}
-				res, err := j.Export(cmd.Context(), names[0], archive)
+				key, err := drKey(recipient, "", passFile)
+				if err != nil {
+					return err
+				}
+				res, err := j.Export(cmd.Context(), names[0], archive, key)
 				if err != nil {
 					return err
 				}
@@ -165,6 +176,8 @@ keep a copy elsewhere (` + "`dockerbank backup key show`" + `).`,
 	c.Flags().BoolVar(&all, "all", false, "back up every instance of the site")
 	c.Flags().StringVar(&via, "via", "", "how file volumes are read: dir (host mountpoint) or tar (helper container); default dir when the mountpoint is readable")
 	c.Flags().StringVar(&archive, "archive", "", "write one self-contained archive (tar + zstd, manifest inside) to this file instead")
+	c.Flags().StringVar(&recipient, "recipient", "", "with --archive: age public key (age1...) to seal the secrets to")
+	c.Flags().StringVar(&passFile, "passphrase-file", "", "with --archive: file whose first line is the passphrase to seal the secrets with")
 	c.AddCommand(a.backupKeyCommand(), a.backupInitCommand())
 	return c
 }
@@ -256,7 +269,7 @@ func (a *app) snapshotsCommand() *cobra.Command {
 
 func (a *app) restoreCommand() *cobra.Command {
 	var o backup.RestoreOptions
-	var archive string
+	var archive, identity, passFile string
 	c := &cobra.Command{
 		Use:   "restore NAME",
 		Short: "Restore an instance from a backup group, non-destructively",
@@ -268,10 +281,14 @@ and file with the manifest before starting it.
 
 Without --as it first restores into a staging instance and checks it; only
 when that works does it take a pre-restore backup of the live instance and
-replace its data; the staging instance is removed afterwards.`,
+replace its data; the staging instance is removed afterwards.
+
+With --archive the whole archive is checked first (every member's name,
+links and digest; the sealed secrets opened with --identity or
+--passphrase-file); nothing is deployed or written before that passed.`,
 		Example: `  dockerbank restore demo --as demo-copy
   dockerbank restore demo --group 20261126T181500Z
-  dockerbank restore demo --as demo-copy --archive demo.tar.zst`,
+  dockerbank restore demo --as demo-copy --archive demo.tar.zst --identity key.txt`,
 		GroupID: "protect",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -280,8 +297,15 @@ replace its data; the staging instance is removed afterwards.`,
 				return err
 			}
 			var res *backup.RestoreResult
+			if archive == "" && (identity != "" || passFile != "") {
+				return usageError{fmt.Errorf("--identity and --passphrase-file open the sealed secrets of an --archive: give --archive too")}
+			}
 			if archive != "" {
-				res, err = j.Import(cmd.Context(), args[0], archive, o)
+				key, kerr := drKey("", identity, passFile)
+				if kerr != nil {
+					return kerr
+				}
+				res, err = j.Import(cmd.Context(), args[0], archive, o, key)
 			} else {
 				res, err = j.Restore(cmd.Context(), args[0], o)
 			}
@@ -303,6 +327,8 @@ replace its data; the staging instance is removed afterwards.`,
 	c.Flags().StringVar(&o.As, "as", "", "restore into this new instance")
 	c.Flags().BoolVar(&o.Keep, "keep-staging", false, "keep the staging instance of an in-place restore")
 	c.Flags().StringVar(&archive, "archive", "", "restore from an archive written by `backup --archive`")
+	c.Flags().StringVar(&identity, "identity", "", "with --archive: age key file that opens the sealed secrets")
+	c.Flags().StringVar(&passFile, "passphrase-file", "", "with --archive: file whose first line is the archive's passphrase")
 	return c
 }
 

@@ -123,6 +123,18 @@ func readSecretFile(path string) (string, error) {
 
 func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	ctx := cmd.Context()
+	var metricsToken string
+	if o.metricsTokenFile != "" {
+		// Read before anything starts: an empty file must not quietly
+		// turn the authentication of /metrics off.
+		var err error
+		if metricsToken, err = readSecretFile(o.metricsTokenFile); err != nil {
+			return usageError{fmt.Errorf("--metrics-token-file: %w", err)}
+		}
+		if metricsToken == "" {
+			return usageError{fmt.Errorf("--metrics-token-file %s is empty: put a token in it (e.g. `openssl rand -hex 32 > %s`), or leave the flag out to serve /metrics without authentication", o.metricsTokenFile, o.metricsTokenFile)}
+		}
+	}
 	s, err := a.openSite()
 	if err != nil {
 		return err
@@ -189,11 +201,7 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	srv := &web.Server{Site: s, Collector: col, Engines: extra, Registry: reg, Log: log, Alerts: ev,
 		Auth:    &web.Auth{Site: s, Secure: o.tlsCert != ""},
 		Actions: &serveActions{a: a}}
-	if o.metricsTokenFile != "" {
-		if srv.MetricsToken, err = readSecretFile(o.metricsTokenFile); err != nil {
-			return err
-		}
-	}
+	srv.MetricsToken = metricsToken
 	if !srv.Auth.Configured() {
 		fmt.Fprintln(a.streams.Err, "warning: no dashboard password or token is set; only /healthz and /metrics answer until you run `dockerbank serve passwd` or `dockerbank serve token`")
 	}

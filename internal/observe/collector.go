@@ -114,6 +114,8 @@ type VolumeStat struct {
 	// FSSize and FSAvail are the bytes of the file system holding the
 	// volume (read with statfs on the engine's host); 0 when unknown.
 	FSSize, FSAvail uint64
+
+	mountpoint string
 }
 
 func (c *Collector) interval() time.Duration {
@@ -513,21 +515,34 @@ func (c *Collector) volumes(ctx context.Context) []VolumeStat {
 		c.log().Warn("list volumes", "err", err)
 		return nil
 	}
+	siteID, err := c.Site.ID()
+	if err != nil {
+		c.log().Warn("list volumes", "err", err)
+		return nil
+	}
+	out := siteVolumes(siteID, vols)
+	for i, vs := range out {
+		if c.Cgroup != nil && vs.mountpoint != "" {
+			var fs syscall.Statfs_t
+			if syscall.Statfs(vs.mountpoint, &fs) == nil {
+				out[i].FSSize = fs.Blocks * uint64(fs.Bsize)
+				out[i].FSAvail = fs.Bavail * uint64(fs.Bsize)
+			}
+		}
+	}
+	return out
+}
+
+// siteVolumes keeps the instance volumes of the site siteID: other sites
+// may deploy instances on the same engine, and their volumes are theirs.
+func siteVolumes(siteID string, vols []engine.Volume) []VolumeStat {
 	var out []VolumeStat
 	for _, v := range vols {
 		in := v.Labels[deploy.LabelInstance]
-		if in == "" {
+		if in == "" || v.Labels[deploy.LabelSite] != siteID {
 			continue
 		}
-		vs := VolumeStat{Name: v.Name, Instance: in, Class: v.Labels[deploy.LabelClass]}
-		if c.Cgroup != nil && v.Mountpoint != "" {
-			var fs syscall.Statfs_t
-			if syscall.Statfs(v.Mountpoint, &fs) == nil {
-				vs.FSSize = fs.Blocks * uint64(fs.Bsize)
-				vs.FSAvail = fs.Bavail * uint64(fs.Bsize)
-			}
-		}
-		out = append(out, vs)
+		out = append(out, VolumeStat{Name: v.Name, Instance: in, Class: v.Labels[deploy.LabelClass], mountpoint: v.Mountpoint})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -546,12 +561,19 @@ func siteContainers(s *site.Site, cs []engine.Container) ([]engine.Container, er
 	if err != nil {
 		return cs, err
 	}
+	id, err := s.ID()
+	if err != nil {
+		return cs, err
+	}
 	names := map[string]bool{}
 	for _, in := range ins {
 		names[in.Name] = true
 	}
 	out := cs[:0]
 	for _, c := range cs {
+		if sid := c.Labels[deploy.LabelSite]; sid != "" && sid != id {
+			continue // another site's instance of the same name
+		}
 		if names[c.Labels[deploy.LabelInstance]] {
 			out = append(out, c)
 		}
