@@ -318,3 +318,42 @@ func checkShellScripts(t *testing.T, p *types.Project) {
 		}
 	}
 }
+
+// upstreamEntries are the embedded entries whose images cannot be pulled or
+// built here: their image facts must be recorded with upstream sources.
+var upstreamEntries = []string{"blaze", "hapi-fhir", "keycloak", "ohdsi", "redcap"}
+
+// TestEmbeddedUpstreamEntriesRecordFacts: every image of every version of
+// the upstream entries has recorded facts with a source, and the entries
+// were checked against them (the bank loaded, so they passed).
+func TestEmbeddedUpstreamEntriesRecordFacts(t *testing.T) {
+	b := openEmbedded(t)
+	for _, id := range upstreamEntries {
+		t.Run(id, func(t *testing.T) {
+			e, err := b.Get(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range e.Versions {
+				for svc, img := range v.Images {
+					r, ok := e.Record(img)
+					if !ok {
+						t.Errorf("version %s service %s: image %s has no curation.images record", v.Version, svc, img)
+						continue
+					}
+					if len(strings.Fields(r.Source)) < 3 || len(r.Executables) == 0 {
+						t.Errorf("record of %s lacks a source naming files, or executables: %+v", img, r)
+					}
+				}
+			}
+			if len(e.Facts) == 0 {
+				t.Fatal("no image facts were checked")
+			}
+			for _, f := range e.Facts {
+				if f.From != "record" {
+					t.Errorf("version %s service %s: facts from %q, want the record", f.Version, f.Service, f.From)
+				}
+			}
+		})
+	}
+}

@@ -109,6 +109,9 @@ func (f *ImageFacts) resolve(p string) (string, FileFact, bool) {
 			cur += "/" + part
 			ff, ok := f.Files[strings.TrimPrefix(cur, "/")]
 			if !ok {
+				if i < len(parts)-1 {
+					continue // a parent directory the layers did not list
+				}
 				return p, FileFact{}, false
 			}
 			if ff.Link != "" {

@@ -45,6 +45,29 @@ func TestLoadDirBad(t *testing.T) {
 			"bad-fingerprint/entry.yaml:33:", `curation.tested: version "9.9"`,
 			"bad-fingerprint/entry.yaml:33:", `result "passed" is not pass or fail`}},
 		{"userdata-no-backup", []string{"userdata-no-backup/compose.yaml:10:", "userdata volume data has no backup method", "add backup: postgres-dump"}},
+		// compose v5.6.0 refuses this at deploy ("`file` is the sole
+		// supported option"); TestComposeRefusesReadOnlySecret in
+		// internal/deploy reproduces that on the real engine.
+		{"readonly-secret", []string{"readonly-secret/compose.yaml:5:", "service app is read_only and uses generated secret token",
+			"`file` is the sole supported option", "fix: drop read_only: true"}},
+		{"compose-refusals", []string{
+			"compose-refusals/compose.yaml:5:", `compose refuses security_opt "apparmor"`, "fix: write it as key=value",
+			"compose-refusals/compose.yaml:8:", "compose refuses external secret swarm_only", "fix: generate it",
+			"compose-refusals/compose.yaml:10:", "secret from_env comes from environment variable SOME_TOKEN, which deploy never sets", "fix: let dockerbank generate it"}},
+		{"always-passes", []string{
+			"always-passes/compose.yaml:4:", `the healthcheck of service app always passes: it ends in "|| true" or "|| exit 0"`,
+			"always-passes/compose.yaml:9:", "the healthcheck of service web always passes: it runs true",
+			"always-passes/entry.yaml:12:", `the check ready of service web always passes: grep "UP" matches anywhere`,
+			"always-passes/entry.yaml:15:", "the check metadata of service web always passes: curl without -f",
+			"fix: make it fail when the service is not serving"}},
+		{"short-budget", []string{"short-budget/compose.yaml:4:", "gives up after 3m0s", "shorter than its declared start-up of 10m0s",
+			"fix: raise start_period (or retries) so that start_period + interval x retries is at least 10m0s"}},
+		// a planted wrong fact: the record says the image has no curl
+		{"planted-curl", []string{"planted-curl/compose.yaml:4:", "the healthcheck of service app calls curl, which image example.org/app:1.0 does not contain (facts recorded in curation.images)",
+			"fix: call a program the image has"}},
+		{"image-volumes", []string{
+			"image-volumes/compose.yaml:2:", "declares VOLUME /var/lib/app/cache, which service app does not map to a named volume", "fix: mount a named volume with an x-dockerbank class at /var/lib/app/cache",
+			"image-volumes/compose.yaml:4:", "service app cannot write volume uploads at /srv/uploads", "fix: create and chown the directory"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {

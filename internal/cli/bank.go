@@ -121,6 +121,23 @@ func (a *app) bankShowCommand() *cobra.Command {
 					fmt.Fprintf(out, "    bank test on this site: never run (`dockerbank bank test %s --version %s`)\n", e.ID, v.Version)
 				}
 			}
+			fmt.Fprintln(out, "\nimage facts (what bank lint checks the entry against):")
+			src, err := a.factSource(cmd.Context(), "", false)
+			if err != nil {
+				return err
+			}
+			for _, v := range e.Versions {
+				for _, svc := range slices.Sorted(maps.Keys(v.Images)) {
+					img := v.Images[svc]
+					from := "unknown: not available here and not recorded (checks skipped)"
+					if f, err := src.ImageFacts(cmd.Context(), img); err == nil && f != nil {
+						from = "read from the image (" + f.Origin + ")"
+					} else if r, ok := e.Record(img); ok {
+						from = "recorded: " + strings.Join(strings.Fields(r.Source), " ")
+					}
+					fmt.Fprintf(out, "  %-8s %-10s %s\n    %s\n", v.Version, svc, img, from)
+				}
+			}
 			if len(e.Variants) > 0 {
 				fmt.Fprintln(out, "\nvariants:")
 				for _, v := range e.Variants {
@@ -193,15 +210,29 @@ func orDash(s string) string {
 }
 
 func (a *app) bankLintCommand() *cobra.Command {
-	return &cobra.Command{
+	var archive string
+	var noEngine bool
+	c := &cobra.Command{
 		Use:   "lint DIR...",
 		Short: "Validate entries: a bank directory (one entry per subdirectory) or entry directories",
 		Long: `Validate bank entries and report every problem at file:line with how to fix it.
 DIR may be an entry directory (it holds entry.yaml) or a bank directory whose
-subdirectories are entries. Exit code 2 when a problem is found.`,
+subdirectories are entries. Every version and variant is rendered as deploy
+renders it and checked for what compose would refuse, checks that always
+pass, and health budgets shorter than the declared start-up. Images the
+engine has, or that --image-archive holds (a docker save archive), are read
+to check that the programs the checks call exist, that volumes are writable
+by the image user and that every image VOLUME is mapped; other images are
+checked against the entry's curation.images record. Exit code 2 when a
+problem is found.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			src, err := a.factSource(cmd.Context(), archive, noEngine)
+			if err != nil {
+				return err
+			}
 			var all bank.Problems
+			var facts []bank.FactOrigin
 			checked := 0
 			for _, dir := range args {
 				dirs, err := entryDirs(dir)
@@ -210,24 +241,34 @@ subdirectories are entries. Exit code 2 when a problem is found.`,
 				}
 				for _, d := range dirs {
 					checked++
-					_, err := bank.LoadDir(cmd.Context(), d)
+					e, err := bank.LintDir(cmd.Context(), d, bank.LintOptions{Facts: src})
 					var ps bank.Problems
 					if errors.As(err, &ps) {
 						all = append(all, ps...)
 					} else if err != nil {
 						return err
+					} else {
+						for _, f := range e.Facts {
+							f.Service = e.ID + "/" + f.Service
+							facts = append(facts, f)
+						}
 					}
 				}
 			}
 			if a.json {
-				if err := a.printJSON(map[string]any{"entries": checked, "problems": all}); err != nil {
+				if err := a.printJSON(map[string]any{"entries": checked, "problems": all, "facts": facts}); err != nil {
 					return err
 				}
 			} else {
 				for _, p := range all {
 					fmt.Fprintln(a.streams.Out, p)
 				}
-				fmt.Fprintf(a.streams.Out, "%d entries checked, %d problems\n", checked, len(all))
+				n := map[string]int{}
+				for _, f := range facts {
+					n[f.From]++
+				}
+				fmt.Fprintf(a.streams.Out, "%d entries checked, %d problems; image facts: %d read from images, %d from curation records, %d unknown\n",
+					checked, len(all), n["image"], n["record"], n["none"])
 			}
 			if len(all) > 0 {
 				return &silentError{code: ExitInvalid}
@@ -235,6 +276,9 @@ subdirectories are entries. Exit code 2 when a problem is found.`,
 			return nil
 		},
 	}
+	c.Flags().StringVar(&archive, "image-archive", "", "a `docker save` archive holding images of the entries, read for their facts")
+	c.Flags().BoolVar(&noEngine, "no-engine", false, "do not read images from the container engine")
+	return c
 }
 
 // entryDirs returns dir itself when it holds entry.yaml, else its
