@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dockerbank/dockerbank/internal/backup"
+	"github.com/dockerbank/dockerbank/internal/site"
 )
 
 // job opens the backup job (and resumes containers of interrupted
@@ -18,7 +19,7 @@ func (a *app) job(cmd *cobra.Command, args []string) (*backup.Job, error) {
 		return nil, err
 	}
 	pr := a.newBackupProgress()
-	j := &backup.Job{M: m, OnStatus: pr.status}
+	j := &backup.Job{M: m, OnStatus: pr.status, OnTransfer: pr.transfer, LimitUpload: a.limitUpload, LimitDownload: a.limitDownload}
 	j.Progress = func(msg string) {
 		progressMu.Lock()
 		pr.clear()
@@ -67,7 +68,7 @@ func (a *app) instancesOrAll(cmd *cobra.Command, args []string, all bool) ([]str
 }
 
 func (a *app) backupCommand() *cobra.Command {
-	var all bool
+	var all, noCopy bool
 	var via, archive string
 	c := &cobra.Command{
 		Use:   "backup NAME... | --all",
@@ -83,7 +84,11 @@ says so, only for the capture, and are recorded in the journal first: if
 dockerbank is killed, the next dockerbank command starts them again.
 
 The repository password is generated on first use into <site>/backup-key;
-keep a copy elsewhere (` + "`dockerbank backup key show`" + `).`,
+keep a copy elsewhere (` + "`dockerbank backup key show`" + `).
+
+When site.yaml lists off-site copies (backup.copies), each complete group is
+then copied to every copy without a schedule of its own and checked there
+(see ` + "`dockerbank backup copy`" + `); --no-copy skips that.`,
 		Example: `  dockerbank backup demo
   dockerbank backup --all --json
   dockerbank backup demo --archive demo.tar.zst`,
@@ -128,6 +133,7 @@ keep a copy elsewhere (` + "`dockerbank backup key show`" + `).`,
 				Quiesced    []string        `json:"quiesced,omitempty"`
 				QuiesceSecs float64         `json:"quiesceSeconds,omitempty"`
 				Members     []memberSummary `json:"members"`
+				Copies      []backup.CopyResult `json:"copies,omitempty"`
 			}
 			results := []summary{}
 			var failed []string
@@ -146,10 +152,18 @@ keep a copy elsewhere (` + "`dockerbank backup key show`" + `).`,
 				for _, mb := range m.Members {
 					sm.Members = append(sm.Members, memberSummary{mb.Volume, mb.Kind, mb.Mode, mb.Bytes, mb.Count, mb.Added})
 				}
-				results = append(results, sm)
 				if !a.json {
 					fmt.Fprintf(a.streams.Out, "%s: group %s complete, %d members, %s in %.1fs\n", n, m.Group, len(m.Members), humanSize(m.Bytes()), time.Since(start).Seconds())
 				}
+				if !noCopy {
+					cres, cerr := a.copyAfterBackup(cmd, j, n, m.Group)
+					sm.Copies = cres
+					if cerr != nil {
+						fmt.Fprintf(a.streams.Err, "dockerbank: %v\n", cerr)
+						failed = append(failed, n+" (copy)")
+					}
+				}
+				results = append(results, sm)
 			}
 			if a.json {
 				if err := a.printJSON(results); err != nil {
@@ -165,7 +179,9 @@ keep a copy elsewhere (` + "`dockerbank backup key show`" + `).`,
 	c.Flags().BoolVar(&all, "all", false, "back up every instance of the site")
 	c.Flags().StringVar(&via, "via", "", "how file volumes are read: dir (host mountpoint) or tar (helper container); default dir when the mountpoint is readable")
 	c.Flags().StringVar(&archive, "archive", "", "write one self-contained archive (tar + zstd, manifest inside) to this file instead")
-	c.AddCommand(a.backupKeyCommand(), a.backupInitCommand())
+	c.Flags().BoolVar(&noCopy, "no-copy", false, "do not copy the new group to the off-site copies of site.yaml")
+	a.limitFlags(c)
+	c.AddCommand(a.backupKeyCommand(), a.backupInitCommand(), a.backupCopyCommand())
 	return c
 }
 
@@ -215,7 +231,8 @@ func (a *app) backupKeyCommand() *cobra.Command {
 }
 
 func (a *app) snapshotsCommand() *cobra.Command {
-	return &cobra.Command{
+	var from fromFlags
+	c := &cobra.Command{
 		Use:     "snapshots [NAME]",
 		Short:   "List backup groups and their verification state",
 		GroupID: "protect",
@@ -225,9 +242,14 @@ func (a *app) snapshotsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			repo, err := backup.OpenRepo(cmd.Context(), s, false)
+			repo, err := from.open(s)
 			if err != nil {
 				return err
+			}
+			if repo == nil {
+				if repo, err = backup.OpenRepo(cmd.Context(), s, false); err != nil {
+					return err
+				}
 			}
 			name := ""
 			if len(args) == 1 {
@@ -237,26 +259,44 @@ func (a *app) snapshotsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			recs, err := s.Copies()
+			if err != nil {
+				return err
+			}
 			if a.json {
-				if groups == nil {
-					groups = []backup.Group{}
+				type withCopies struct {
+					backup.Group
+					Copies []site.CopyRecord `json:"copies"`
 				}
-				return a.printJSON(groups)
+				out := []withCopies{}
+				for _, g := range groups {
+					w := withCopies{Group: g, Copies: []site.CopyRecord{}}
+					for _, r := range recs {
+						if r.Instance == g.Instance && r.Group == g.ID {
+							w.Copies = append(w.Copies, r)
+						}
+					}
+					out = append(out, w)
+				}
+				return a.printJSON(out)
 			}
 			var rows [][]string
 			for _, g := range groups {
 				rows = append(rows, []string{g.ID, g.Instance, g.Entry + " " + g.Version, g.Time.Local().Format("2006-01-02 15:04:05"),
-					strings.ToUpper(g.State[:1]) + g.State[1:], orDash(g.Verified), orDash(strings.Join(g.Tags, ","))})
+					strings.ToUpper(g.State[:1]) + g.State[1:], orDash(g.Verified), orDash(copiesOf(recs, g.Instance, g.ID)), orDash(strings.Join(g.Tags, ","))})
 			}
-			a.table([]string{"GROUP", "INSTANCE", "ENTRY", "TIME", "STATE", "VERIFIED", "TAGS"}, rows)
+			a.table([]string{"GROUP", "INSTANCE", "ENTRY", "TIME", "STATE", "VERIFIED", "COPIES", "TAGS"}, rows)
 			return nil
 		},
 	}
+	from.bind(c, "list")
+	return c
 }
 
 func (a *app) restoreCommand() *cobra.Command {
 	var o backup.RestoreOptions
 	var archive string
+	var from fromFlags
 	c := &cobra.Command{
 		Use:   "restore NAME",
 		Short: "Restore an instance from a backup group, non-destructively",
@@ -277,6 +317,9 @@ replace its data; the staging instance is removed afterwards.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			j, err := a.job(cmd, args)
 			if err != nil {
+				return err
+			}
+			if j.From, err = from.open(j.M.Site); err != nil {
 				return err
 			}
 			var res *backup.RestoreResult
@@ -303,12 +346,15 @@ replace its data; the staging instance is removed afterwards.`,
 	c.Flags().StringVar(&o.As, "as", "", "restore into this new instance")
 	c.Flags().BoolVar(&o.Keep, "keep-staging", false, "keep the staging instance of an in-place restore")
 	c.Flags().StringVar(&archive, "archive", "", "restore from an archive written by `backup --archive`")
+	from.bind(c, "restore from")
+	a.limitFlags(c)
 	return c
 }
 
 func (a *app) verifyCommand() *cobra.Command {
 	var all bool
 	var o backup.VerifyOptions
+	var from fromFlags
 	c := &cobra.Command{
 		Use:   "verify NAME... | --all",
 		Short: "Check the repository and drill a restore of the newest group",
@@ -325,6 +371,9 @@ records the result in the journal and in the group's state.`,
 			}
 			j, err := a.job(cmd, args)
 			if err != nil {
+				return err
+			}
+			if j.From, err = from.open(j.M.Site); err != nil {
 				return err
 			}
 			var results []*backup.VerifyResult
@@ -355,6 +404,8 @@ records the result in the journal and in the group's state.`,
 	c.Flags().StringVar(&o.Group, "group", "", "group to drill (default the newest complete one)")
 	c.Flags().StringVar(&o.ReadData, "read-data-subset", "5%", "share of the repository data restic check reads back")
 	c.Flags().BoolVar(&o.NoDrill, "no-drill", false, "only run restic check")
+	from.bind(c, "verify")
+	a.limitFlags(c)
 	return c
 }
 
