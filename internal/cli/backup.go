@@ -126,13 +126,13 @@ then copied to every copy without a schedule of its own and checked there
 				Added  int64  `json:"added"`
 			}
 			type summary struct {
-				Instance    string          `json:"instance"`
-				Group       string          `json:"group"`
-				Bytes       int64           `json:"bytes"`
-				Seconds     float64         `json:"seconds"`
-				Quiesced    []string        `json:"quiesced,omitempty"`
-				QuiesceSecs float64         `json:"quiesceSeconds,omitempty"`
-				Members     []memberSummary `json:"members"`
+				Instance    string              `json:"instance"`
+				Group       string              `json:"group"`
+				Bytes       int64               `json:"bytes"`
+				Seconds     float64             `json:"seconds"`
+				Quiesced    []string            `json:"quiesced,omitempty"`
+				QuiesceSecs float64             `json:"quiesceSeconds,omitempty"`
+				Members     []memberSummary     `json:"members"`
 				Copies      []backup.CopyResult `json:"copies,omitempty"`
 			}
 			results := []summary{}

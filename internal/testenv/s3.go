@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -53,7 +52,7 @@ func StartS3(t testing.TB) *S3 {
 	cfg := filepath.Join(dir, "s3.json")
 	creds := filepath.Join(dir, "s3.credentials")
 	files := map[string]string{
-		cfg: fmt.Sprintf(`{"identities":[{"name":"dockerbank","credentials":[{"accessKey":%q,"secretKey":%q}],"actions":["Admin","Read","List","Tagging","Write"]}]}`, access, secret),
+		cfg:   fmt.Sprintf(`{"identities":[{"name":"dockerbank","credentials":[{"accessKey":%q,"secretKey":%q}],"actions":["Admin","Read","List","Tagging","Write"]}]}`, access, secret),
 		creds: "AWS_ACCESS_KEY_ID=" + access + "\nAWS_SECRET_ACCESS_KEY=" + secret + "\n",
 	}
 	for p, data := range files {
@@ -73,7 +72,6 @@ func StartS3(t testing.TB) *S3 {
 		"-filer", "-filer.port=" + p(), "-filer.port.grpc=" + p(),
 		"-s3", fmt.Sprintf("-s3.port=%d", port), "-s3.port.grpc=" + p(), "-s3.config=" + cfg}
 	s := startServer(t, "weed", port, dir, nil, args...)
-	_ = strings.TrimSpace
 	return &S3{Server: s, AccessKey: access, SecretKey: secret, CredentialsFile: creds}
 }
 
