@@ -69,7 +69,7 @@ func (j *Job) Export(ctx context.Context, name, file string, key seal.Key) (*Arc
 	if err != nil {
 		return nil, err
 	}
-	repo, err := OpenRepo(ctx, j.M.Site, false)
+	repo, err := j.openRepo(ctx, false)
 	if err != nil {
 		return nil, err
 	}

@@ -48,6 +48,15 @@ type Job struct {
 	// OnStatus, if set, sees the progress of each file volume's capture
 	// a few times a second (for a progress bar).
 	OnStatus func(volume string, s Status)
+	// From, if set, is the repository restores, drills and listings
+	// read instead of the site's (an off-site copy).
+	From *Restic
+	// LimitUpload and LimitDownload (KiB/s) override the site's limits
+	// for this run.
+	LimitUpload, LimitDownload int
+	// OnTransfer, if set, sees the progress of copies to off-site
+	// repositories.
+	OnTransfer func(copy string, t Transfer)
 }
 
 func (j *Job) statusOf(volume string) func(Status) {
@@ -107,7 +116,7 @@ func (j *Job) Backup(ctx context.Context, name string, o BackupOptions) (*Manife
 	if err != nil {
 		return nil, err
 	}
-	repo, err := OpenRepo(ctx, j.M.Site, true)
+	repo, err := j.primary(ctx, true)
 	if err != nil {
 		return nil, err
 	}

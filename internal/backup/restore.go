@@ -90,7 +90,7 @@ func (s repoSource) restoreDir(ctx context.Context, mb Member, dir string) error
 // instance, and only then replaces the live data.
 func (j *Job) Restore(ctx context.Context, name string, o RestoreOptions) (*RestoreResult, error) {
 	start := time.Now()
-	repo, err := OpenRepo(ctx, j.M.Site, false)
+	repo, err := j.openRepo(ctx, false)
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,7 @@ type VerifyResult struct {
 func (j *Job) Verify(ctx context.Context, name string, o VerifyOptions) (*VerifyResult, error) {
 	start := time.Now()
 	res := &VerifyResult{Instance: name, Check: "skipped", Drill: "skipped"}
-	repo, err := OpenRepo(ctx, j.M.Site, false)
+	repo, err := j.openRepo(ctx, false)
 	if err != nil {
 		return res, err
 	}
