@@ -2,7 +2,8 @@
 # Installs the Debian packages dockerbank and its tests need, if missing:
 # the Docker engine, restic, debootstrap and busybox-static (for the local
 # test images), chromium (for the dashboard's browser tests) and
-# openssh-server (for the test of an engine reached over ssh://).
+# openssh-server (for the test of an engine reached over ssh://), dcmtk
+# (dcmdump and dcm2pnm check the DICOM files internal/dicom writes).
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
@@ -10,6 +11,7 @@ command -v restic >/dev/null || need+=(restic)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server) # the ssh:// engine test runs its own sshd
+command -v dcmdump >/dev/null || need+=(dcmtk)
 if [ "${DOCKERBANK_BROWSER_TESTS:-1}" = 1 ]; then
 	command -v chromium >/dev/null || need+=(chromium)
 fi

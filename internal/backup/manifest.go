@@ -136,6 +136,17 @@ func (m *Manifest) files(ctx context.Context, mb Member) ([]FileRecord, error) {
 	return files, nil
 }
 
+// VolumeFiles returns the records of the file volume's member of the
+// group (files, directories, links), as the manifest promises them.
+func (m *Manifest) VolumeFiles(ctx context.Context, volume string) ([]FileRecord, error) {
+	for _, mb := range m.Members {
+		if mb.Kind == KindFiles && mb.Volume == volume {
+			return m.files(ctx, mb)
+		}
+	}
+	return nil, fmt.Errorf("group %s has no file volume %s", m.Group, volume)
+}
+
 // inlineIndexes puts the records of every file member into the manifest
 // itself (for archives, which carry no repository).
 func (m *Manifest) inlineIndexes(ctx context.Context) error {

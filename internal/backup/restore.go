@@ -110,7 +110,7 @@ func (j *Job) restoreManifest(ctx context.Context, src source, man *Manifest, na
 	if o.As != "" {
 		res.Instance = o.As
 		_, existed := j.M.Site.Instance(o.As)
-		err := j.restoreNew(ctx, src, man, o.As, res)
+		err := j.restoreNew(ctx, src, man, o.As, false, res)
 		res.Seconds = time.Since(start).Seconds()
 		if err != nil && existed != nil {
 			// Never leave a half-restored instance that looks usable.
@@ -126,7 +126,7 @@ func (j *Job) restoreManifest(ctx context.Context, src source, man *Manifest, na
 	staging := fmt.Sprintf("%s-rs%s", shortName(name, 50), randHex(2))
 	res.Staging = staging
 	j.step("restore group %s into staging instance %s first (the live instance is not touched)", man.Group, staging)
-	if err := j.restoreNew(ctx, src, man, staging, &RestoreResult{}); err != nil {
+	if err := j.restoreNew(ctx, src, man, staging, true, &RestoreResult{}); err != nil {
 		j.removeInstance(ctx, staging)
 		return res, fmt.Errorf("restore into staging instance %s: %w; the live instance %s was not touched", staging, err, name)
 	}
@@ -177,7 +177,10 @@ func (j *Job) removeInstance(ctx context.Context, name string) {
 
 // restoreNew deploys a new instance of the group's entry version with the
 // group's secrets and fills it.
-func (j *Job) restoreNew(ctx context.Context, src source, man *Manifest, target string, res *RestoreResult) error {
+// restoreNew deploys target from the group and restores into it. A
+// throwaway target (staging, drill) runs beside the instance it copies, so
+// its ports are published on host ports the engine picks.
+func (j *Job) restoreNew(ctx context.Context, src source, man *Manifest, target string, throwaway bool, res *RestoreResult) error {
 	if err := site.ValidName(target); err != nil {
 		return err
 	}
@@ -188,7 +191,7 @@ func (j *Job) restoreNew(ctx context.Context, src source, man *Manifest, target 
 		return err
 	}
 	j.step("deploy %s %s as %s", man.Entry, man.Version, target)
-	if _, err := j.M.Deploy(ctx, deploy.DeployOptions{Entry: man.Entry, Name: target, Version: man.Version, Variant: man.Variant, Set: man.Params}); err != nil {
+	if _, err := j.M.Deploy(ctx, deploy.DeployOptions{Entry: man.Entry, Name: target, Version: man.Version, Variant: man.Variant, Set: man.Params, EphemeralPorts: throwaway}); err != nil {
 		return fmt.Errorf("deploy %s for the restore: %w", target, err)
 	}
 	return j.restoreInto(ctx, src, man, target, res)

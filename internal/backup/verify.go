@@ -67,7 +67,7 @@ func (j *Job) Verify(ctx context.Context, name string, o VerifyOptions) (*Verify
 	drill := fmt.Sprintf("%s-dr%s", shortName(name, 50), randHex(2))
 	j.step("restore drill of group %s into throwaway instance %s", g.ID, drill)
 	rr := &RestoreResult{}
-	derr := j.restoreNew(ctx, repoSource{repo}, man, drill, rr)
+	derr := j.restoreNew(ctx, repoSource{repo}, man, drill, true, rr)
 	j.removeInstance(ctx, drill)
 	res.Tables, res.Files, res.Fingerprint = rr.Tables, rr.Files, rr.Fingerprint
 	res.Seconds = time.Since(start).Seconds()

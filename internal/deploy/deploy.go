@@ -24,6 +24,9 @@ type DeployOptions struct {
 	Version string // default: the entry's default version
 	Variant string
 	Set     map[string]string
+	// EphemeralPorts publishes the instance's ports on host ports the
+	// engine picks (see site.Instance.EphemeralPorts).
+	EphemeralPorts bool
 }
 
 // Deploy renders an entry into a new instance and brings it up, healthy.
@@ -77,7 +80,8 @@ func (m *Manager) deploy(ctx context.Context, o DeployOptions) (*site.Instance, 
 		}
 		now := m.now()
 		in = &site.Instance{Name: o.Name, Entry: e.ID, Version: ver.Version, Variant: o.Variant,
-			Params: o.Set, State: site.StateUp, Created: now, Changed: now}
+			Params: o.Set, State: site.StateUp, Created: now, Changed: now,
+			EphemeralPorts: o.EphemeralPorts || m.EphemeralPorts}
 	default:
 		return nil, err
 	}

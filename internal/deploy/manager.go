@@ -45,7 +45,10 @@ type Manager struct {
 	HealthTimeout time.Duration
 	// StopTimeout is the grace period before containers are killed.
 	StopTimeout time.Duration
-	Now         func() time.Time
+	// EphemeralPorts makes every instance this manager deploys publish its
+	// ports on host ports the engine picks (drills, beside production).
+	EphemeralPorts bool
+	Now            func() time.Time
 }
 
 func (m *Manager) now() time.Time {

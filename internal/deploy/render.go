@@ -93,6 +93,11 @@ func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry) 
 			s.Build = nil
 			s.PullPolicy = types.PullPolicyNever
 		}
+		if in.EphemeralPorts {
+			for i := range s.Ports {
+				s.Ports[i].Published = "" // the engine picks a free host port
+			}
+		}
 		s.Labels = s.Labels.Add(LabelSite, siteID).
 			Add(LabelInstance, in.Name).
 			Add(LabelEntry, e.ID).

@@ -65,3 +65,45 @@ func TestRenderEmbeddedEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderEphemeralPorts: a staging or drill instance publishes the
+// entry's ports on host ports the engine picks, keeping the bind address
+// and the container port, so it can run beside the instance it copies.
+func TestRenderEphemeralPorts(t *testing.T) {
+	b, err := bank.Open(t.Context(), bank.Source{Name: "embedded", FS: bankfs.FS, Root: bankfs.Root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := site.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manager{Bank: b, Site: s}
+	e, err := b.Get("orthanc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ephemeral := range []bool{false, true} {
+		in := &site.Instance{Name: "r-ports", Entry: e.ID, Version: e.DefaultVersion, EphemeralPorts: ephemeral,
+			Params: map[string]string{"HTTP_PORT": "18042"}}
+		p, err := m.render(t.Context(), in, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports := p.Services["orthanc"].Ports
+		if len(ports) != 2 {
+			t.Fatalf("orthanc publishes %d ports, want 2", len(ports))
+		}
+		for _, pc := range ports {
+			if pc.HostIP != "127.0.0.1" || (pc.Target != 8042 && pc.Target != 4242) {
+				t.Errorf("ephemeral=%v: port %+v lost its bind address or target", ephemeral, pc)
+			}
+			if ephemeral && pc.Published != "" {
+				t.Errorf("ephemeral: port %d still published on host port %s", pc.Target, pc.Published)
+			}
+			if !ephemeral && pc.Target == 8042 && pc.Published != "18042" {
+				t.Errorf("port 8042 published on %q, want the parameter's 18042", pc.Published)
+			}
+		}
+	}
+}

@@ -64,6 +64,9 @@ type RestoreOptions struct {
 	// MarkVerified marks every group restored and compared successfully
 	// as verified (drills do).
 	MarkVerified bool
+	// EphemeralPorts publishes the restored instances' ports on host ports
+	// the engine picks (drills, which run beside production).
+	EphemeralPorts bool
 
 	Open     RepositoryOpener
 	Restorer Restorer
@@ -344,7 +347,8 @@ func (o *RestoreOptions) recoverOne(ctx context.Context, b *Bundle, in *Instance
 	if len(bk.Problems) > 0 {
 		return fmt.Errorf("entry copy of %s in the bundle: %w", st.Name, bk.Problems)
 	}
-	m := &deploy.Manager{Bank: bk, Site: o.Site, Engine: o.Engine, Report: o.Report, Command: o.Command, HealthTimeout: o.HealthTimeout}
+	m := &deploy.Manager{Bank: bk, Site: o.Site, Engine: o.Engine, Report: o.Report, Command: o.Command, HealthTimeout: o.HealthTimeout,
+		EphemeralPorts: o.EphemeralPorts}
 	for name, v := range secrets {
 		dir := filepath.Join(o.Site.InstanceDir(st.Target), "secrets")
 		if err := os.MkdirAll(dir, 0o700); err != nil {

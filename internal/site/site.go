@@ -62,6 +62,10 @@ type Instance struct {
 	// that group (set by the backup job with LastBackup).
 	LastBackupBytes   int64   `yaml:"lastBackupBytes,omitempty" json:"lastBackupBytes,omitempty"`
 	LastBackupSeconds float64 `yaml:"lastBackupSeconds,omitempty" json:"lastBackupSeconds,omitempty"`
+	// EphemeralPorts publishes every port on a host port the engine picks
+	// instead of the entry's: restore staging and drill instances run
+	// beside the instance they copy, whose host ports are taken.
+	EphemeralPorts bool `yaml:"ephemeralPorts,omitempty" json:"ephemeralPorts,omitempty"`
 }
 
 // Instance states.

@@ -1,0 +1,443 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dockerbank/dockerbank/internal/backup"
+	"github.com/dockerbank/dockerbank/internal/dicom"
+	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/site"
+	"github.com/dockerbank/dockerbank/internal/testenv"
+)
+
+// orthancVersion is the entry version built from Debian's packages, which
+// runs here without a registry.
+const orthancVersion = "1.10.1"
+
+// orthancInst is a deployed Orthanc instance under test.
+type orthancInst struct {
+	name string
+	ctr  string // the orthanc container's name
+	api  *dicom.Orthanc
+}
+
+func freeTCPPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// deployOrthanc deploys orthanc 1.10.1 on free host ports and returns a
+// REST client that authenticates with the instance's generated password.
+func deployOrthanc(t *testing.T, h *harness, name string) *orthancInst {
+	t.Helper()
+	h.cleanup(name)
+	port := freeTCPPort(t)
+	h.ok("deploy", "orthanc", "--name", name, "--version", orthancVersion,
+		"--set", "HTTP_PORT="+port, "--set", "DICOM_PORT="+freeTCPPort(t))
+	pw, err := os.ReadFile(filepath.Join(h.site, "instances", name, "secrets", "admin_password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &orthancInst{name: name, ctr: name + "-orthanc-1",
+		api: &dicom.Orthanc{URL: "http://127.0.0.1:" + port, User: "admin", Password: strings.TrimSpace(string(pw))}}
+	in.waitREST(t)
+	return in
+}
+
+// waitREST polls until the REST API answers with the credentials.
+func (o *orthancInst) waitREST(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		err := o.api.Ping(t.Context())
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Orthanc %s does not answer: %v", o.name, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// storeREST uploads instances over REST and checks that Orthanc gives
+// each the identifier computed from its UIDs.
+func (o *orthancInst) storeREST(t *testing.T, insts []dicom.Instance) {
+	t.Helper()
+	for _, in := range insts {
+		st, err := o.api.Store(t.Context(), in.Data)
+		if err != nil {
+			t.Fatalf("store instance %d over REST: %v", in.Index, err)
+		}
+		if st.ID != in.OrthancID() {
+			t.Fatalf("Orthanc stored instance %d as %s, want %s", in.Index, st.ID, in.OrthancID())
+		}
+	}
+}
+
+// storeCSTORE sends instances with DICOM C-STORE: dcmtk's storescu inside
+// the Orthanc container, fed through the engine's archive API.
+func (o *orthancInst) storeCSTORE(t *testing.T, e *engine.Engine, insts []dicom.Instance) {
+	t.Helper()
+	ctx := t.Context()
+	dir := "dockerbank-cstore-" + strings.ToLower(rand6())
+	var tarBuf bytes.Buffer
+	if err := dicom.WriteTar(&tarBuf, dir, insts); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.CopyTo(ctx, o.ctr, "/tmp", &tarBuf); err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, in := range insts {
+		files = append(files, "/tmp/"+dir+"/"+dicom.TarName(in))
+	}
+	var out bytes.Buffer
+	err := e.Exec(ctx, o.ctr, dicom.StoreSCU("127.0.0.1", 4242, "ORTHANC", files...), engine.ExecOptions{Stdout: &out, Stderr: &out})
+	if err != nil {
+		t.Fatalf("storescu: %v\n%s", err, out.String())
+	}
+	if err := e.Exec(ctx, o.ctr, []string{"rm", "-rf", "/tmp/" + dir}, engine.ExecOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rand6() string { return uniqueName("x")[2:] }
+
+// contents returns the SHA-256 of every stored instance's file, fetched
+// through GET /instances/ID/file.
+func (o *orthancInst) contents(t *testing.T) map[string]string {
+	t.Helper()
+	ids, err := o.api.Instances(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, id := range ids {
+		data, err := o.api.File(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		out[id] = hex.EncodeToString(sum[:])
+	}
+	return out
+}
+
+func sha(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// upload is one REST upload of the background writer.
+type upload struct {
+	inst       dicom.Instance
+	start, end time.Time
+	err        error
+}
+
+// uploader stores instances of set from index first on, one after the
+// other, until stop is closed.
+func uploader(o *orthancInst, set dicom.Set, first int, stop <-chan struct{}) (<-chan []upload, func() int) {
+	done := make(chan []upload, 1)
+	var mu sync.Mutex
+	n := 0
+	go func() {
+		var ups []upload
+		for i := first; ; i++ {
+			select {
+			case <-stop:
+				done <- ups
+				return
+			default:
+			}
+			in := set.Instance(i)
+			u := upload{inst: in, start: time.Now()}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			_, u.err = o.api.Store(ctx, in.Data)
+			cancel()
+			u.end = time.Now()
+			ups = append(ups, u)
+			mu.Lock()
+			n++
+			mu.Unlock()
+		}
+	}()
+	return done, func() int { mu.Lock(); defer mu.Unlock(); return n }
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// storageFiles returns the regular files of a group's storage volume.
+func storageFiles(t *testing.T, h *harness, instance string) []backup.FileRecord {
+	t.Helper()
+	s, err := site.Open(h.site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	repo, err := backup.OpenRepo(ctx, s, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := backup.FindGroup(ctx, repo, instance, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	man, err := backup.LoadManifest(ctx, repo, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := man.VolumeFiles(ctx, "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []backup.FileRecord
+	for _, r := range recs {
+		if r.Type == "file" {
+			files = append(files, r)
+		}
+	}
+	return files
+}
+
+// attachmentUUIDs lists the storage UUIDs the PostgreSQL index of the
+// instance references.
+func attachmentUUIDs(t *testing.T, instance string) map[string]bool {
+	t.Helper()
+	out := docker(t, "exec", instance+"-db-1", "psql", "-U", "orthanc", "-d", "orthanc", "-tAc", "select uuid from attachedfiles")
+	m := map[string]bool{}
+	for _, u := range strings.Fields(out) {
+		m[u] = true
+	}
+	return m
+}
+
+// checkIndexAndStorage proves that Orthanc's index and its storage area
+// agree: every attachment's file is there and matches the MD5 Orthanc
+// recorded (verify-md5), and Orthanc's counts are those of the index.
+// It returns the index's attachment UUIDs.
+func (o *orthancInst) checkIndexAndStorage(t *testing.T) map[string]bool {
+	t.Helper()
+	ctx := t.Context()
+	ids, err := o.api.Instances(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if err := o.api.VerifyMD5(ctx, id); err != nil {
+			t.Errorf("instance %s: %v", id, err)
+		}
+	}
+	st, err := o.api.Statistics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uuids := attachmentUUIDs(t, o.name)
+	if st.CountInstances != len(ids) || len(uuids) != len(ids) {
+		t.Errorf("Orthanc counts %d instances, lists %d, its index holds %d attachments", st.CountInstances, len(ids), len(uuids))
+	}
+	return uuids
+}
+
+// TestOrthancEndToEnd proves a real DICOM archive's data through backup and
+// restore: files stored over REST and C-STORE, a backup while uploads go
+// on, changes after it, an in-place restore, verify and dr drill.
+func TestOrthancEndToEnd(t *testing.T) {
+	testenv.RequireImages(t, "dockerbank/orthanc:"+orthancVersion, "dockerbank/postgres:15", "dockerbank/busybox:1.36")
+	testenv.RequireCommand(t, "restic")
+	h := newHarness(t)
+	e, err := engine.Connect(t.Context(), engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := uniqueName("orth")
+	o := deployOrthanc(t, h, name)
+	set := dicom.Set{Seed: time.Now().UnixNano(), StudiesPerPatient: 2, SeriesPerStudy: 2, InstancesPerSeries: 5}
+	want := map[string]dicom.Instance{} // stored before the backup, by Orthanc ID
+
+	// 30 instances over REST, 10 over C-STORE; Orthanc returns each file
+	// byte for byte.
+	var rest, cstore []dicom.Instance
+	for i := 0; i < 40; i++ {
+		in := set.Instance(i)
+		want[in.OrthancID()] = in
+		if i < 30 {
+			rest = append(rest, in)
+		} else {
+			cstore = append(cstore, in)
+		}
+	}
+	o.storeREST(t, rest)
+	o.storeCSTORE(t, e, cstore)
+	got := o.contents(t)
+	if len(got) != 40 {
+		t.Fatalf("Orthanc holds %d instances after 30 REST and 10 C-STORE uploads", len(got))
+	}
+	for id, in := range want {
+		if got[id] != sha(in.Data) {
+			t.Errorf("instance %d (%s) is not returned byte for byte", in.Index, id)
+		}
+	}
+	o.checkIndexAndStorage(t)
+
+	// The backup runs while a client keeps uploading: hot, nothing fails.
+	stop := make(chan struct{})
+	results, count := uploader(o, set, 100, stop)
+	waitFor(t, "3 uploads before the backup", func() bool { return count() >= 3 })
+	bStart := time.Now()
+	r := h.run("backup", name, "--json")
+	bEnd := time.Now()
+	n := count()
+	waitFor(t, "3 uploads after the backup", func() bool { return count() >= n+3 })
+	close(stop)
+	ups := <-results
+	if r.code != 0 {
+		t.Fatalf("backup during uploads: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
+	var sums []struct {
+		Quiesced []string
+		Members  []struct {
+			Volume string
+			Count  int64
+		}
+	}
+	if err := json.Unmarshal([]byte(r.out), &sums); err != nil || len(sums) != 1 {
+		t.Fatalf("backup --json: %v\n%s", err, r.out)
+	}
+	if len(sums[0].Quiesced) > 0 {
+		t.Errorf("the backup quiesced %v; Orthanc must stay up", sums[0].Quiesced)
+	}
+	var before, during, after []dicom.Instance
+	for _, u := range ups {
+		if u.err != nil {
+			t.Errorf("upload of instance %d during the backup failed: %v", u.inst.Index, u.err)
+		}
+		switch {
+		case u.end.Before(bStart):
+			before = append(before, u.inst)
+			want[u.inst.OrthancID()] = u.inst
+		case u.start.After(bEnd):
+			after = append(after, u.inst)
+		default:
+			during = append(during, u.inst)
+		}
+	}
+	t.Logf("backup took %s; uploads: %d before, %d during, %d after it", bEnd.Sub(bStart).Round(10*time.Millisecond), len(before), len(during), len(after))
+	if len(during) == 0 {
+		t.Fatal("no upload ran during the backup: the test proved nothing about a hot backup")
+	}
+
+	// Changes after the backup: 3 instances deleted, 5 added.
+	for _, in := range rest[:3] { // in want: they must come back
+		if err := o.api.Delete(t.Context(), in.OrthancID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var later []dicom.Instance
+	for i := 0; i < 5; i++ {
+		later = append(later, set.Instance(5000+i))
+	}
+	o.storeREST(t, later)
+	later = append(later, after...)
+
+	// In-place restore: the staging copy runs beside the live instance.
+	out := h.ok("restore", name)
+	t.Logf("restore: %s", strings.TrimSpace(out))
+	o.waitREST(t)
+	got = o.contents(t)
+	for id, in := range want {
+		if got[id] != sha(in.Data) {
+			t.Errorf("instance %d (%s), stored before the backup, is missing or differs after the restore", in.Index, id)
+		}
+	}
+	for _, in := range later {
+		if _, ok := got[in.OrthancID()]; ok {
+			t.Errorf("instance %d, stored after the backup, is still there after the restore", in.Index)
+		}
+	}
+	inFlight := 0
+	for _, in := range during {
+		if h, ok := got[in.OrthancID()]; ok {
+			inFlight++
+			if h != sha(in.Data) {
+				t.Errorf("instance %d, stored during the backup, differs after the restore", in.Index)
+			}
+		}
+	}
+	if len(got) != len(want)+inFlight {
+		t.Errorf("Orthanc holds %d instances after the restore, want %d (+%d stored during the backup)", len(got), len(want), inFlight)
+	}
+	t.Logf("of %d uploads during the backup, %d are in the group", len(during), inFlight)
+
+	// The index and the storage volume agree. The index is dumped first
+	// and the storage read after, so the group may hold files of instances
+	// uploaded in between, which no restored index references; no file the
+	// index references may be missing.
+	uuids := o.checkIndexAndStorage(t)
+	files := storageFiles(t, h, name)
+	names := map[string]bool{}
+	for _, f := range files {
+		names[filepath.Base(f.Path)] = true
+	}
+	for u := range uuids {
+		if !names[u] {
+			t.Errorf("attachment %s of the restored index is not in the group's storage volume", u)
+		}
+	}
+	if orphans := len(files) - len(uuids); orphans < 0 || orphans > len(during)-inFlight {
+		t.Errorf("the group's storage holds %d files, the index %d attachments: %d unreferenced, but only %d uploads fell between dump and capture",
+			len(files), len(uuids), orphans, len(during)-inFlight)
+	}
+
+	// A quiet backup: Orthanc's counts equal the manifest's file count.
+	h.ok("backup", name)
+	st, err := o.api.Statistics(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = storageFiles(t, h, name)
+	var total int64
+	for _, f := range files {
+		total += f.Size
+	}
+	if len(files) != st.CountInstances || st.TotalDiskSize.String() != strconv.FormatInt(total, 10) {
+		t.Errorf("quiet backup: manifest has %d storage files, %d bytes; Orthanc counts %d instances, %s bytes", len(files), total, st.CountInstances, st.TotalDiskSize)
+	}
+
+	// verify and dr drill restore into throwaway instances beside the live
+	// one (its host ports are taken) and pass.
+	h.ok("verify", name)
+	prefix := uniqueName("odr") + "-"
+	t.Cleanup(func() { removeProjects(t, prefix+name) })
+	h.ok("dr", "drill", "--prefix", prefix)
+	if got := o.contents(t); len(got) != st.CountInstances {
+		t.Errorf("the live instance holds %d instances after verify and drill, had %d", len(got), st.CountInstances)
+	}
+}
