@@ -14,8 +14,8 @@ func (a *app) bankTestCommand() *cobra.Command {
 		Use:   "test ENTRY [--version V] [--variant X]",
 		Short: "Conformance run of an entry: deploy, write, back up, restore, compare fingerprints, upgrade, clean up",
 		Long: `Test an entry on this engine before trusting it. In a throwaway site (its own
-backup repository) it deploys a throwaway instance (free host ports for every
-*_PORT parameter), writes data through the application's own interface (the
+backup repository) it deploys a throwaway instance (its ports published on
+host ports the engine picks), writes data through the application's own interface (the
 entry's test: declaration), backs it up, restores the group into a new
 instance and compares the fingerprints, upgrades from the previous version of
 the entry where that one runs here, and removes everything it created:
@@ -32,7 +32,6 @@ message names the instance and the difference.`,
 			res, err := conformance.Run(cmd.Context(), conformance.Options{
 				Entry: args[0], Version: version, Variant: variant,
 				Bank: m.Bank, Engine: m.Engine, Site: m.Site, Report: a, Command: a.commandLine(),
-				Writers: writers(),
 			})
 			if res == nil {
 				return err
