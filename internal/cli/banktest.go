@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"io"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -41,16 +43,7 @@ message names the instance and the difference.`,
 					return jerr
 				}
 			} else {
-				rows := make([][]string, 0, len(res.Steps))
-				for _, st := range res.Steps {
-					rows = append(rows, []string{st.Name, orDash(st.Instance), fmt.Sprintf("%.1f", st.Seconds), st.Result, firstLine(st.Detail)})
-				}
-				a.table([]string{"STEP", "INSTANCE", "SECONDS", "RESULT", "DETAIL"}, rows)
-				verdict := "passed"
-				if !res.OK {
-					verdict = "FAILED"
-				}
-				fmt.Fprintf(a.streams.Out, "bank test %s %s %s in %.1fs\n", res.Entry, res.Version, verdict, res.Seconds)
+				renderBankTest(a.streams.Out, res)
 			}
 			if err != nil {
 				fmt.Fprintf(a.streams.Err, "dockerbank: %v\n", err)
@@ -62,6 +55,25 @@ message names the instance and the difference.`,
 	c.Flags().StringVar(&version, "version", "", "version to test (default: the entry's default version)")
 	c.Flags().StringVar(&variant, "variant", "", "variant to test")
 	return c
+}
+
+// renderBankTest writes a run's steps as a table and its verdict.
+func renderBankTest(w io.Writer, res *conformance.Result) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	writeRow(tw, []string{"STEP", "INSTANCE", "SECONDS", "RESULT", "DETAIL"})
+	for _, st := range res.Steps {
+		writeRow(tw, []string{st.Name, orDash(st.Instance), fmt.Sprintf("%.1f", st.Seconds), st.Result, firstLine(st.Detail)})
+	}
+	tw.Flush()
+	verdict := "passed"
+	if !res.OK {
+		verdict = "FAILED"
+	}
+	v := res.Version
+	if res.Variant != "" {
+		v += " (variant " + res.Variant + ")"
+	}
+	fmt.Fprintf(w, "bank test %s %s %s in %.1fs\n", res.Entry, v, verdict, res.Seconds)
 }
 
 func firstLine(s string) string {
