@@ -192,7 +192,7 @@ func conformanceLine(r site.Conformance) string {
 	if !r.OK {
 		verdict = "FAILED"
 	}
-	s := fmt.Sprintf("%s %s in %.0fs", verdict, r.Time.Local().Format("2006-01-02 15:04"), r.Seconds)
+	s := fmt.Sprintf("%s %s in %.0fs", verdict, r.Time.UTC().Format("2006-01-02 15:04Z"), r.Seconds)
 	if r.Variant != "" {
 		s += " (variant " + r.Variant + ")"
 	}

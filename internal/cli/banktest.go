@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"io"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -14,8 +16,8 @@ func (a *app) bankTestCommand() *cobra.Command {
 		Use:   "test ENTRY [--version V] [--variant X]",
 		Short: "Conformance run of an entry: deploy, write, back up, restore, compare fingerprints, upgrade, clean up",
 		Long: `Test an entry on this engine before trusting it. In a throwaway site (its own
-backup repository) it deploys a throwaway instance (free host ports for every
-*_PORT parameter), writes data through the application's own interface (the
+backup repository) it deploys a throwaway instance (its ports published on
+host ports the engine picks), writes data through the application's own interface (the
 entry's test: declaration), backs it up, restores the group into a new
 instance and compares the fingerprints, upgrades from the previous version of
 the entry where that one runs here, and removes everything it created:
@@ -32,7 +34,6 @@ message names the instance and the difference.`,
 			res, err := conformance.Run(cmd.Context(), conformance.Options{
 				Entry: args[0], Version: version, Variant: variant,
 				Bank: m.Bank, Engine: m.Engine, Site: m.Site, Report: a, Command: a.commandLine(),
-				Writers: writers(),
 			})
 			if res == nil {
 				return err
@@ -42,16 +43,7 @@ message names the instance and the difference.`,
 					return jerr
 				}
 			} else {
-				rows := make([][]string, 0, len(res.Steps))
-				for _, st := range res.Steps {
-					rows = append(rows, []string{st.Name, orDash(st.Instance), fmt.Sprintf("%.1f", st.Seconds), st.Result, firstLine(st.Detail)})
-				}
-				a.table([]string{"STEP", "INSTANCE", "SECONDS", "RESULT", "DETAIL"}, rows)
-				verdict := "passed"
-				if !res.OK {
-					verdict = "FAILED"
-				}
-				fmt.Fprintf(a.streams.Out, "bank test %s %s %s in %.1fs\n", res.Entry, res.Version, verdict, res.Seconds)
+				renderBankTest(a.streams.Out, res)
 			}
 			if err != nil {
 				fmt.Fprintf(a.streams.Err, "dockerbank: %v\n", err)
@@ -63,6 +55,25 @@ message names the instance and the difference.`,
 	c.Flags().StringVar(&version, "version", "", "version to test (default: the entry's default version)")
 	c.Flags().StringVar(&variant, "variant", "", "variant to test")
 	return c
+}
+
+// renderBankTest writes a run's steps as a table and its verdict.
+func renderBankTest(w io.Writer, res *conformance.Result) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	writeRow(tw, []string{"STEP", "INSTANCE", "SECONDS", "RESULT", "DETAIL"})
+	for _, st := range res.Steps {
+		writeRow(tw, []string{st.Name, orDash(st.Instance), fmt.Sprintf("%.1f", st.Seconds), st.Result, firstLine(st.Detail)})
+	}
+	tw.Flush()
+	verdict := "passed"
+	if !res.OK {
+		verdict = "FAILED"
+	}
+	v := res.Version
+	if res.Variant != "" {
+		v += " (variant " + res.Variant + ")"
+	}
+	fmt.Fprintf(w, "bank test %s %s %s in %.1fs\n", res.Entry, v, verdict, res.Seconds)
 }
 
 func firstLine(s string) string {

@@ -6,9 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,10 +21,6 @@ import (
 // ErrFailed means a conformance run found a difference or a step failed.
 var ErrFailed = errors.New("conformance run failed")
 
-// Writer writes test data of one built-in kind (e.g. dicom) into an
-// instance through the application's interface and says what it wrote.
-type Writer func(ctx context.Context, m *deploy.Manager, instance string, w bank.TestWrite) (string, error)
-
 // Options controls Run.
 type Options struct {
 	Entry, Version, Variant string
@@ -39,8 +33,6 @@ type Options struct {
 	// Command is recorded in the site's journal.
 	Command       string
 	HealthTimeout time.Duration
-	// Writers are the built-in write kinds besides exec, by kind.
-	Writers map[string]Writer
 	// AfterBackup runs after the backup with the throwaway site and the
 	// group (tests damage the backup with it).
 	AfterBackup func(ctx context.Context, s *site.Site, group string) error
@@ -144,7 +136,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	rand.Read(b)
 	r := &run{o: o, e: e, ts: ts, suffix: hex.EncodeToString(b),
 		res: &Result{Entry: e.ID, Version: ver.Version, Variant: o.Variant, Time: start.UTC()}}
-	r.m = &deploy.Manager{Bank: o.Bank, Site: ts, Engine: o.Engine, Report: o.Report, Command: o.Command, HealthTimeout: o.HealthTimeout}
+	// Every published port goes to a host port the engine picks: the
+	// throwaway instances never collide with the site's own.
+	r.m = &deploy.Manager{Bank: o.Bank, Site: ts, Engine: o.Engine, Report: o.Report, Command: o.Command, HealthTimeout: o.HealthTimeout,
+		EphemeralPorts: true}
 	r.j = &backup.Job{M: r.m}
 	runErr := r.all(ctx, ver.Version)
 	cerr := r.timed("clean up", "", func() (string, error) { return r.cleanup(ctx, dir) })
@@ -251,55 +246,14 @@ func (r *run) all(ctx context.Context, version string) error {
 func (r *run) deployAndWrite(ctx context.Context, name, version string) error {
 	r.made = append(r.made, name)
 	if err := r.timed("deploy "+version, name, func() (string, error) {
-		set, ports, err := r.params()
-		if err != nil {
+		if _, err := r.m.Deploy(ctx, deploy.DeployOptions{Entry: r.e.ID, Name: name, Version: version, Variant: r.o.Variant, Set: r.e.Test.Set}); err != nil {
 			return "", err
 		}
-		if _, err := r.m.Deploy(ctx, deploy.DeployOptions{Entry: r.e.ID, Name: name, Version: version, Variant: r.o.Variant, Set: set}); err != nil {
-			return "", err
-		}
-		return "healthy" + ports, nil
+		return "healthy, ports published on host ports the engine picked", nil
 	}); err != nil {
 		return err
 	}
 	return r.timed("write", name, func() (string, error) { return r.write(ctx, name) })
-}
-
-// params are the entry's test parameters plus a free host port for every
-// *_PORT parameter, so that published ports never collide.
-func (r *run) params() (map[string]string, string, error) {
-	set := map[string]string{}
-	for k, v := range r.e.Test.Set {
-		set[k] = v
-	}
-	var ports []string
-	for _, p := range r.e.Parameters {
-		if _, ok := set[p.Name]; ok || !strings.HasSuffix(p.Name, "_PORT") {
-			continue
-		}
-		if _, err := strconv.Atoi(p.Default); err != nil {
-			continue
-		}
-		port, err := freePort()
-		if err != nil {
-			return nil, "", err
-		}
-		set[p.Name] = strconv.Itoa(port)
-		ports = append(ports, p.Name+"="+set[p.Name])
-	}
-	if len(ports) == 0 {
-		return set, "", nil
-	}
-	return set, " (free ports " + strings.Join(ports, ", ") + ")", nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (r *run) write(ctx context.Context, name string) (string, error) {
@@ -307,33 +261,22 @@ func (r *run) write(ctx context.Context, name string) (string, error) {
 	for _, w := range r.e.Test.Write {
 		switch w.Kind {
 		case bank.WriteExec:
-			ctrs, err := r.o.Engine.Containers(ctx, map[string]string{engine.LabelProject: name, engine.LabelService: w.Service})
+			id, err := r.container(ctx, name, w.Service)
 			if err != nil {
 				return "", err
-			}
-			id := ""
-			for _, c := range ctrs {
-				if c.State == "running" {
-					id = c.ID
-				}
-			}
-			if id == "" {
-				return "", fmt.Errorf("no running container of service %s in %s", w.Service, name)
 			}
 			if _, err := r.o.Engine.ExecOutput(ctx, id, w.Exec...); err != nil {
 				return "", fmt.Errorf("write through %s of %s: %w", w.Service, name, err)
 			}
 			done = append(done, "exec in "+w.Service)
-		default:
-			fn, ok := r.o.Writers[w.Kind]
-			if !ok {
-				return "", fmt.Errorf("this dockerbank has no writer of kind %q (entry %s, test.write)", w.Kind, r.e.ID)
-			}
-			d, err := fn(ctx, r.m, name, w)
+		case bank.WriteDICOM:
+			d, err := r.writeDICOM(ctx, name, w)
 			if err != nil {
-				return "", fmt.Errorf("write %s into %s: %w", w.Kind, name, err)
+				return "", fmt.Errorf("write DICOM into %s: %w", name, err)
 			}
 			done = append(done, d)
+		default:
+			return "", fmt.Errorf("this dockerbank has no test writer of kind %q (entry %s, test.write)", w.Kind, r.e.ID)
 		}
 	}
 	return strings.Join(done, "; "), nil

@@ -154,7 +154,7 @@ func (m *Manager) switchVersion(ctx context.Context, in *site.Instance, to strin
 			in.Name, to, upErr, from, err, in.Name)
 	}
 	*in = back
-	return fmt.Errorf("%w: %s runs %s again, volumes untouched; cause: %v", ErrRolledBack, in.Name, from, upErr)
+	return fmt.Errorf("%w: %s runs %s again, volumes untouched; cause: %w", ErrRolledBack, in.Name, from, upErr)
 }
 
 // fresh reports whether the instance has a backup newer than its last change.
