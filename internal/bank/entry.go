@@ -61,7 +61,11 @@ type Version struct {
 	Digests map[string]string `yaml:"digests,omitempty" json:"digests,omitempty"`
 	// Build lists services whose image is built locally from the entry.
 	Build map[string]Build `yaml:"build,omitempty" json:"build,omitempty"`
-	Notes string           `yaml:"notes,omitempty" json:"notes,omitempty"`
+	// Compose names the compose files of this version when they differ
+	// from the entry's (an image configured another way, say); empty means
+	// the entry's compose files. Variants' files still layer over them.
+	Compose []string `yaml:"compose,omitempty" json:"compose,omitempty"`
+	Notes   string   `yaml:"notes,omitempty" json:"notes,omitempty"`
 }
 
 // Build describes a local image build from a directory of the entry.
