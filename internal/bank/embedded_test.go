@@ -91,29 +91,45 @@ func TestEmbeddedBankRules(t *testing.T) {
 			if err := os.CopyFS(tmp, sub); err != nil {
 				t.Fatal(err)
 			}
-			for _, v := range append([]bank.Variant{{}}, e.Variants...) {
-				p, err := bank.LoadProject(t.Context(), bank.LoadOptions{
-					Dir: tmp, Files: e.ComposeFilesOf(v), Name: e.ID, Env: e.ParamEnv(nil), Profiles: v.Profiles,
-				})
-				if err != nil {
-					t.Fatalf("variant %q: load project: %v", v.Name, err)
+			// Every version that names its own compose files is checked
+			// with them; versions sharing files are checked once.
+			seen := map[string]bool{}
+			for _, ver := range e.Versions {
+				for _, v := range append([]bank.Variant{{}}, e.Variants...) {
+					files := e.ComposeFilesOf(ver, v)
+					key := strings.Join(files, ",") + "|" + strings.Join(v.Profiles, ",")
+					if seen[key] {
+						continue
+					}
+					seen[key] = true
+					p, err := bank.LoadProject(t.Context(), bank.LoadOptions{
+						Dir: tmp, Files: files, Name: e.ID, Env: e.ParamEnv(nil), Profiles: v.Profiles,
+					})
+					if err != nil {
+						t.Fatalf("version %s variant %q: load project: %v", ver.Version, v.Name, err)
+					}
+					m, err := bank.Model(p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkServices(t, p, m)
+					checkShellScripts(t, p)
+					checkVolumes(t, m)
+					checkSecrets(t, p, m)
 				}
-				m, err := bank.Model(p)
-				if err != nil {
-					t.Fatal(err)
+				files := e.ComposeFilesOf(ver, bank.Variant{})
+				if seen[strings.Join(files, ",")] {
+					continue
 				}
-				checkServices(t, p, m)
-				checkShellScripts(t, p)
-				checkVolumes(t, m)
-				checkSecrets(t, p, m)
-			}
-			checkLint(t, e, tmp)
-			for _, f := range e.ComposeFilesOf(bank.Variant{}) {
-				data, err := fs.ReadFile(fsys, path.Join(dir, f))
-				if err != nil {
-					t.Fatal(err)
+				seen[strings.Join(files, ",")] = true
+				checkLint(t, e, tmp, files)
+				for _, f := range files {
+					data, err := fs.ReadFile(fsys, path.Join(dir, f))
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkComposeText(t, e, f, string(data))
 				}
-				checkComposeText(t, e, f, string(data))
 			}
 		})
 	}
@@ -262,7 +278,7 @@ func checkComposeText(t *testing.T, e *bank.Entry, file, text string) {
 
 // checkLint runs dockerbank's compose linter over the entry with its
 // parameter defaults: the embedded bank has no high finding.
-func checkLint(t *testing.T, e *bank.Entry, dir string) {
+func checkLint(t *testing.T, e *bank.Entry, dir string, composeFiles []string) {
 	t.Helper()
 	env := map[string]string{}
 	for _, kv := range e.ParamEnv(nil) {
@@ -270,7 +286,7 @@ func checkLint(t *testing.T, e *bank.Entry, dir string) {
 		env[k] = v
 	}
 	var files []string
-	for _, f := range e.ComposeFilesOf(bank.Variant{}) {
+	for _, f := range composeFiles {
 		files = append(files, path.Join(dir, f))
 	}
 	r, err := lint.Check(t.Context(), lint.Options{Files: files, ProjectDir: dir, Environment: env})

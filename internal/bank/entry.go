@@ -78,7 +78,11 @@ type Version struct {
 	Digests map[string]string `yaml:"digests,omitempty" json:"digests,omitempty"`
 	// Build lists services whose image is built locally from the entry.
 	Build map[string]Build `yaml:"build,omitempty" json:"build,omitempty"`
-	Notes string           `yaml:"notes,omitempty" json:"notes,omitempty"`
+	// Compose names the compose files of this version when they differ
+	// from the entry's (an image configured another way, say); empty means
+	// the entry's compose files. Variants' files still layer over them.
+	Compose []string `yaml:"compose,omitempty" json:"compose,omitempty"`
+	Notes   string   `yaml:"notes,omitempty" json:"notes,omitempty"`
 	// Startup overrides the entry's start-up budgets for this version.
 	Startup map[string]Duration `yaml:"startup,omitempty" json:"startup,omitempty"`
 }

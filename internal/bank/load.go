@@ -87,22 +87,32 @@ func decodeEntry(data []byte, file string) (*Entry, *yamlDoc, Problems) {
 	return &e, doc, nil
 }
 
-// ComposeFilesOf lists the compose files of the entry with a variant.
-func (e *Entry) ComposeFilesOf(v Variant) []string {
-	files := e.Compose
+// ComposeFilesOf lists the compose files of one version of the entry with a
+// variant: the version's own files (versions[].compose) or else the entry's
+// (compose, default compose.yaml), then the variant's.
+func (e *Entry) ComposeFilesOf(ver Version, v Variant) []string {
+	files := ver.Compose
+	if len(files) == 0 {
+		files = e.Compose
+	}
 	if len(files) == 0 {
 		files = []string{"compose.yaml"}
 	}
 	return append(append([]string{}, files...), v.Compose...)
 }
 
-// ComposeFiles lists the compose files of the entry and its variant.
-func (e *Entry) ComposeFiles(variant string) ([]string, error) {
+// ComposeFiles lists the compose files of a version (empty: the default
+// one) and a variant of the entry.
+func (e *Entry) ComposeFiles(version, variant string) ([]string, error) {
+	ver, ok := e.Version(version)
+	if !ok {
+		return nil, fmt.Errorf("entry %s has no version %q (versions: %v)", e.ID, version, e.VersionNames())
+	}
 	v, ok := e.Variant(variant)
 	if !ok {
 		return nil, fmt.Errorf("entry %s has no variant %q (variants: %v)", e.ID, variant, e.variantNames())
 	}
-	return e.ComposeFilesOf(v), nil
+	return e.ComposeFilesOf(ver, v), nil
 }
 
 func (e *Entry) variantNames() []string {

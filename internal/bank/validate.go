@@ -110,17 +110,109 @@ func HasTag(ref string) bool {
 	return i > 0 && i < len(name)-1 && name[i+1:] != "latest" && !strings.Contains(name[i+1:], "$")
 }
 
-// checkCompose loads the entry's compose files for every variant and checks
-// the x-dockerbank extensions against the entry.
+// composeSet is one list of compose files and the versions that use it:
+// the entry's files, or a version's own (versions[].compose).
+type composeSet struct {
+	base     Version // a version of the set, for ComposeFilesOf
+	versions []Version
+}
+
+// composeSets groups the versions by the compose files they use, in the
+// order of entry.yaml.
+func composeSets(e *Entry) []*composeSet {
+	var sets []*composeSet
+	byKey := map[string]*composeSet{}
+	for _, v := range e.Versions {
+		key := strings.Join(e.ComposeFilesOf(v, Variant{}), "\x00")
+		s, ok := byKey[key]
+		if !ok {
+			s = &composeSet{base: v}
+			byKey[key] = s
+			sets = append(sets, s)
+		}
+		s.versions = append(s.versions, v)
+	}
+	if len(sets) == 0 { // no versions: still check the entry's files
+		sets = append(sets, &composeSet{})
+	}
+	return sets
+}
+
+// checkCompose loads the compose files of every version and variant and
+// checks the x-dockerbank extensions against the entry. The model returned
+// is the default version's without a variant.
 func checkCompose(ctx context.Context, e *Entry, entryDoc *yamlDoc, dir string, where func(string) string, opts LintOptions) (*ComposeModel, Problems) {
 	var ps Problems
 	factsOf := e.factLookup(ctx, opts, &ps, where)
+	def, _ := e.Version("")
+	var model *ComposeModel
+	models := map[string]*ComposeModel{} // version -> model without variant
+	for _, set := range composeSets(e) {
+		m, sps := checkComposeSet(ctx, e, set, entryDoc, dir, where, factsOf)
+		ps = append(ps, sps...)
+		if m == nil {
+			continue
+		}
+		for _, v := range set.versions {
+			models[v.Version] = m
+		}
+		if model == nil || slices.ContainsFunc(set.versions, func(v Version) bool { return v.Version == def.Version }) {
+			model = m
+		}
+	}
+	if model != nil && models[def.Version] == model {
+		ps = append(ps, checkSameVolumes(e, model, models, where)...)
+	}
+	ps = ps.unique()
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	return model, ps
+}
+
+// checkSameVolumes holds every version to the volumes of the default one:
+// an upgrade keeps the instance's volumes, and backups and restores across
+// versions depend on their classes and backup methods.
+func checkSameVolumes(e *Entry, model *ComposeModel, models map[string]*ComposeModel, where func(string) string) Problems {
+	var ps Problems
+	def, _ := e.Version("")
+	describe := func(m *ComposeModel) string {
+		var parts []string
+		for _, name := range slices.Sorted(maps.Keys(m.Volumes)) {
+			v := m.Volumes[name]
+			parts = append(parts, fmt.Sprintf("%s(%s,%s)", name, v.Class, v.Backup))
+		}
+		return strings.Join(parts, " ")
+	}
+	want := describe(model)
+	for _, v := range e.Versions {
+		m, ok := models[v.Version]
+		if !ok || m == model {
+			continue
+		}
+		if got := describe(m); got != want {
+			ps = append(ps, Problem{File: where(EntryFile),
+				Message: fmt.Sprintf("version %s declares the volumes %s, but the default version %s declares %s", v.Version, got, def.Version, want),
+				Fix:     "declare the same volumes with the same class and backup method in the compose files of every version: upgrades keep an instance's volumes"})
+		}
+	}
+	return ps
+}
+
+// checkComposeSet checks one set of compose files with every variant.
+func checkComposeSet(ctx context.Context, e *Entry, set *composeSet, entryDoc *yamlDoc, dir string, where func(string) string, factsOf func(version, svc, image string) *ImageFacts) (*ComposeModel, Problems) {
+	var ps Problems
 	variants := append([]Variant{{}}, e.Variants...)
 	var model *ComposeModel
 	for _, variant := range variants {
-		files := e.ComposeFilesOf(variant)
+		files := e.ComposeFilesOf(set.base, variant)
 		docs := map[string]*yamlDoc{}
 		for _, f := range files {
+			if !filepath.IsLocal(f) {
+				ps = append(ps, Problem{File: where(EntryFile), Message: fmt.Sprintf("compose file %q is not a path inside the entry", f),
+					Fix: "name compose files relative to the entry directory, without .."})
+				continue
+			}
 			data, err := os.ReadFile(filepath.Join(dir, f))
 			if err != nil {
 				ps = append(ps, Problem{File: where(f), Message: "cannot read compose file", Fix: "add the file or fix the compose: list in entry.yaml"})
@@ -174,7 +266,7 @@ func checkCompose(ctx context.Context, e *Entry, entryDoc *yamlDoc, dir string, 
 				add(fmt.Sprintf("service %s: image %q has no tag", name, s.Image),
 					"pin the image to a release tag such as :16.4 (never :latest)", "services", name, "image")
 			}
-			for _, v := range e.Versions {
+			for _, v := range set.versions {
 				_, hasImage := v.Images[name]
 				_, hasBuild := v.Build[name]
 				if !hasImage && !hasBuild {
@@ -209,9 +301,9 @@ func checkCompose(ctx context.Context, e *Entry, entryDoc *yamlDoc, dir string, 
 				}
 			}
 		}
-		for _, v := range e.Versions {
+		for _, v := range set.versions {
 			for svc := range v.Images {
-				if _, ok := m.Services[svc]; !ok && variant.Name == "" && !serviceInAnyVariant(ctx, e, dir, svc) {
+				if _, ok := m.Services[svc]; !ok && variant.Name == "" && !serviceInAnyVariant(ctx, e, set.base, dir, svc) {
 					ps = append(ps, Problem{File: where(EntryFile), Message: fmt.Sprintf("version %s names an image for unknown service %s", v.Version, svc),
 						Fix: "remove it or fix the service name"})
 				}
@@ -231,7 +323,7 @@ func checkCompose(ctx context.Context, e *Entry, entryDoc *yamlDoc, dir string, 
 			}
 			add(msg, fix, keys...)
 		}
-		for _, ver := range e.Versions {
+		for _, ver := range set.versions {
 			vp, err := LoadProject(ctx, LoadOptions{Dir: dir, Files: files, Name: e.ID, Env: env, Profiles: variant.Profiles})
 			if err != nil {
 				continue
@@ -304,9 +396,9 @@ func (e *Entry) factLookup(ctx context.Context, opts LintOptions, ps *Problems, 
 	}
 }
 
-func serviceInAnyVariant(ctx context.Context, e *Entry, dir, svc string) bool {
+func serviceInAnyVariant(ctx context.Context, e *Entry, ver Version, dir, svc string) bool {
 	for _, v := range e.Variants {
-		p, err := LoadProject(ctx, LoadOptions{Dir: dir, Files: e.ComposeFilesOf(v), Name: e.ID, Env: e.ParamEnv(nil), Profiles: v.Profiles})
+		p, err := LoadProject(ctx, LoadOptions{Dir: dir, Files: e.ComposeFilesOf(ver, v), Name: e.ID, Env: e.ParamEnv(nil), Profiles: v.Profiles})
 		if err == nil {
 			if _, ok := p.Services[svc]; ok {
 				return true

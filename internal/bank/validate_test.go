@@ -68,6 +68,11 @@ func TestLoadDirBad(t *testing.T) {
 		{"image-volumes", []string{
 			"image-volumes/compose.yaml:2:", "declares VOLUME /var/lib/app/cache, which service app does not map to a named volume", "fix: mount a named volume with an x-dockerbank class at /var/lib/app/cache",
 			"image-volumes/compose.yaml:4:", "service app cannot write volume uploads at /srv/uploads", "fix: create and chown the directory"}},
+		{"version-compose", []string{
+			"version-compose/compose.missing.yaml: cannot read compose file",
+			`compose file "../minimal/compose.yaml" is not a path inside the entry`,
+			"version 4.0 declares the volumes data(userdata,files), but the default version 1.0 declares data(userdata,postgres-dump)",
+			"fix: declare the same volumes"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {
@@ -103,5 +108,32 @@ func TestHasTag(t *testing.T) {
 		if got := HasTag(ref); got != want {
 			t.Errorf("HasTag(%q) = %v, want %v", ref, got, want)
 		}
+	}
+}
+
+// A version with its own compose files is deployed with them; the entry's
+// model is the default version's.
+func TestVersionCompose(t *testing.T) {
+	e, err := LoadDir(t.Context(), filepath.Join("testdata", "good", "version-compose"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		version string
+		want    string
+	}{{"1.0", "compose.yaml"}, {"2.0", "compose.v2.yaml"}, {"", "compose.v2.yaml"}} {
+		files, err := e.ComposeFiles(tt.version, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(files, ",") != tt.want {
+			t.Errorf("version %q uses %v, want %s", tt.version, files, tt.want)
+		}
+	}
+	if _, ok := e.Model.Services["cache"]; !ok {
+		t.Errorf("the model is not the default version's: services %v", e.Model.Services)
+	}
+	if _, err := e.ComposeFiles("9.9", ""); err == nil || !strings.Contains(err.Error(), "no version") {
+		t.Errorf("unknown version: %v", err)
 	}
 }

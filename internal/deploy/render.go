@@ -59,7 +59,7 @@ func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry) 
 		return nil, fmt.Errorf("copy entry %s into %s: %w", e.ID, entryDir, err)
 	}
 	p, err := bank.LoadProject(ctx, bank.LoadOptions{
-		Dir: entryDir, Files: e.ComposeFilesOf(variant), Name: in.Name,
+		Dir: entryDir, Files: e.ComposeFilesOf(ver, variant), Name: in.Name,
 		Env: e.ParamEnv(in.Params), Profiles: variant.Profiles,
 	})
 	if err != nil {
