@@ -385,7 +385,7 @@ func (r *Restic) Dump(ctx context.Context, snapshot, file string, w io.Writer) e
 	}
 	_, cerr := io.Copy(w, out)
 	if cerr != nil {
-		out.Close() // restic gets EPIPE instead of blocking
+		cmd.cancel(cerr) // the reader is gone: stop restic instead of blocking
 	}
 	if err := cmd.Wait(); err != nil {
 		return r.wrap("dump", err, errBuf.String())
