@@ -370,11 +370,28 @@ func (r *Restic) Dump(ctx context.Context, snapshot, file string, w io.Writer) e
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	cmd := r.command(ctx, "dump", "--no-lock", snapshot, file)
-	cmd.Stdout = w
 	errBuf := &limitedBuffer{max: 16 << 10}
 	cmd.Stderr = errBuf
-	if err := cmd.Run(); err != nil {
+	// The output is copied here, to its end, before Wait: with
+	// cmd.Stdout = w, a slow reader (a database loading the dump on a busy
+	// host) still holding the last chunk when restic exits made Wait give
+	// up after WaitDelay and cut the stream short.
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("restic dump: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return r.wrap("dump", err, "")
+	}
+	_, cerr := io.Copy(w, out)
+	if cerr != nil {
+		cmd.cancel(cerr) // the reader is gone: stop restic instead of blocking
+	}
+	if err := cmd.Wait(); err != nil {
 		return r.wrap("dump", err, errBuf.String())
+	}
+	if cerr != nil {
+		return fmt.Errorf("restic dump of %s: %w", file, cerr)
 	}
 	return nil
 }

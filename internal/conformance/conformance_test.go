@@ -311,3 +311,60 @@ parameters:
 		t.Errorf("instance after the rollback: %+v %v", in, err)
 	}
 }
+
+// TestFailingFingerprintFailsBackup: a fingerprint that cannot be computed
+// (a declared column the table lacks) fails the backup with a clear error,
+// and no group is reported complete.
+func TestFailingFingerprintFailsBackup(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	entry := filepath.Join(dir, "demo")
+	sub, err := fs.Sub(bankfs.FS, bankfs.Root+"/demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(entry, sub); err != nil {
+		t.Fatal(err)
+	}
+	yml, _ := os.ReadFile(filepath.Join(entry, "entry.yaml"))
+	yml = []byte(strings.Replace(string(yml), "columns: [id, created, version, payload]", "columns: [id, created, version, payload, colour]", 1))
+	if err := os.WriteFile(filepath.Join(entry, "entry.yaml"), yml, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, bank.Source{Name: dir, FS: os.DirFS(dir), Root: "."})
+	m := &deploy.Manager{Bank: h.bank, Site: h.site, Engine: h.e, Report: logReport{t}, HealthTimeout: 5 * time.Minute}
+	name := "fp-bad-" + time.Now().UTC().Format("150405")
+	t.Cleanup(func() {
+		m.Remove(context.WithoutCancel(ctx), name, deploy.RemoveOptions{PurgeData: true, Confirm: name, Force: true})
+	})
+	if _, err := m.Deploy(ctx, deploy.DeployOptions{Entry: "demo", Name: name, Set: map[string]string{"DEMO_INTERVAL": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	j := &backup.Job{M: m}
+	_, err = j.Backup(ctx, name, backup.BackupOptions{})
+	if err == nil {
+		t.Fatal("a backup whose fingerprint cannot be computed succeeded")
+	}
+	for _, w := range []string{"fingerprint postgres db/demo", "colour"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not contain %q: %v", w, err)
+		}
+	}
+	repo, err := backup.OpenRepo(ctx, h.site, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := backup.ListGroups(ctx, repo, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups {
+		if g.Complete {
+			t.Errorf("group %s is complete after a failed fingerprint", g.ID)
+		}
+	}
+	st, err := m.Ps(ctx, name)
+	if err != nil || st.Health() != "healthy" {
+		t.Errorf("instance after the failed backup: %s, %v", st.Health(), err)
+	}
+}
