@@ -87,6 +87,9 @@ func (s repoSource) restoreDir(ctx context.Context, mb Member, dir string) error
 // instance, and only then replaces the live data.
 func (j *Job) Restore(ctx context.Context, name string, o RestoreOptions) (*RestoreResult, error) {
 	start := time.Now()
+	if err := validNames(name, o.As); err != nil {
+		return nil, err
+	}
 	repo, err := OpenRepo(ctx, j.M.Site, false)
 	if err != nil {
 		return nil, err
@@ -149,6 +152,20 @@ func (j *Job) restoreManifest(ctx context.Context, src source, man *Manifest, na
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, err
+}
+
+// validNames checks the instance names a restore was given, before
+// anything is read.
+func validNames(names ...string) error {
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		if err := site.ValidName(n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func shortName(s string, n int) string {
