@@ -209,6 +209,9 @@ func Check(ctx context.Context, opts Options) (*Report, error) {
 		if r.check == nil {
 			continue
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("lint: %w", err)
+		}
 		for _, f := range r.check(p) {
 			f.Rule = r.ID
 			if f.Severity == 0 {
