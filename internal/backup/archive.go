@@ -355,6 +355,9 @@ func (a *archiveSource) open(ctx context.Context, mb Member, stream string) (io.
 // opened with key): nothing is deployed or written before that passed.
 func (j *Job) Import(ctx context.Context, name, file string, o RestoreOptions, key seal.Key) (*RestoreResult, error) {
 	start := time.Now()
+	if err := validNames(name, o.As); err != nil {
+		return nil, err
+	}
 	m, secrets, err := checkArchiveFile(ctx, file, key)
 	if err != nil {
 		return nil, err

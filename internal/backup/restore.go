@@ -90,6 +90,9 @@ func (s repoSource) restoreDir(ctx context.Context, mb Member, dir string) error
 // instance, and only then replaces the live data.
 func (j *Job) Restore(ctx context.Context, name string, o RestoreOptions) (*RestoreResult, error) {
 	start := time.Now()
+	if err := validNames(name, o.As); err != nil {
+		return nil, err
+	}
 	repo, err := j.openRepo(ctx, false)
 	if err != nil {
 		return nil, err
@@ -152,6 +155,20 @@ func (j *Job) restoreManifest(ctx context.Context, src source, man *Manifest, na
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, err
+}
+
+// validNames checks the instance names a restore was given, before
+// anything is read.
+func validNames(names ...string) error {
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		if err := site.ValidName(n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func shortName(s string, n int) string {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dockerbank/dockerbank/internal/lint"
 )
 
 var (
@@ -252,6 +254,7 @@ func checkComposeSet(ctx context.Context, e *Entry, set *composeSet, entryDoc *y
 			f, l := locate(keys...)
 			ps = append(ps, Problem{File: f, Line: l, Message: msg, Fix: fix})
 		}
+		ps = append(ps, hostExposure(ctx, dir, files, env, variant.Profiles, where)...)
 		for _, name := range slices.Sorted(maps.Keys(m.Services)) {
 			s := m.Services[name]
 			if !oneOf(s.Role, roles) {
@@ -394,6 +397,40 @@ func (e *Entry) factLookup(ctx context.Context, opts LintOptions, ps *Problems, 
 		}
 		return f
 	}
+}
+
+// hostExposure runs the host-exposure rules of `dockerbank lint` (the same
+// code) on an entry's compose files: a high finding (privileged, the host's
+// root or engine socket mounted, host namespaces, ...) is a problem of the
+// entry.
+func hostExposure(ctx context.Context, dir string, files []string, envList []string, profiles []string, where func(string) string) Problems {
+	env := map[string]string{}
+	for _, kv := range envList {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	abs := make([]string, len(files))
+	for i, f := range files {
+		abs[i] = filepath.Join(dir, f)
+	}
+	rep, err := lint.CheckRules(ctx, lint.Options{Files: abs, ProjectDir: dir, Environment: env, Profiles: profiles}, lint.HostExposureRules)
+	if err != nil {
+		// The compose load above reports what is wrong with the files.
+		return nil
+	}
+	var ps Problems
+	for _, f := range rep.Findings {
+		if f.Severity < lint.SeverityHigh {
+			continue
+		}
+		file := f.File
+		if filepath.IsAbs(file) {
+			file, _ = filepath.Rel(dir, file)
+		}
+		ps = append(ps, Problem{File: where(filepath.ToSlash(file)), Line: f.Line,
+			Message: fmt.Sprintf("service %s %s (%s, as `dockerbank lint` reports)", f.Service, f.Message, f.Rule), Fix: f.Fix})
+	}
+	return ps
 }
 
 func serviceInAnyVariant(ctx context.Context, e *Entry, ver Version, dir, svc string) bool {
