@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/dockerbank/dockerbank/internal/schedule"
 )
 
 var (
@@ -80,6 +82,11 @@ func validateEntry(e *Entry, doc *yamlDoc, file string) Problems {
 	if e.Protect != nil {
 		for _, pr := range e.Protect.Validate() {
 			add(pr.Message, "write protect."+pr.Field+" as in docs/watch.md (Scheduler)", append([]string{"protect"}, strings.Split(pr.Field, ".")...)...)
+		}
+	}
+	if e.Heal != "" {
+		if _, err := schedule.ParseHealMode(e.Heal); err != nil {
+			add(err.Error(), "write heal: off, restart or recreate (docs/watch.md, Self-healing)", "heal")
 		}
 	}
 	if e.Curation.ReviewedBy == "" || e.Curation.ReviewedOn.IsZero() {
