@@ -45,6 +45,9 @@ type Entry struct {
 	// Protect is the default backup/drill schedule and retention of the
 	// entry's instances (a site may override it in site.yaml).
 	Protect *schedule.Policy `yaml:"protect,omitempty" json:"protect,omitempty"`
+	// Heal is what serve may do when the entry's containers stay unhealthy:
+	// off, restart or recreate (the default; a site may override it).
+	Heal string `yaml:"heal,omitempty" json:"heal,omitempty"`
 
 	// Filled by Load, not read from entry.yaml.
 	Source string        `yaml:"-" json:"source"`

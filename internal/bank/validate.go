@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dockerbank/dockerbank/internal/lint"
+	"github.com/dockerbank/dockerbank/internal/schedule"
 )
 
 var (
@@ -93,6 +94,11 @@ func validateEntry(e *Entry, doc *yamlDoc, file string) Problems {
 	for _, svc := range slices.Sorted(maps.Keys(e.Startup)) {
 		if time.Duration(e.Startup[svc]) > 24*time.Hour {
 			add(fmt.Sprintf("start-up budget of %s is over a day", svc), "write a duration such as 15m", "startup", svc)
+		}
+	}
+	if e.Heal != "" {
+		if _, err := schedule.ParseHealMode(e.Heal); err != nil {
+			add(err.Error(), "write heal: off, restart or recreate (docs/watch.md, Self-healing)", "heal")
 		}
 	}
 	if e.Curation.ReviewedBy == "" || e.Curation.ReviewedOn.IsZero() {

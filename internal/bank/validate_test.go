@@ -33,7 +33,8 @@ func TestLoadDirBad(t *testing.T) {
 			"untagged-image/compose.yaml:7:", `service app: image "dockerbank/busybox" has no tag`, "pin the image"}},
 		{"bad-schedule", []string{
 			"bad-schedule/entry.yaml:13:", `schedule "fortnightly": unknown kind`, "fix: write protect.drill",
-			"bad-schedule/entry.yaml:15:", "keep.daily is -2"}},
+			"bad-schedule/entry.yaml:15:", "keep.daily is -2",
+			"bad-schedule/entry.yaml:16:", `heal "sometimes": write off, restart or recreate`}},
 		{"bad-fingerprint", []string{
 			"bad-fingerprint/entry.yaml:13:", `fingerprint postgres: service "app" is not a database service`,
 			"bad-fingerprint/entry.yaml:16:", `fingerprint table "Records" is not schema.table`, "key id is not one of its columns",

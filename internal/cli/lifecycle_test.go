@@ -19,9 +19,10 @@ import (
 
 // harness runs dockerbank in-process against one site on the real engine.
 type harness struct {
-	t     *testing.T
-	site  string
-	extra []string
+	t        *testing.T
+	site     string
+	extra    []string
+	serveOut *lockedBuffer // serve's output (see heal_test.go)
 }
 
 func newHarness(t *testing.T) *harness {

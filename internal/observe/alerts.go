@@ -103,6 +103,17 @@ func Rules(p Policy) []Rule {
 				}
 				return out
 			}},
+		{Name: "ContainerHealGivenUp", Severity: "critical",
+			Help: "serve restarted (or recreated) a container that stays unhealthy as often as its policy allows, and gave up",
+			Expr: "dockerbank_container_heal_given_up == 1",
+			eval: func(_ Policy, s Snapshot, _ *restartHistory) []Alert {
+				var out []Alert
+				for _, g := range s.HealGivenUp {
+					out = append(out, Alert{Subject: g.Instance + "/" + g.Service, Instance: g.Instance,
+						Summary: fmt.Sprintf("healing of %s/%s given up after %d attempts (%s): see `dockerbank logs %s` and `dockerbank journal`", g.Instance, g.Service, g.Attempts, g.Reason, g.Instance)})
+				}
+				return out
+			}},
 		{Name: "BackupTooOld", Severity: "critical",
 			Help: "the newest backup of the instance is older than " + p.BackupMaxAge.String() + " (or it has none)",
 			Expr: fmt.Sprintf("time() - dockerbank_backup_last_success_timestamp_seconds > %s or ((time() - dockerbank_instance_created_timestamp_seconds > %s) unless on(instance) dockerbank_backup_last_success_timestamp_seconds)", secs(p.BackupMaxAge), secs(p.BackupMaxAge)),

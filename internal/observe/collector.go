@@ -79,6 +79,18 @@ type Snapshot struct {
 	Volumes    []VolumeStat
 	// Findings are the cached audit results of the containers' images.
 	Findings []Findings
+	// HealGivenUp are the services serve's healer gave up on (serve fills
+	// it in before the rules run).
+	HealGivenUp []HealGivenUp
+}
+
+// HealGivenUp is a service that stays unhealthy after the healer's
+// attempts.
+type HealGivenUp struct {
+	Instance, Service string
+	Since             time.Time
+	Attempts          int
+	Reason            string
 }
 
 // Findings is the audit result of one image of one instance.

@@ -31,6 +31,15 @@ type Config struct {
 	// backups and restore drills, retention) for the whole site and per
 	// instance.
 	Protect ProtectConfig `yaml:"protect,omitempty"`
+	// Heal overrides the entries' heal modes (what serve may do when an
+	// instance's containers stay unhealthy) for the site and per instance.
+	Heal HealConfig `yaml:"heal,omitempty"`
+}
+
+// HealConfig is the site's layer of heal modes: off, restart or recreate.
+type HealConfig struct {
+	Default   string            `yaml:"default,omitempty"`
+	Instances map[string]string `yaml:"instances,omitempty"`
 }
 
 // ProtectConfig is the site's layer of protect policies.
@@ -163,6 +172,18 @@ func (c *Config) validate(path string, data []byte) error {
 		}
 	}
 	errs = append(errs, c.validateBackup(path, &root)...)
+	checkHeal := func(mode string, keys ...string) {
+		if mode == "" {
+			return
+		}
+		if _, err := schedule.ParseHealMode(mode); err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %s: %v (see docs/watch.md, Self-healing)", path, nodeLine(&root, keys...), strings.Join(keys, "."), err))
+		}
+	}
+	checkHeal(c.Heal.Default, "heal", "default")
+	for _, name := range slices.Sorted(maps.Keys(c.Heal.Instances)) {
+		checkHeal(c.Heal.Instances[name], "heal", "instances", name)
+	}
 	check(c.Protect.Default, "protect", "default")
 	for _, name := range slices.Sorted(maps.Keys(c.Protect.Instances)) {
 		check(c.Protect.Instances[name], "protect", "instances", name)

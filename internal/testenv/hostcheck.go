@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -69,7 +70,7 @@ func StartHostCheck() *HostCheck {
 			continue
 		}
 		for _, svc := range h.projectServices(c.Project) {
-			if resolves(ctx, id, svc) {
+			if ok, err := resolves(ctx, id, svc); ok && err == nil {
 				h.resolves[id] = append(h.resolves[id], svc)
 			}
 		}
@@ -180,7 +181,20 @@ func (h *HostCheck) Finish(wait time.Duration) []string {
 	defer cancel()
 	for id, svcs := range h.resolves {
 		for _, svc := range svcs {
-			if !resolves(ctx, id, svc) {
+			// A lookup that fails is tried again (a busy engine, a
+			// resolver restarting); an exec that cannot run is no verdict.
+			var ok bool
+			var err error
+			for try := 0; try < 3; try++ {
+				if ok, err = resolves(ctx, id, svc); ok || err != nil {
+					break
+				}
+				time.Sleep(2 * time.Second)
+			}
+			switch {
+			case err != nil:
+				fmt.Fprintf(os.Stderr, "host check: could not look up %q in %s: %v\n", svc, h.before[id].Name, err)
+			case !ok:
 				bad = append(bad, fmt.Sprintf("container %s resolved %q before the tests and does not now", h.before[id].Name, svc))
 			}
 		}
@@ -243,21 +257,24 @@ func hostContainers(ctx context.Context) ([]hostContainer, error) {
 }
 
 // resolves reports whether name resolves inside the container, by
-// `getent hosts NAME` or, without getent, `nslookup NAME`.
-func resolves(ctx context.Context, id, name string) bool {
+// `getent hosts NAME` or, without getent, `nslookup NAME`; the error says
+// that neither could run (no such command, an engine error).
+func resolves(ctx context.Context, id, name string) (bool, error) {
+	var errs []error
 	for _, cmd := range [][]string{{"getent", "hosts", name}, {"nslookup", name}} {
 		code, err := execCode(ctx, id, cmd)
 		if err != nil {
-			continue // the command is not in the image
+			errs = append(errs, err) // e.g. the command is not in the image
+			continue
 		}
 		if code == 0 {
-			return true
+			return true, nil
 		}
 		if code != 126 && code != 127 {
-			return false
+			return false, nil
 		}
 	}
-	return false
+	return false, fmt.Errorf("no lookup command ran: %w", errors.Join(errs...))
 }
 
 // execCode runs a command in a container (detached) and returns its exit
