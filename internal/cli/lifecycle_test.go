@@ -326,6 +326,12 @@ parameters:`, 1)
 }
 
 func TestUpgradeToUnhealthyVersionRollsBack(t *testing.T) {
+	upgradeRollsBack(t)
+}
+
+// upgradeRollsBack is TestUpgradeToUnhealthyVersionRollsBack on the engine
+// at DOCKER_HOST; Podman runs it too (podman_test.go).
+func upgradeRollsBack(t *testing.T) {
 	h := newHarness(t)
 	h.extra = []string{"--bank", writeBrokenBank(t)}
 	name := uniqueName("rb")

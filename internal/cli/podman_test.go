@@ -12,3 +12,10 @@ func TestPodmanDemo(t *testing.T) {
 	testenv.Podman(t, "dockerbank/postgres:15", "dockerbank/busybox:1.36")
 	demoLifecycle(t, newHarness(t))
 }
+
+// TestPodmanUpgradeRollsBack runs the Docker test of an upgrade to a
+// version that never becomes healthy against Podman.
+func TestPodmanUpgradeRollsBack(t *testing.T) {
+	testenv.Podman(t, "dockerbank/postgres:15", "dockerbank/busybox:1.36")
+	upgradeRollsBack(t)
+}
