@@ -3,7 +3,10 @@
 # the Docker engine, restic, debootstrap and busybox-static (for the local
 # test images), chromium (for the dashboard's browser tests) and
 # openssh-server (for the test of an engine reached over ssh://), dcmtk
-# (dcmdump and dcm2pnm check the DICOM files internal/dicom writes).
+# (dcmdump and dcm2pnm check the DICOM files internal/dicom writes), and
+# Podman with netavark and aardvark-dns (compose service names resolve
+# between containers) for the tests against Podman (DOCKERBANK_PODMAN=0
+# leaves it out).
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
@@ -12,6 +15,11 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server) # the ssh:// engine test runs its own sshd
 command -v dcmdump >/dev/null || need+=(dcmtk)
+if [ "${DOCKERBANK_PODMAN:-1}" = 1 ]; then
+	# Podman's containers-common only recommends netavark; catatonit is the
+	# init of `init: true` services.
+	command -v podman >/dev/null || need+=(podman netavark aardvark-dns catatonit)
+fi
 if [ "${DOCKERBANK_BROWSER_TESTS:-1}" = 1 ]; then
 	command -v chromium >/dev/null || need+=(chromium)
 fi

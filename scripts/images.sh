@@ -24,6 +24,13 @@
 # report of every listed image (built or cached) to DIR/NAME.sarif.
 # DOCKERBANK_BIN names the dockerbank binary that audits; default: built
 # from this checkout with go.
+#
+# With DOCKER_HOST at a Podman service (scripts/podman.sh), the images are
+# built into Podman's storage the same way, except that an image (and its
+# root file system) that the Docker engine at DOCKERBANK_IMAGES_FROM
+# (default unix:///var/run/docker.sock) has in another recipe than Podman is
+# copied from it first (docker save | docker load, audited there); the recipe
+# check then decides, as for any image, whether it is current.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -41,6 +48,24 @@ die() {
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+from=${DOCKERBANK_IMAGES_FROM:-unix:///var/run/docker.sock}
+podman=
+case $(docker version --format '{{range .Server.Components}}{{.Name}};{{end}}' 2>/dev/null) in
+*"Podman Engine"*) podman=1 ;;
+esac
+
+# copy TAG: on Podman, copies TAG from the Docker engine at $from when that
+# engine has it built from another recipe than Podman's copy (or Podman has
+# none).
+copy() {
+	[ -n "$podman" ] && [ -z "${FORCE:-}" ] && [ "$from" != "${DOCKER_HOST:-}" ] || return 0
+	local theirs
+	theirs=$(DOCKER_HOST=$from docker image inspect -f "{{index .Config.Labels \"$recipe_label\"}}" "$1" 2>/dev/null) || return 0
+	[ "$(docker image inspect -f "{{index .Config.Labels \"$recipe_label\"}}" "$1" 2>/dev/null)" != "$theirs" ] || return 0
+	say "copying $1 from the engine at $from"
+	DOCKER_HOST=$from docker save "$1" | docker load >/dev/null || die "copy of $1 from $from failed"
+}
 
 # recipe LABEL FILE...: a short hash of the suite, a label and the names,
 # modes and contents of the files: what an image is built from.
@@ -181,7 +206,9 @@ for line in "${lines[@]}"; do
 	fi
 	dir=$here/images/$name
 	base=
+	copy "$tag"
 	if [ "$packages" != - ]; then
+		copy "dockerbank/$name-rootfs:$suite"
 		base=$(rootfs "$name" "$packages" "$dir")
 	fi
 	build_image "$tag" "$dir" "$base"

@@ -97,13 +97,10 @@ func (p *podman) runHealthcheck(ctx context.Context, id string) (string, error) 
 // it has one, and its last result (or its start, before the first) is
 // older than its interval plus a second of slack.
 func healthDue(c container.InspectResponse, now time.Time) bool {
-	if c.State == nil || !c.State.Running || c.State.Health == nil || c.Config == nil || c.Config.Healthcheck == nil {
+	if c.State == nil || !c.State.Running || c.State.Health == nil || !hasHealthcheck(c) {
 		return false
 	}
 	hc := c.Config.Healthcheck
-	if len(hc.Test) == 0 || hc.Test[0] == "NONE" {
-		return false
-	}
 	interval := hc.Interval
 	if interval <= 0 {
 		interval = 30 * time.Second // Docker's and Podman's default
@@ -117,6 +114,15 @@ func healthDue(c container.InspectResponse, now time.Time) bool {
 	return now.Sub(last) >= interval+time.Second
 }
 
+// hasHealthcheck says whether the container has a health check.
+func hasHealthcheck(c container.InspectResponse) bool {
+	if c.Config == nil || c.Config.Healthcheck == nil {
+		return false
+	}
+	t := c.Config.Healthcheck.Test
+	return len(t) > 0 && t[0] != "NONE"
+}
+
 // health returns a container's health from its inspect, running its check
 // first on Podman when it is overdue.
 func (e *Engine) health(ctx context.Context, id string) (string, error) {
@@ -124,15 +130,22 @@ func (e *Engine) health(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("inspect container %s: %w", id, mapErr(err))
 	}
-	if c.Container.State == nil || c.Container.State.Health == nil {
-		return "", nil
+	if c.Container.State == nil || c.Container.State.Health == nil || !hasHealthcheck(c.Container) {
+		return "", nil // Podman has an empty Health even without a check
 	}
 	if e.podman != nil && healthDue(c.Container, time.Now()) {
-		if h, err := e.runCheck(ctx, id); err == nil {
-			return h, nil
+		// The check's own answer can be empty (seen right after a
+		// recreate): the state it recorded is what counts.
+		e.runCheck(ctx, id)
+		if c, err = e.api.ContainerInspect(ctx, id, client.ContainerInspectOptions{}); err != nil {
+			return "", fmt.Errorf("inspect container %s: %w", id, mapErr(err))
 		}
 	}
-	return string(c.Container.State.Health.Status), nil
+	h := string(c.Container.State.Health.Status)
+	if h == "" && c.Container.State.Running {
+		h = "starting" // Podman, before the first check has run
+	}
+	return h, nil
 }
 
 // runCheck runs one container's check, never two at once for the same
