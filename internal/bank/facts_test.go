@@ -136,3 +136,15 @@ func TestAlwaysPasses(t *testing.T) {
 		}
 	}
 }
+
+// FuzzProbe: any health check or check script is parsed without a panic.
+func FuzzProbe(f *testing.F) {
+	f.Add("exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q '^HTTP/1.[01] 200' <&3")
+	f.Add(`test -n "$(find /tmp/x -mmin -3 2>/dev/null)" || exit 0`)
+	f.Add("{ a; b | c; } 0<>x; $(")
+	f.Fuzz(func(t *testing.T, script string) {
+		p := probe{argv: []string{"/bin/sh", "-c", script}}
+		p.programs()
+		alwaysPasses(p)
+	})
+}

@@ -121,6 +121,15 @@ func (a *app) bankShowCommand() *cobra.Command {
 					fmt.Fprintf(out, "    bank test on this site: never run (`dockerbank bank test %s --version %s`)\n", e.ID, v.Version)
 				}
 			}
+			if len(e.Startup) > 0 {
+				fmt.Fprintln(out, "\nstartup (the longest a first start may take; deploy waits for it):")
+				for _, v := range e.Versions {
+					budgets := e.StartupBudgets(v)
+					for _, svc := range slices.Sorted(maps.Keys(budgets)) {
+						fmt.Fprintf(out, "  %-8s %-10s %s\n", v.Version, svc, budgets[svc])
+					}
+				}
+			}
 			fmt.Fprintln(out, "\nimage facts (what bank lint checks the entry against):")
 			src, err := a.factSource(cmd.Context(), "", false)
 			if err != nil {

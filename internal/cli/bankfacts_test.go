@@ -76,6 +76,9 @@ func TestLocalImageFacts(t *testing.T) {
 		postgres = "dockerbank/postgres:15"
 		mariadb  = "dockerbank/mariadb:10.11"
 	)
+	if testing.Short() {
+		t.Skip("reads every local image (about a minute): not with -short (make unit)")
+	}
 	testenv.RequireImages(t, busybox, postgres, mariadb)
 	e, err := engine.Connect(t.Context(), engine.Options{})
 	if err != nil {
@@ -277,5 +280,30 @@ curation: {reviewedBy: tests, reviewedOn: 2026-12-07}
 	code, out = run(write("wget"))
 	if code != 0 || !strings.Contains(out, "1 read from images") {
 		t.Errorf("wget probe: exit %d\n%s", code, out)
+	}
+}
+
+// TestBankLintAndShowEmbedded: the embedded bank passes bank lint against
+// its curation records, and bank show says where each version's facts
+// come from.
+func TestBankLintAndShowEmbedded(t *testing.T) {
+	run := func(args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		code := Main(append([]string{"--site", t.TempDir()}, args...), Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+		return code, out.String() + errb.String()
+	}
+	code, out := run("bank", "lint", "--no-engine", filepath.Join(testenv.RepoRoot(t), "bank", "entries"))
+	if code != 0 || !strings.Contains(out, "7 entries checked, 0 problems") || !strings.Contains(out, "from curation records") {
+		t.Errorf("bank lint of the embedded bank: exit %d\n%s", code, out)
+	}
+	code, out = run("bank", "show", "ohdsi")
+	if code != 0 {
+		t.Fatalf("bank show: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"image facts (what bank lint checks the entry against):", "2.14.0   webapi     ohdsi/webapi:2.14.0",
+		"recorded: OHDSI/WebAPI Dockerfile of the 2.14 line", "startup", "webapi"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bank show ohdsi lacks %q:\n%s", want, out)
+		}
 	}
 }
