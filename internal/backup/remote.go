@@ -254,11 +254,13 @@ func (r *Restic) lockError(op, msg string) error {
 // resticCmd is one restic process, watched for stalls.
 type resticCmd struct {
 	*exec.Cmd
-	r      *Restic
-	op     string
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	done   chan struct{}
+	r       *Restic
+	op      string
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	done    chan struct{}
+	errR    *os.File
+	errDone chan struct{}
 	// own counts the bytes restic wrote to our pipes (progress, output):
 	// they are not data moved.
 	own atomic.Int64
@@ -301,10 +303,30 @@ func (c *resticCmd) Start() error {
 	if _, isFile := c.Stdout.(*os.File); c.Stdout != nil && !isFile {
 		c.Stdout = countWriter{c.Stdout, &c.own}
 	}
+	// Standard error goes through a pipe of our own: an ssh that restic
+	// started for sftp may hold it open a little after restic exits, and
+	// exec would wait for that (WaitDelay) and fail the run.
+	var errW *os.File
 	if _, isFile := c.Stderr.(*os.File); c.Stderr != nil && !isFile {
-		c.Stderr = countWriter{c.Stderr, &c.own}
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			c.cancel(nil)
+			return fmt.Errorf("restic %s: %w", c.op, err)
+		}
+		dst := countWriter{c.Stderr, &c.own}
+		c.Stderr, errW, c.errR = pw, pw, pr
+		c.errDone = make(chan struct{})
+		go func() {
+			io.Copy(dst, pr)
+			close(c.errDone)
+		}()
 	}
-	if err := c.Cmd.Start(); err != nil {
+	err := c.Cmd.Start()
+	if errW != nil {
+		errW.Close()
+	}
+	if err != nil {
+		c.endStderr()
 		c.cancel(nil)
 		return err
 	}
@@ -315,8 +337,24 @@ func (c *resticCmd) Start() error {
 	return nil
 }
 
+// endStderr waits a moment for the rest of restic's standard error, then
+// closes the pipe.
+func (c *resticCmd) endStderr() {
+	if c.errR == nil {
+		return
+	}
+	select {
+	case <-c.errDone:
+	case <-time.After(2 * time.Second):
+	}
+	c.errR.Close()
+	<-c.errDone
+	c.errR = nil
+}
+
 func (c *resticCmd) Wait() error {
 	err := c.Cmd.Wait()
+	c.endStderr()
 	if c.done != nil {
 		close(c.done)
 	}
