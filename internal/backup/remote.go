@@ -259,6 +259,7 @@ type resticCmd struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	done   chan struct{}
+	drains []*drain
 	// own counts the bytes restic wrote to our pipes (progress, output):
 	// they are not data moved.
 	own atomic.Int64
@@ -297,14 +298,31 @@ func (c *resticCmd) StdoutPipe() (io.Reader, error) {
 var errStallCause = errors.New("stalled")
 
 func (c *resticCmd) Start() error {
-	// A pipe (*os.File, from StdoutPipe) is counted by its reader.
-	if _, isFile := c.Stdout.(*os.File); c.Stdout != nil && !isFile {
-		c.Stdout = countWriter{c.Stdout, &c.own}
+	// Output goes through pipes of our own, drained after restic exits:
+	// the ssh that restic starts for sftp: may hold them open a while
+	// after restic is gone, and exec would fail the run (WaitDelay).
+	var ends []*os.File
+	for _, w := range []*io.Writer{&c.Stdout, &c.Stderr} {
+		if _, isFile := (*w).(*os.File); *w == nil || isFile {
+			continue // a pipe from StdoutPipe is counted by its reader
+		}
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			c.cancel(nil)
+			return fmt.Errorf("restic %s: %w", c.op, err)
+		}
+		d := &drain{r: pr, done: make(chan struct{})}
+		go d.copy(countWriter{*w, &c.own})
+		*w = pw
+		ends = append(ends, pw)
+		c.drains = append(c.drains, d)
 	}
-	if _, isFile := c.Stderr.(*os.File); c.Stderr != nil && !isFile {
-		c.Stderr = countWriter{c.Stderr, &c.own}
+	err := c.Cmd.Start()
+	for _, f := range ends {
+		f.Close()
 	}
-	if err := c.Cmd.Start(); err != nil {
+	if err != nil {
+		c.endDrains()
 		c.cancel(nil)
 		return err
 	}
@@ -315,8 +333,64 @@ func (c *resticCmd) Start() error {
 	return nil
 }
 
+// drain copies one output pipe of restic.
+type drain struct {
+	r *os.File
+	n atomic.Int64
+	// writing is set while a read chunk is handed on: a slow reader
+	// downstream is not a pipe held open.
+	writing atomic.Bool
+	done    chan struct{}
+}
+
+func (d *drain) copy(w io.Writer) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := d.r.Read(buf)
+		if n > 0 {
+			d.writing.Store(true)
+			_, werr := w.Write(buf[:n])
+			d.writing.Store(false)
+			d.n.Add(int64(n))
+			if werr != nil {
+				io.Copy(io.Discard, d.r)
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	close(d.done)
+}
+
+// endDrains waits for restic's output to end; a pipe that stays open
+// with nothing read for 3 s (held by a lingering child) is closed.
+func (c *resticCmd) endDrains() {
+	for _, d := range c.drains {
+		last, idle := d.n.Load(), time.Now()
+		for done := false; !done; {
+			select {
+			case <-d.done:
+				done = true
+			case <-time.After(200 * time.Millisecond):
+				if n := d.n.Load(); n != last || d.writing.Load() {
+					last, idle = n, time.Now()
+				} else if time.Since(idle) > 3*time.Second {
+					d.r.Close()
+					<-d.done
+					done = true
+				}
+			}
+		}
+		d.r.Close()
+	}
+	c.drains = nil
+}
+
 func (c *resticCmd) Wait() error {
 	err := c.Cmd.Wait()
+	c.endDrains()
 	if c.done != nil {
 		close(c.done)
 	}

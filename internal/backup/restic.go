@@ -50,6 +50,8 @@ type Snapshot struct {
 	Paths   []string  `json:"paths"`
 	Tags    []string  `json:"tags"`
 	Parent  string    `json:"parent,omitempty"`
+	// Original is the snapshot this one was copied (or retagged) from.
+	Original string `json:"original,omitempty"`
 }
 
 // Tag returns the value of a key=value tag.

@@ -130,6 +130,25 @@ func Rules(p Policy) []Rule {
 				}
 				return out
 			}},
+		{Name: "OffsiteCopyTooOld", Severity: "critical",
+			Help: "the newest backup group verified on an off-site copy is older than that copy's maxAge (or none is, though the instance has a backup older than that)",
+			Expr: "dockerbank_backup_copy_age_seconds > dockerbank_backup_copy_max_age_seconds",
+			eval: func(_ Policy, s Snapshot, _ *restartHistory) []Alert {
+				var out []Alert
+				for _, in := range s.Instances {
+					i := in.Instance
+					for _, cs := range in.Copies {
+						subject := i.Name + "/" + cs.Copy
+						switch {
+						case !cs.Verified.IsZero() && s.Time.Sub(cs.Verified) > cs.MaxAge:
+							out = append(out, Alert{Subject: subject, Instance: i.Name, Summary: fmt.Sprintf("off-site copy %s of %s lags: its newest verified group is %s old (at most %s); run `dockerbank backup copy %s`", cs.Copy, i.Name, s.Time.Sub(cs.Verified).Round(time.Minute), cs.MaxAge, i.Name)})
+						case cs.Verified.IsZero() && !i.LastBackup.IsZero() && s.Time.Sub(i.LastBackup) > cs.MaxAge:
+							out = append(out, Alert{Subject: subject, Instance: i.Name, Summary: fmt.Sprintf("%s has no verified group on off-site copy %s, and its last backup is %s old; run `dockerbank backup copy %s`", i.Name, cs.Copy, s.Time.Sub(i.LastBackup).Round(time.Minute), i.Name)})
+						}
+					}
+				}
+				return out
+			}},
 		{Name: "RestoreDrillFailed", Severity: "critical",
 			Help: "the newest restore drill of the instance failed (its backups are not proven restorable)",
 			Expr: "dockerbank_drill_last_success == 0",

@@ -118,6 +118,17 @@ type InstanceStat struct {
 	Health   string // healthy, unhealthy, starting, running, partial, stopped, missing
 	// Drill is the newest restore drill result; nil when never drilled.
 	Drill *site.Drill
+	// Copies are the instance's off-site copies (site.yaml backup.copies).
+	Copies []CopyStat
+}
+
+// CopyStat is the state of one off-site copy of an instance.
+type CopyStat struct {
+	Copy string
+	// Verified is the time of the newest group verified on the copy;
+	// zero when none is.
+	Verified time.Time
+	MaxAge   time.Duration
 }
 
 // VolumeStat is the file system holding one instance volume.
@@ -482,6 +493,14 @@ func (c *Collector) instances(stats []ContainerStat) ([]InstanceStat, error) {
 	for _, s := range stats {
 		by[s.Instance] = append(by[s.Instance], s.Container)
 	}
+	cfg, err := c.Site.Config()
+	if err != nil {
+		return nil, err
+	}
+	recs, err := c.Site.Copies()
+	if err != nil {
+		return nil, err
+	}
 	out := make([]InstanceStat, 0, len(ins))
 	for _, in := range ins {
 		st := deploy.Status{Instance: in, Containers: by[in.Name]}
@@ -491,6 +510,15 @@ func (c *Collector) instances(stats []ContainerStat) ([]InstanceStat, error) {
 			return out, err
 		}
 		is.Drill = d
+		for i, cc := range cfg.Backup.Copies {
+			cs := CopyStat{Copy: cc.CopyName(i), MaxAge: cc.Age()}
+			for _, r := range recs {
+				if r.Instance == in.Name && r.Copy == cs.Copy && !r.Verified.IsZero() && r.GroupAt.After(cs.Verified) {
+					cs.Verified = r.GroupAt
+				}
+			}
+			is.Copies = append(is.Copies, cs)
+		}
 		out = append(out, is)
 	}
 	return out, nil
