@@ -38,6 +38,24 @@ type imageData struct {
 // from the manifest at the end. ref picks one image when the tarball holds
 // several ("" takes the first).
 func readSave(ctx context.Context, r io.Reader, w *walker, ref string) (*imageData, error) {
+	sc, err := scanSave(ctx, r, w)
+	if err != nil {
+		return nil, err
+	}
+	return assemble(sc.blobs, sc.scans, sc.walkErrs, sc.links, ref)
+}
+
+// saveScan is one pass over a save tarball: its JSON blobs, the walk of
+// every layer, and its links.
+type saveScan struct {
+	blobs    map[string][]byte
+	scans    map[string]*layerScan
+	walkErrs map[string]error
+	links    map[string]string
+}
+
+// scanSave reads a save tarball once, walking every layer as it streams by.
+func scanSave(ctx context.Context, r io.Reader, w *walker) (*saveScan, error) {
 	tr := tar.NewReader(r)
 	blobs := map[string][]byte{}
 	scans := map[string]*layerScan{}
@@ -92,7 +110,7 @@ func readSave(ctx context.Context, r io.Reader, w *walker, ref string) (*imageDa
 		}
 		scans[name] = scan
 	}
-	return assemble(blobs, scans, walkErrs, links, ref)
+	return &saveScan{blobs: blobs, scans: scans, walkErrs: walkErrs, links: links}, nil
 }
 
 func firstNonSpace(b []byte) byte {

@@ -53,6 +53,10 @@ type layerScan struct {
 	whiteoutN  int
 
 	seen map[string]int // dedupe key -> index into candidates
+
+	// Filled only when the walker collects image facts (walker.index).
+	index         map[string]factEntry
+	passwd, group string
 }
 
 func newLayerScan() *layerScan {
@@ -86,6 +90,8 @@ type walker struct {
 	buf      []byte
 	gz       *gzip.Reader
 	licences []LicenceRule
+	// index makes walk record the facts ReadFacts returns.
+	index bool
 }
 
 func newWalker(maxScan int, licences []LicenceRule) *walker {
@@ -150,6 +156,9 @@ func (w *walker) walk(r io.Reader) (*layerScan, error) {
 			}
 			continue
 		}
+		if w.index {
+			w.indexHeader(scan, hdr, p, dir)
+		}
 		w.checkName(scan, hdr, p, dir, base)
 		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
 			continue
@@ -159,6 +168,9 @@ func (w *walker) walk(r io.Reader) (*layerScan, error) {
 		head := w.buf[:n]
 		if _, err := io.ReadFull(tr, head); err != nil {
 			return scan, fmt.Errorf("read %s in layer tar: %w", p, err)
+		}
+		if w.index {
+			w.indexContent(scan, p, head)
 		}
 		w.checkContent(scan, tr, hdr, p, dir, base, head)
 	}

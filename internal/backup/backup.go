@@ -48,6 +48,15 @@ type Job struct {
 	// OnStatus, if set, sees the progress of each file volume's capture
 	// a few times a second (for a progress bar).
 	OnStatus func(volume string, s Status)
+	// From, if set, is the repository restores, drills and listings
+	// read instead of the site's (an off-site copy).
+	From *Restic
+	// LimitUpload and LimitDownload (KiB/s) override the site's limits
+	// for this run.
+	LimitUpload, LimitDownload int
+	// OnTransfer, if set, sees the progress of copies to off-site
+	// repositories.
+	OnTransfer func(copy string, t Transfer)
 }
 
 func (j *Job) statusOf(volume string) func(Status) {
@@ -107,7 +116,7 @@ func (j *Job) Backup(ctx context.Context, name string, o BackupOptions) (*Manife
 	if err != nil {
 		return nil, err
 	}
-	repo, err := OpenRepo(ctx, j.M.Site, true)
+	repo, err := j.primary(ctx, true)
 	if err != nil {
 		return nil, err
 	}
@@ -201,6 +210,13 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 	if len(dumps) == 0 && len(files) == 0 {
 		return fmt.Errorf("instance %s has no userdata volume with a backup method; nothing to back up", in.Name)
 	}
+	// The fingerprint: database parts at each dump's snapshot, the others
+	// (files, application APIs) now, before any snapshot is fixed, so that
+	// everything they list is in the group.
+	fpc, err := j.startFingerprint(ctx, in)
+	if err != nil {
+		return err
+	}
 	defer func() {
 		if err != nil {
 			j.discard(repo, m)
@@ -240,7 +256,7 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 			var once sync.Once
 			ready := func() { once.Do(readyWG.Done) }
 			defer ready() // a failed dumper must not hold the capture back
-			mb, err := j.dump(dctx, repo, m, d, byService[d.service], ready)
+			mb, err := j.dump(dctx, repo, m, d, byService[d.service], ready, fpc.atSnapshot(d.service))
 			if err != nil {
 				return err
 			}
@@ -318,6 +334,9 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 		return err
 	}
 	m.Members = append(append(append(m.Members, meta), dumped...), captured...)
+	if m.Fingerprint, err = fpc.finish(); err != nil {
+		return err
+	}
 	held, err := q.resume()
 	if err != nil {
 		return fmt.Errorf("restart quiesced containers: %w; run `dockerbank recover`", err)
@@ -429,7 +448,7 @@ func storeBytes(ctx context.Context, repo *Restic, data []byte, name string, tag
 	return Stream{Name: name, Size: int64(len(data)), SHA256: hex.EncodeToString(h[:])}, sum, nil
 }
 
-func (j *Job) dump(ctx context.Context, repo *Restic, m *Manifest, d dumpPlan, ctrs []engine.Container, ready func()) (Member, error) {
+func (j *Job) dump(ctx context.Context, repo *Restic, m *Manifest, d dumpPlan, ctrs []engine.Container, ready func(), atSnapshot SnapshotFunc) (Member, error) {
 	var ctr *engine.Container
 	for i := range ctrs {
 		if ctrs[i].State == "running" {
@@ -442,6 +461,9 @@ func (j *Job) dump(ctx context.Context, repo *Restic, m *Manifest, d dumpPlan, c
 	dumper, err := NewDumper(ctx, j.M.Engine, ctr.ID, d.engine)
 	if err != nil {
 		return Member{}, fmt.Errorf("volume %s: %w", d.volume, err)
+	}
+	if pg, ok := dumper.(*Postgres); ok {
+		pg.atSnapshot = atSnapshot
 	}
 	mb := Member{Volume: d.volume, Kind: KindDump, Method: d.method, Service: d.service, Engine: d.engine}
 	snapOf := map[string]string{} // stream name -> snapshot

@@ -107,18 +107,30 @@ func LoadManifest(ctx context.Context, repo *Restic, g Group) (*Manifest, error)
 		return nil, fmt.Errorf("manifest of group %s has format %q; this dockerbank reads %s", g.ID, m.Format, ManifestVersion)
 	}
 	m.snapshot, m.repo = g.manifest.ID, repo
-	have := map[string]bool{}
+	// In an off-site copy every snapshot has a new ID and names the one
+	// it was copied from: the manifest's IDs are mapped to the local ones.
+	local := map[string]string{}
 	for _, s := range g.Snapshots {
-		have[s.ID] = true
-		have[s.ShortID] = true
-		have[s.ID[:8]] = true
+		for _, id := range []string{s.ID, s.ShortID, s.ID[:8]} {
+			local[id] = s.ID
+		}
+		if o := s.Original; len(o) >= 8 {
+			local[o], local[o[:8]] = s.ID, s.ID
+		}
 	}
-	for _, mb := range m.Members {
-		for _, id := range strings.Split(mb.Snapshot, ",") {
-			if id != "" && !have[id] {
+	for i, mb := range m.Members {
+		ids := strings.Split(mb.Snapshot, ",")
+		for k, id := range ids {
+			if id == "" {
+				continue
+			}
+			lid, ok := local[id]
+			if !ok {
 				return nil, fmt.Errorf("group %s: snapshot %s of %s is missing from the repository", g.ID, id, mb.Volume)
 			}
+			ids[k] = lid
 		}
+		m.Members[i].Snapshot = strings.Join(ids, ",")
 	}
 	return &m, nil
 }

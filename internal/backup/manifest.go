@@ -10,6 +10,8 @@ import (
 	"io"
 	"sort"
 	"time"
+
+	"github.com/dockerbank/dockerbank/internal/fingerprint"
 )
 
 // ManifestVersion is the format of Manifest.
@@ -34,6 +36,13 @@ type Manifest struct {
 	QuiesceMode string   `json:"quiesceMode,omitempty"`
 	QuiesceSecs float64  `json:"quiesceSeconds,omitempty"`
 	Members     []Member `json:"members"`
+	// Fingerprint is the data as the application sees it at the capture
+	// (nil in groups of entries without one, and of older dockerbanks).
+	Fingerprint *fingerprint.Fingerprint `json:"fingerprint,omitempty"`
+	// Sealed describes the archive member secrets.age: the instance's
+	// secrets, taken out of instance.tar and sealed with age (archives
+	// only; older archives carry them in instance.tar).
+	Sealed *SealedSecrets `json:"sealedSecrets,omitempty"`
 
 	// snapshot is the manifest's own snapshot (with the volume indexes)
 	// in repo, once stored or loaded.

@@ -19,7 +19,14 @@ import (
 type Postgres struct {
 	c    *dbContainer
 	user string
+	// atSnapshot, if set, runs in each database's session at the
+	// snapshot the dump uses (the backup's fingerprint queries).
+	atSnapshot SnapshotFunc
 }
+
+// SnapshotFunc runs statements in a database's session at the dump's
+// snapshot: run returns the output lines of each statement.
+type SnapshotFunc func(database string, run func(stmts []string) ([][]string, error)) error
 
 var _ Dumper = (*Postgres)(nil)
 
@@ -142,6 +149,22 @@ func (p *Postgres) Dump(ctx context.Context, store StoreFunc, ready func()) ([]S
 		pins[i].snap = lines[0]
 		if pins[i].tables, err = p.tablesIn(s); err != nil {
 			return nil, fmt.Errorf("database %s: %w", db.name, err)
+		}
+		if p.atSnapshot != nil {
+			run := func(stmts []string) ([][]string, error) {
+				out := make([][]string, len(stmts))
+				for i, st := range stmts {
+					lines, err := s.query(st)
+					if err != nil {
+						return nil, err
+					}
+					out[i] = lines
+				}
+				return out, nil
+			}
+			if err := p.atSnapshot(db.name, run); err != nil {
+				return nil, fmt.Errorf("database %s: %w", db.name, err)
+			}
 		}
 	}
 	ready()

@@ -180,7 +180,7 @@ func resumePending(ctx context.Context, s *site.Site, e *engine.Engine, command 
 		}
 		started = append(started, r.Containers...)
 		if err := s.Append(site.Record{Command: command, Instance: r.Instance, Outcome: OutcomeResumed, Op: r.Op, Containers: r.Containers,
-			Detail: "resumed after an interrupted backup (pid " + fmt.Sprint(os.Getpid()) + ")"}); err != nil {
+			Detail: interruptedDetail(r)}); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -195,4 +195,13 @@ func crashPoint(name string) {
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {}
 	}
+}
+
+// interruptedDetail names the interrupted command and its pid (journals
+// written before records carried pids do not know it).
+func interruptedDetail(r site.Record) string {
+	if r.PID == 0 {
+		return fmt.Sprintf("resumed after the interrupted %q", r.Command)
+	}
+	return fmt.Sprintf("resumed after the interrupted %q (pid %d)", r.Command, r.PID)
 }

@@ -1,6 +1,10 @@
 package backup
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -66,5 +70,32 @@ func TestCompareFiles(t *testing.T) {
 				t.Errorf("differences %q, want %d", d, tc.n)
 			}
 		})
+	}
+}
+
+// TestResumedNamesInterruptedPid: the "resumed" record names the pid of
+// the command that was interrupted (from its quiesce record), and the
+// resuming command's own pid apart from it.
+func TestResumedNamesInterruptedPid(t *testing.T) {
+	s, err := site.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Written by another (killed) process, pid 4242.
+	line := `{"time":"2026-01-01T00:00:00Z","user":"root","command":"backup a","instance":"a","outcome":"quiesce-stop","op":"g1","pid":4242}` + "\n"
+	if err := os.WriteFile(filepath.Join(s.Dir, "journal.jsonl"), []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := resumePending(t.Context(), s, nil, "recover"); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := s.Journal()
+	last := recs[len(recs)-1]
+	want := "pid 4242"
+	if last.Outcome != OutcomeResumed || !strings.Contains(last.Detail, want) || strings.Contains(last.Detail, fmt.Sprintf("(pid %d)", os.Getpid())) {
+		t.Errorf("resumed record %+v: want the interrupted pid 4242 named", last)
+	}
+	if last.PID != os.Getpid() {
+		t.Errorf("the resumed record's own pid is %d, want %d", last.PID, os.Getpid())
 	}
 }

@@ -44,7 +44,11 @@ func OpenRepo(ctx context.Context, s *site.Site, create bool) (*Restic, error) {
 	}
 	url := repositoryOf(s, c)
 	keyPath := filepath.Join(s.Dir, KeyFile)
-	r := &Restic{Repository: url, PasswordFile: keyPath, Bin: os.Getenv("DOCKERBANK_RESTIC"), Compression: c.Backup.Compression}
+	r, err := Open(url, "", c.Backup.Access)
+	if err != nil {
+		return nil, err
+	}
+	r.PasswordFile, r.Compression = keyPath, c.Backup.Compression
 	_, kerr := os.Stat(keyPath)
 	if kerr != nil && !errors.Is(kerr, os.ErrNotExist) {
 		return nil, fmt.Errorf("read backup key %s: %w", keyPath, kerr)
@@ -79,7 +83,8 @@ func OpenRepo(ctx context.Context, s *site.Site, create bool) (*Restic, error) {
 	pf.WriteString(rand.Text())
 	pf.Close()
 	defer os.Remove(pf.Name())
-	probe := &Restic{Repository: url, PasswordFile: pf.Name(), Bin: r.Bin}
+	probe := *r
+	probe.PasswordFile = pf.Name()
 	if exists, err := probe.Exists(ctx); exists {
 		return nil, fmt.Errorf("%w: a backup repository exists at %s but %s is missing; put the key from your escrow copy there (mode 0600)", ErrNoKey, url, keyPath)
 	} else if err != nil && !errors.Is(err, ErrWrongPassword) {
@@ -124,4 +129,33 @@ func Key(s *site.Site) (string, error) {
 		return "", fmt.Errorf("read backup key: %w", err)
 	}
 	return strings.TrimSpace(string(data)), nil
+}
+
+// openRepo opens the repository the job works on: From when set (a
+// restore from an off-site copy), else the site's, with the run's limits.
+func (j *Job) openRepo(ctx context.Context, create bool) (*Restic, error) {
+	if j.From != nil {
+		return j.From, nil
+	}
+	return j.primary(ctx, create)
+}
+
+// primary opens the site's own repository with the run's limits.
+func (j *Job) primary(ctx context.Context, create bool) (*Restic, error) {
+	r, err := OpenRepo(ctx, j.M.Site, create)
+	if err != nil {
+		return nil, err
+	}
+	j.tune(r)
+	return r, nil
+}
+
+// tune applies the run's traffic limits and progress to a repository.
+func (j *Job) tune(r *Restic) {
+	if j.LimitUpload > 0 {
+		r.LimitUpload = j.LimitUpload
+	}
+	if j.LimitDownload > 0 {
+		r.LimitDownload = j.LimitDownload
+	}
 }

@@ -38,6 +38,8 @@ type Restic struct {
 	// Compression is passed to restic backup as --compression (auto,
 	// off, max); "" leaves restic's default (auto).
 	Compression string
+	// Remote holds how a remote repository is reached (see remote.go).
+	Remote
 }
 
 // Snapshot is restic's JSON description of one snapshot.
@@ -48,6 +50,8 @@ type Snapshot struct {
 	Paths   []string  `json:"paths"`
 	Tags    []string  `json:"tags"`
 	Parent  string    `json:"parent,omitempty"`
+	// Original is the snapshot this one was copied (or retagged) from.
+	Original string `json:"original,omitempty"`
 }
 
 // Tag returns the value of a key=value tag.
@@ -77,26 +81,38 @@ func (r *Restic) bin() string {
 	return "restic"
 }
 
-func (r *Restic) command(ctx context.Context, args ...string) *exec.Cmd {
+func (r *Restic) command(ctx context.Context, args ...string) *resticCmd {
+	ctx, cancel := context.WithCancelCause(ctx)
+	if len(args) > 0 {
+		args = append(append([]string{args[0]}, r.globalFlags()...), args[1:]...)
+	}
 	cmd := exec.CommandContext(ctx, r.bin(), args...)
 	cmd.Env = append(os.Environ(), "RESTIC_REPOSITORY="+r.Repository, "RESTIC_PASSWORD_FILE="+r.PasswordFile,
 		"RESTIC_PASSWORD=", "RESTIC_PASSWORD_COMMAND=", "RESTIC_KEY_HINT="+r.KeyHint)
+	// Credentials (and a URL holding one) come last: they win.
+	cmd.Env = append(cmd.Env, r.Env...)
 	// restic dies with dockerbank: an orphaned restic would keep writing
 	// after a crash. Its stale lock is ignored by later runs (same host,
 	// dead PID).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = 10 * time.Second
-	return cmd
+	return &resticCmd{Cmd: cmd, r: r, op: args[0], ctx: ctx, cancel: cancel}
 }
 
 // run runs restic and returns its standard output; a failure carries the
 // tail of its standard error.
 func (r *Restic) run(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
+	return r.runEnv(ctx, stdin, nil, args...)
+}
+
+// runEnv is run with extra environment (restic copy's source).
+func (r *Restic) runEnv(ctx context.Context, stdin io.Reader, env []string, args ...string) ([]byte, error) {
 	// PDEATHSIG fires when the thread that started the child exits: keep
 	// this goroutine on its thread until restic is reaped.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	cmd := r.command(ctx, args...)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdin = stdin
 	var out bytes.Buffer
 	errBuf := &limitedBuffer{max: 16 << 10}
@@ -109,16 +125,22 @@ func (r *Restic) run(ctx context.Context, stdin io.Reader, args ...string) ([]by
 }
 
 func (r *Restic) wrap(op string, err error, stderr string) error {
-	msg := strings.TrimSpace(stderr)
+	if serr := r.stallError(op, err); serr != nil {
+		return serr
+	}
+	msg := r.scrub(strings.TrimSpace(stderr))
+	if lerr := r.lockError(op, msg); lerr != nil {
+		return lerr
+	}
 	switch {
 	case strings.Contains(msg, "wrong password"):
-		return fmt.Errorf("restic %s on %s: %w: the password in %s does not open it; restore the key file from your escrow copy (`dockerbank backup key show` prints it)",
+		return fmt.Errorf("restic %s on %s: %w: the password in %s does not open it; restore that file from your escrow copy (`dockerbank backup key show` prints the site's)",
 			op, r.Repository, ErrWrongPassword, r.PasswordFile)
 	case strings.Contains(msg, "no space left on device"):
 		return fmt.Errorf("restic %s on %s: %w: no space left on device; free space or point backup.repository in site.yaml elsewhere", op, r.Repository, ErrRepository)
 	}
 	if msg == "" {
-		msg = err.Error()
+		msg = r.scrub(err.Error())
 	}
 	return fmt.Errorf("restic %s on %s: %w: %s", op, r.Repository, ErrRepository, lastLines(msg, 6))
 }
@@ -352,26 +374,26 @@ func (r *Restic) Dump(ctx context.Context, snapshot, file string, w io.Writer) e
 	cmd := r.command(ctx, "dump", "--no-lock", snapshot, file)
 	errBuf := &limitedBuffer{max: 16 << 10}
 	cmd.Stderr = errBuf
-	// The output is copied here, not by exec: a slow consumer (a database
-	// loading the dump on a busy host) may take longer than WaitDelay to
-	// take the last bytes after restic has exited, and exec would then
-	// fail the dump ("WaitDelay expired before I/O complete").
+	// The output is copied here, to its end, before Wait: with
+	// cmd.Stdout = w, a slow reader (a database loading the dump on a busy
+	// host) still holding the last chunk when restic exits made Wait give
+	// up after WaitDelay and cut the stream short.
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return r.wrap("dump", err, "")
+		return fmt.Errorf("restic dump: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
-		return r.wrap("dump", err, errBuf.String())
+		return r.wrap("dump", err, "")
 	}
 	_, cerr := io.Copy(w, out)
 	if cerr != nil {
-		_ = cmd.Process.Kill() // the consumer is gone: stop reading the repository
+		cmd.cancel(cerr) // the reader is gone: stop restic instead of blocking
 	}
-	if err := cmd.Wait(); err != nil && cerr == nil {
+	if err := cmd.Wait(); err != nil {
 		return r.wrap("dump", err, errBuf.String())
 	}
 	if cerr != nil {
-		return fmt.Errorf("restic dump %s: write: %w", file, cerr)
+		return fmt.Errorf("restic dump of %s: %w", file, cerr)
 	}
 	return nil
 }

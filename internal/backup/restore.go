@@ -34,14 +34,17 @@ type RestoreOptions struct {
 
 // RestoreResult says what a restore did.
 type RestoreResult struct {
-	Group     string   `json:"group"`
-	Instance  string   `json:"instance"`
-	Staging   string   `json:"staging,omitempty"`
-	PreBackup string   `json:"preRestoreGroup,omitempty"`
-	Tables    int      `json:"tablesCompared"`
-	Files     int      `json:"filesCompared"`
-	Seconds   float64  `json:"seconds"`
-	Notes     []string `json:"notes,omitempty"`
+	Group     string  `json:"group"`
+	Instance  string  `json:"instance"`
+	Staging   string  `json:"staging,omitempty"`
+	PreBackup string  `json:"preRestoreGroup,omitempty"`
+	Tables    int     `json:"tablesCompared"`
+	Files     int     `json:"filesCompared"`
+	Seconds   float64 `json:"seconds"`
+	// Fingerprint says how the restored data compared with the group's
+	// fingerprint, as the application sees it.
+	Fingerprint string   `json:"fingerprint"`
+	Notes       []string `json:"notes,omitempty"`
 }
 
 // source gives the streams of a group: from the repository or from an
@@ -87,7 +90,10 @@ func (s repoSource) restoreDir(ctx context.Context, mb Member, dir string) error
 // instance, and only then replaces the live data.
 func (j *Job) Restore(ctx context.Context, name string, o RestoreOptions) (*RestoreResult, error) {
 	start := time.Now()
-	repo, err := OpenRepo(ctx, j.M.Site, false)
+	if err := validNames(name, o.As); err != nil {
+		return nil, err
+	}
+	repo, err := j.openRepo(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +155,20 @@ func (j *Job) restoreManifest(ctx context.Context, src source, man *Manifest, na
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, err
+}
+
+// validNames checks the instance names a restore was given, before
+// anything is read.
+func validNames(names ...string) error {
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		if err := site.ValidName(n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func shortName(s string, n int) string {
@@ -214,6 +234,14 @@ func (j *Job) seedSecrets(ctx context.Context, src source, man *Manifest, target
 	dir := filepath.Join(j.M.Site.InstanceDir(target), "secrets")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("seed secrets of %s: %w", target, err)
+	}
+	if a, ok := src.(*archiveSource); ok {
+		// Sealed in the archive, opened by its check.
+		for base, data := range a.secrets {
+			if err := site.WriteFileAtomic(filepath.Join(dir, base), data, 0o600); err != nil {
+				return err
+			}
+		}
 	}
 	tr := tar.NewReader(rc)
 	for {
@@ -309,11 +337,18 @@ func (j *Job) restoreInto(ctx context.Context, src source, man *Manifest, target
 	if err := j.compare(ctx, man, target, res); err != nil {
 		return err
 	}
+	data, err := j.restoredFingerprint(ctx, man, target, false)
+	if err != nil {
+		return err
+	}
 	if _, err := q.resume(); err != nil {
 		return err
 	}
 	j.step("start %s and wait for health", target)
-	return j.M.Start(ctx, target)
+	if err := j.M.Start(ctx, target); err != nil {
+		return err
+	}
+	return j.checkFingerprint(ctx, man, target, data, res)
 }
 
 func (j *Job) loadStream(ctx context.Context, src source, d Dumper, mb Member, st Stream) error {
@@ -383,7 +418,9 @@ func (j *Job) restoreFiles(ctx context.Context, src source, mb Member, vname str
 	pr, pw := io.Pipe()
 	checkErr := make(chan error, 1)
 	go func() {
-		err := safeCopyTar(pw, rc, src.trusted())
+		// Absolute symlinks are data a volume may hold (a backup of one
+		// must restore); nothing is ever written through a link.
+		err := safeCopyTar(pw, rc, true)
 		pw.CloseWithError(err)
 		checkErr <- err
 	}()

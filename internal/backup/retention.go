@@ -104,6 +104,8 @@ type ForgetOptions struct {
 type ForgetResult struct {
 	Kept    []string `json:"kept"`
 	Removed []string `json:"removed"`
+	// Copies holds the result on each off-site copy.
+	Copies map[string]*ForgetResult `json:"copies,omitempty"`
 }
 
 // Forget applies the policy to the groups of an instance and prunes.
@@ -113,7 +115,7 @@ func (j *Job) Forget(ctx context.Context, name string, o ForgetOptions) (*Forget
 		return nil, err
 	}
 	defer l.Unlock()
-	repo, err := OpenRepo(ctx, j.M.Site, false)
+	repo, err := j.openRepo(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +136,7 @@ func (j *Job) Forget(ctx context.Context, name string, o ForgetOptions) (*Forget
 		return res, fmt.Errorf("%w: %s; check that backup, then pass --force to rotate anyway", ErrRetentionRefused, why)
 	}
 	if o.DryRun || len(remove) == 0 {
-		return res, nil
+		return res, j.forgetCopies(ctx, name, o, res)
 	}
 	var ids []string
 	for _, g := range remove {
@@ -150,5 +152,8 @@ func (j *Job) Forget(ctx context.Context, name string, o ForgetOptions) (*Forget
 	if err := repo.Prune(ctx); err != nil {
 		return res, err
 	}
-	return res, j.M.Site.Append(siteRecord(j, name, "ok", fmt.Sprintf("forget: kept %d, removed %d groups", len(keep), len(remove))))
+	if err := j.M.Site.Append(siteRecord(j, name, "ok", fmt.Sprintf("forget: kept %d, removed %d groups", len(keep), len(remove)))); err != nil {
+		return res, err
+	}
+	return res, j.forgetCopies(ctx, name, o, res)
 }

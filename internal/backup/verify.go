@@ -20,14 +20,17 @@ type VerifyOptions struct {
 
 // VerifyResult is the outcome of a verification.
 type VerifyResult struct {
-	Instance string  `json:"instance"`
-	Group    string  `json:"group"`
-	Check    string  `json:"check"`
-	Drill    string  `json:"drill"`
-	Tables   int     `json:"tablesCompared"`
-	Files    int     `json:"filesCompared"`
-	Seconds  float64 `json:"seconds"`
-	Error    string  `json:"error,omitempty"`
+	Instance string `json:"instance"`
+	Group    string `json:"group"`
+	Check    string `json:"check"`
+	Drill    string `json:"drill"`
+	Tables   int    `json:"tablesCompared"`
+	Files    int    `json:"filesCompared"`
+	// Fingerprint says how the drill's data compared with the group's
+	// fingerprint.
+	Fingerprint string  `json:"fingerprint,omitempty"`
+	Seconds     float64 `json:"seconds"`
+	Error       string  `json:"error,omitempty"`
 }
 
 // Verify checks the repository and drills a restore of a group into a
@@ -36,7 +39,7 @@ type VerifyResult struct {
 func (j *Job) Verify(ctx context.Context, name string, o VerifyOptions) (*VerifyResult, error) {
 	start := time.Now()
 	res := &VerifyResult{Instance: name, Check: "skipped", Drill: "skipped"}
-	repo, err := OpenRepo(ctx, j.M.Site, false)
+	repo, err := j.openRepo(ctx, false)
 	if err != nil {
 		return res, err
 	}
@@ -66,7 +69,7 @@ func (j *Job) Verify(ctx context.Context, name string, o VerifyOptions) (*Verify
 	rr := &RestoreResult{}
 	derr := j.restoreNew(ctx, repoSource{repo}, man, drill, true, rr)
 	j.removeInstance(ctx, drill)
-	res.Tables, res.Files = rr.Tables, rr.Files
+	res.Tables, res.Files, res.Fingerprint = rr.Tables, rr.Files, rr.Fingerprint
 	res.Seconds = time.Since(start).Seconds()
 	if derr != nil {
 		res.Drill = "failed"
@@ -77,7 +80,7 @@ func (j *Job) Verify(ctx context.Context, name string, o VerifyOptions) (*Verify
 }
 
 func (j *Job) recordVerify(ctx context.Context, repo *Restic, g Group, res *VerifyResult, verr error) error {
-	outcome, detail := "ok", fmt.Sprintf("verify group %s: check %s, drill %s (%d tables, %d files) in %.0fs", g.ID, res.Check, res.Drill, res.Tables, res.Files, res.Seconds)
+	outcome, detail := "ok", fmt.Sprintf("verify group %s: check %s, drill %s (%d tables, %d files; fingerprint: %s) in %.0fs", g.ID, res.Check, res.Drill, res.Tables, res.Files, orNone(res.Fingerprint), res.Seconds)
 	if verr != nil {
 		outcome = "failed"
 		res.Error = verr.Error()
@@ -113,4 +116,11 @@ func (j *Job) recordVerify(ctx context.Context, repo *Restic, g Group, res *Veri
 
 func siteRecord(j *Job, instance, outcome, detail string) site.Record {
 	return site.Record{Command: j.M.Command, Instance: instance, Outcome: outcome, Detail: detail}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

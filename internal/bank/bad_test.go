@@ -22,6 +22,9 @@ func TestBadEntriesExactLine(t *testing.T) {
 		want []want
 	}{
 		{"compose-yaml-error", []want{{"compose.yaml", 7, "YAML error"}}},
+		// The host-exposure rules of `dockerbank lint` (DB013 here) run
+		// on every entry too.
+		{"host-root-mount", []want{{"compose.yaml", 9, "mounts the host's root filesystem"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {

@@ -4,5 +4,7 @@
 // embedded default bank and directories a site adds).
 //
 // It reads compose files with compose-go (the compose-spec model and loader)
-// and must not import internal/engine, the Docker SDK or the compose engine.
+// and runs the host-exposure rules of internal/lint on them (pure, the same
+// code as `dockerbank lint`); it must not import internal/engine, the Docker
+// SDK or the compose engine.
 package bank

@@ -68,6 +68,11 @@ func TestEmbeddedBankRules(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkEntryMetadata(t, e, fsys, dir)
+			// Every entry says how its data is fingerprinted as the
+			// application sees it, also where it cannot run here.
+			if len(e.Fingerprint) == 0 {
+				t.Errorf("entry declares no fingerprint (entry.yaml fingerprint:, docs/bank-format.md)")
+			}
 			for _, r := range e.Requires {
 				if _, err := b.Get(r); err != nil {
 					t.Errorf("requires %s, which the bank lacks", r)
@@ -86,29 +91,45 @@ func TestEmbeddedBankRules(t *testing.T) {
 			if err := os.CopyFS(tmp, sub); err != nil {
 				t.Fatal(err)
 			}
-			for _, v := range append([]bank.Variant{{}}, e.Variants...) {
-				p, err := bank.LoadProject(t.Context(), bank.LoadOptions{
-					Dir: tmp, Files: e.ComposeFilesOf(v), Name: e.ID, Env: e.ParamEnv(nil), Profiles: v.Profiles,
-				})
-				if err != nil {
-					t.Fatalf("variant %q: load project: %v", v.Name, err)
+			// Every version that names its own compose files is checked
+			// with them; versions sharing files are checked once.
+			seen := map[string]bool{}
+			for _, ver := range e.Versions {
+				for _, v := range append([]bank.Variant{{}}, e.Variants...) {
+					files := e.ComposeFilesOf(ver, v)
+					key := strings.Join(files, ",") + "|" + strings.Join(v.Profiles, ",")
+					if seen[key] {
+						continue
+					}
+					seen[key] = true
+					p, err := bank.LoadProject(t.Context(), bank.LoadOptions{
+						Dir: tmp, Files: files, Name: e.ID, Env: e.ParamEnv(nil), Profiles: v.Profiles,
+					})
+					if err != nil {
+						t.Fatalf("version %s variant %q: load project: %v", ver.Version, v.Name, err)
+					}
+					m, err := bank.Model(p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkServices(t, p, m)
+					checkShellScripts(t, p)
+					checkVolumes(t, m)
+					checkSecrets(t, p, m)
 				}
-				m, err := bank.Model(p)
-				if err != nil {
-					t.Fatal(err)
+				files := e.ComposeFilesOf(ver, bank.Variant{})
+				if seen[strings.Join(files, ",")] {
+					continue
 				}
-				checkServices(t, p, m)
-				checkShellScripts(t, p)
-				checkVolumes(t, m)
-				checkSecrets(t, p, m)
-			}
-			checkLint(t, e, tmp)
-			for _, f := range e.ComposeFilesOf(bank.Variant{}) {
-				data, err := fs.ReadFile(fsys, path.Join(dir, f))
-				if err != nil {
-					t.Fatal(err)
+				seen[strings.Join(files, ",")] = true
+				checkLint(t, e, tmp, files)
+				for _, f := range files {
+					data, err := fs.ReadFile(fsys, path.Join(dir, f))
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkComposeText(t, e, f, string(data))
 				}
-				checkComposeText(t, e, f, string(data))
 			}
 		})
 	}
@@ -257,7 +278,7 @@ func checkComposeText(t *testing.T, e *bank.Entry, file, text string) {
 
 // checkLint runs dockerbank's compose linter over the entry with its
 // parameter defaults: the embedded bank has no high finding.
-func checkLint(t *testing.T, e *bank.Entry, dir string) {
+func checkLint(t *testing.T, e *bank.Entry, dir string, composeFiles []string) {
 	t.Helper()
 	env := map[string]string{}
 	for _, kv := range e.ParamEnv(nil) {
@@ -265,7 +286,7 @@ func checkLint(t *testing.T, e *bank.Entry, dir string) {
 		env[k] = v
 	}
 	var files []string
-	for _, f := range e.ComposeFilesOf(bank.Variant{}) {
+	for _, f := range composeFiles {
 		files = append(files, path.Join(dir, f))
 	}
 	r, err := lint.Check(t.Context(), lint.Options{Files: files, ProjectDir: dir, Environment: env})
@@ -311,5 +332,44 @@ func checkShellScripts(t *testing.T, p *types.Project) {
 				t.Errorf("service %s: %s script does not parse: %v: %s\n%s", name, shell, err, out, argv[2])
 			}
 		}
+	}
+}
+
+// upstreamEntries are the embedded entries whose images cannot be pulled or
+// built here: their image facts must be recorded with upstream sources.
+var upstreamEntries = []string{"blaze", "hapi-fhir", "keycloak", "ohdsi", "redcap"}
+
+// TestEmbeddedUpstreamEntriesRecordFacts: every image of every version of
+// the upstream entries has recorded facts with a source, and the entries
+// were checked against them (the bank loaded, so they passed).
+func TestEmbeddedUpstreamEntriesRecordFacts(t *testing.T) {
+	b := openEmbedded(t)
+	for _, id := range upstreamEntries {
+		t.Run(id, func(t *testing.T) {
+			e, err := b.Get(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range e.Versions {
+				for svc, img := range v.Images {
+					r, ok := e.Record(img)
+					if !ok {
+						t.Errorf("version %s service %s: image %s has no curation.images record", v.Version, svc, img)
+						continue
+					}
+					if len(strings.Fields(r.Source)) < 3 || len(r.Executables) == 0 {
+						t.Errorf("record of %s lacks a source naming files, or executables: %+v", img, r)
+					}
+				}
+			}
+			if len(e.Facts) == 0 {
+				t.Fatal("no image facts were checked")
+			}
+			for _, f := range e.Facts {
+				if f.From != "record" {
+					t.Errorf("version %s service %s: facts from %q, want the record", f.Version, f.Service, f.From)
+				}
+			}
+		})
 	}
 }

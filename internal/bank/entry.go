@@ -1,7 +1,11 @@
 package bank
 
 import (
+	"fmt"
+	"strconv"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/dockerbank/dockerbank/internal/schedule"
 )
@@ -27,14 +31,30 @@ type Entry struct {
 	Parameters     []Parameter  `yaml:"parameters,omitempty" json:"parameters,omitempty"`
 	Checks         Checks       `yaml:"checks,omitempty" json:"checks,omitempty"`
 	Requires       []string     `yaml:"requires,omitempty" json:"requires,omitempty"`
-	Curation       Curation     `yaml:"curation" json:"curation"`
+	// Startup is the longest each named service may take to become healthy
+	// on a first start (database migrations, index builds): its health
+	// check must allow that long, and deploy waits that long.
+	Startup map[string]Duration `yaml:"startup,omitempty" json:"startup,omitempty"`
+	// Fingerprint declares how the entry's data is fingerprinted as the
+	// application sees it; backups record it, restores and upgrades
+	// compare it.
+	Fingerprint []FingerprintSpec `yaml:"fingerprint,omitempty" json:"fingerprint,omitempty"`
+	// Test says how `bank test` writes data into a throwaway instance.
+	Test     *TestSpec `yaml:"test,omitempty" json:"test,omitempty"`
+	Curation Curation  `yaml:"curation" json:"curation"`
 	// Protect is the default backup/drill schedule and retention of the
 	// entry's instances (a site may override it in site.yaml).
 	Protect *schedule.Policy `yaml:"protect,omitempty" json:"protect,omitempty"`
+	// Heal is what serve may do when the entry's containers stay unhealthy:
+	// off, restart or recreate (the default; a site may override it).
+	Heal string `yaml:"heal,omitempty" json:"heal,omitempty"`
 
 	// Filled by Load, not read from entry.yaml.
 	Source string        `yaml:"-" json:"source"`
 	Model  *ComposeModel `yaml:"-" json:"model,omitempty"`
+	// Facts says, per version and service, whether the image facts the
+	// entry was checked against were read from the image or recorded.
+	Facts []FactOrigin `yaml:"-" json:"facts,omitempty"`
 }
 
 // Distribution modes.
@@ -61,7 +81,13 @@ type Version struct {
 	Digests map[string]string `yaml:"digests,omitempty" json:"digests,omitempty"`
 	// Build lists services whose image is built locally from the entry.
 	Build map[string]Build `yaml:"build,omitempty" json:"build,omitempty"`
-	Notes string           `yaml:"notes,omitempty" json:"notes,omitempty"`
+	// Compose names the compose files of this version when they differ
+	// from the entry's (an image configured another way, say); empty means
+	// the entry's compose files. Variants' files still layer over them.
+	Compose []string `yaml:"compose,omitempty" json:"compose,omitempty"`
+	Notes   string   `yaml:"notes,omitempty" json:"notes,omitempty"`
+	// Startup overrides the entry's start-up budgets for this version.
+	Startup map[string]Duration `yaml:"startup,omitempty" json:"startup,omitempty"`
 }
 
 // Build describes a local image build from a directory of the entry.
@@ -104,6 +130,42 @@ type Curation struct {
 	ReviewedBy string    `yaml:"reviewedBy" json:"reviewedBy"`
 	ReviewedOn time.Time `yaml:"reviewedOn" json:"reviewedOn"`
 	Notes      string    `yaml:"notes,omitempty" json:"notes,omitempty"`
+	// Tested says which versions passed `dockerbank bank test` where.
+	Tested []Tested `yaml:"tested,omitempty" json:"tested,omitempty"`
+	// Images records the facts of images that cannot be read where the
+	// entry is checked, with their upstream sources.
+	Images []ImageRecord `yaml:"images,omitempty" json:"images,omitempty"`
+}
+
+// Duration is a time.Duration written as "90s" or "15m" in entry.yaml.
+type Duration time.Duration
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v <= 0 {
+		return fmt.Errorf("line %d: %q is not a duration such as 90s or 15m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as text.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.Quote(time.Duration(d).String())), nil
+}
+
+// StartupBudgets returns the start-up budget of each service for a version:
+// the entry's, overridden by the version's.
+func (e *Entry) StartupBudgets(ver Version) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for s, d := range e.Startup {
+		out[s] = time.Duration(d)
+	}
+	for s, d := range ver.Startup {
+		out[s] = time.Duration(d)
+	}
+	return out
 }
 
 // Version returns the named version, or the default one when name is empty.

@@ -20,6 +20,12 @@ const EntryFile = "entry.yaml"
 // where fsys comes from (a directory path, or "embedded:") and prefixes the
 // file names of problems. A failed validation returns Problems.
 func Load(ctx context.Context, fsys fs.FS, dir, source string) (*Entry, error) {
+	return Lint(ctx, fsys, dir, source, LintOptions{})
+}
+
+// Lint is Load with what `bank lint` knows beyond the entry's files: the
+// facts of images available here.
+func Lint(ctx context.Context, fsys fs.FS, dir, source string, opts LintOptions) (*Entry, error) {
 	where := func(name string) string { return path.Join(source, dir, name) }
 	data, err := fs.ReadFile(fsys, path.Join(dir, EntryFile))
 	if err != nil {
@@ -45,8 +51,11 @@ func Load(ctx context.Context, fsys fs.FS, dir, source string) (*Entry, error) {
 	if err := os.CopyFS(tmp, sub); err != nil {
 		return nil, fmt.Errorf("copy entry %s: %w", dir, err)
 	}
-	model, cprobs := checkCompose(ctx, e, tmp, where)
+	model, cprobs := checkCompose(ctx, e, doc, tmp, where, opts)
 	probs = append(probs, cprobs...)
+	if model != nil {
+		probs = append(probs, validateFingerprint(e, model, doc, where(EntryFile))...)
+	}
 	if len(probs) > 0 {
 		return nil, probs.sorted()
 	}
@@ -78,22 +87,32 @@ func decodeEntry(data []byte, file string) (*Entry, *yamlDoc, Problems) {
 	return &e, doc, nil
 }
 
-// ComposeFilesOf lists the compose files of the entry with a variant.
-func (e *Entry) ComposeFilesOf(v Variant) []string {
-	files := e.Compose
+// ComposeFilesOf lists the compose files of one version of the entry with a
+// variant: the version's own files (versions[].compose) or else the entry's
+// (compose, default compose.yaml), then the variant's.
+func (e *Entry) ComposeFilesOf(ver Version, v Variant) []string {
+	files := ver.Compose
+	if len(files) == 0 {
+		files = e.Compose
+	}
 	if len(files) == 0 {
 		files = []string{"compose.yaml"}
 	}
 	return append(append([]string{}, files...), v.Compose...)
 }
 
-// ComposeFiles lists the compose files of the entry and its variant.
-func (e *Entry) ComposeFiles(variant string) ([]string, error) {
+// ComposeFiles lists the compose files of a version (empty: the default
+// one) and a variant of the entry.
+func (e *Entry) ComposeFiles(version, variant string) ([]string, error) {
+	ver, ok := e.Version(version)
+	if !ok {
+		return nil, fmt.Errorf("entry %s has no version %q (versions: %v)", e.ID, version, e.VersionNames())
+	}
 	v, ok := e.Variant(variant)
 	if !ok {
 		return nil, fmt.Errorf("entry %s has no variant %q (variants: %v)", e.ID, variant, e.variantNames())
 	}
-	return e.ComposeFilesOf(v), nil
+	return e.ComposeFilesOf(ver, v), nil
 }
 
 func (e *Entry) variantNames() []string {
@@ -119,9 +138,14 @@ func (e *Entry) ParamEnv(set map[string]string) []string {
 
 // LoadDir loads the entry in a directory on disk.
 func LoadDir(ctx context.Context, dir string) (*Entry, error) {
+	return LintDir(ctx, dir, LintOptions{})
+}
+
+// LintDir lints the entry in a directory on disk.
+func LintDir(ctx context.Context, dir string, opts LintOptions) (*Entry, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
-	return Load(ctx, os.DirFS(filepath.Dir(abs)), filepath.Base(abs), filepath.Dir(dir))
+	return Lint(ctx, os.DirFS(filepath.Dir(abs)), filepath.Base(abs), filepath.Dir(dir), opts)
 }

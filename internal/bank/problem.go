@@ -50,6 +50,20 @@ func (ps Problems) sorted() Problems {
 	return ps
 }
 
+// unique drops repeated problems (a rule hit by several versions at the
+// same place), keeping the first.
+func (ps Problems) unique() Problems {
+	seen := map[string]bool{}
+	var out Problems
+	for _, p := range ps {
+		if k := p.String(); !seen[k] {
+			seen[k] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 var lineRE = regexp.MustCompile(`line (\d+)`)
 
 // lineOf extracts the first "line N" a parser put into its message.

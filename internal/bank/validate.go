@@ -10,6 +10,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/dockerbank/dockerbank/internal/lint"
+	"github.com/dockerbank/dockerbank/internal/schedule"
 )
 
 var (
@@ -82,6 +86,21 @@ func validateEntry(e *Entry, doc *yamlDoc, file string) Problems {
 			add(pr.Message, "write protect."+pr.Field+" as in docs/watch.md (Scheduler)", append([]string{"protect"}, strings.Split(pr.Field, ".")...)...)
 		}
 	}
+	for i, r := range e.Curation.Images {
+		if r.Image == "" || r.Source == "" {
+			add("a curation.images record lacks its image or its source", "name the image and the upstream files (repository, path, commit or tag) the facts come from", "curation", "images", strconv.Itoa(i))
+		}
+	}
+	for _, svc := range slices.Sorted(maps.Keys(e.Startup)) {
+		if time.Duration(e.Startup[svc]) > 24*time.Hour {
+			add(fmt.Sprintf("start-up budget of %s is over a day", svc), "write a duration such as 15m", "startup", svc)
+		}
+	}
+	if e.Heal != "" {
+		if _, err := schedule.ParseHealMode(e.Heal); err != nil {
+			add(err.Error(), "write heal: off, restart or recreate (docs/watch.md, Self-healing)", "heal")
+		}
+	}
 	if e.Curation.ReviewedBy == "" || e.Curation.ReviewedOn.IsZero() {
 		add("curation record is incomplete", "set curation.reviewedBy and curation.reviewedOn (YYYY-MM-DD)", "curation")
 	}
@@ -99,16 +118,109 @@ func HasTag(ref string) bool {
 	return i > 0 && i < len(name)-1 && name[i+1:] != "latest" && !strings.Contains(name[i+1:], "$")
 }
 
-// checkCompose loads the entry's compose files for every variant and checks
-// the x-dockerbank extensions against the entry.
-func checkCompose(ctx context.Context, e *Entry, dir string, where func(string) string) (*ComposeModel, Problems) {
+// composeSet is one list of compose files and the versions that use it:
+// the entry's files, or a version's own (versions[].compose).
+type composeSet struct {
+	base     Version // a version of the set, for ComposeFilesOf
+	versions []Version
+}
+
+// composeSets groups the versions by the compose files they use, in the
+// order of entry.yaml.
+func composeSets(e *Entry) []*composeSet {
+	var sets []*composeSet
+	byKey := map[string]*composeSet{}
+	for _, v := range e.Versions {
+		key := strings.Join(e.ComposeFilesOf(v, Variant{}), "\x00")
+		s, ok := byKey[key]
+		if !ok {
+			s = &composeSet{base: v}
+			byKey[key] = s
+			sets = append(sets, s)
+		}
+		s.versions = append(s.versions, v)
+	}
+	if len(sets) == 0 { // no versions: still check the entry's files
+		sets = append(sets, &composeSet{})
+	}
+	return sets
+}
+
+// checkCompose loads the compose files of every version and variant and
+// checks the x-dockerbank extensions against the entry. The model returned
+// is the default version's without a variant.
+func checkCompose(ctx context.Context, e *Entry, entryDoc *yamlDoc, dir string, where func(string) string, opts LintOptions) (*ComposeModel, Problems) {
+	var ps Problems
+	factsOf := e.factLookup(ctx, opts, &ps, where)
+	def, _ := e.Version("")
+	var model *ComposeModel
+	models := map[string]*ComposeModel{} // version -> model without variant
+	for _, set := range composeSets(e) {
+		m, sps := checkComposeSet(ctx, e, set, entryDoc, dir, where, factsOf)
+		ps = append(ps, sps...)
+		if m == nil {
+			continue
+		}
+		for _, v := range set.versions {
+			models[v.Version] = m
+		}
+		if model == nil || slices.ContainsFunc(set.versions, func(v Version) bool { return v.Version == def.Version }) {
+			model = m
+		}
+	}
+	if model != nil && models[def.Version] == model {
+		ps = append(ps, checkSameVolumes(e, model, models, where)...)
+	}
+	ps = ps.unique()
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	return model, ps
+}
+
+// checkSameVolumes holds every version to the volumes of the default one:
+// an upgrade keeps the instance's volumes, and backups and restores across
+// versions depend on their classes and backup methods.
+func checkSameVolumes(e *Entry, model *ComposeModel, models map[string]*ComposeModel, where func(string) string) Problems {
+	var ps Problems
+	def, _ := e.Version("")
+	describe := func(m *ComposeModel) string {
+		var parts []string
+		for _, name := range slices.Sorted(maps.Keys(m.Volumes)) {
+			v := m.Volumes[name]
+			parts = append(parts, fmt.Sprintf("%s(%s,%s)", name, v.Class, v.Backup))
+		}
+		return strings.Join(parts, " ")
+	}
+	want := describe(model)
+	for _, v := range e.Versions {
+		m, ok := models[v.Version]
+		if !ok || m == model {
+			continue
+		}
+		if got := describe(m); got != want {
+			ps = append(ps, Problem{File: where(EntryFile),
+				Message: fmt.Sprintf("version %s declares the volumes %s, but the default version %s declares %s", v.Version, got, def.Version, want),
+				Fix:     "declare the same volumes with the same class and backup method in the compose files of every version: upgrades keep an instance's volumes"})
+		}
+	}
+	return ps
+}
+
+// checkComposeSet checks one set of compose files with every variant.
+func checkComposeSet(ctx context.Context, e *Entry, set *composeSet, entryDoc *yamlDoc, dir string, where func(string) string, factsOf func(version, svc, image string) *ImageFacts) (*ComposeModel, Problems) {
 	var ps Problems
 	variants := append([]Variant{{}}, e.Variants...)
 	var model *ComposeModel
 	for _, variant := range variants {
-		files := e.ComposeFilesOf(variant)
+		files := e.ComposeFilesOf(set.base, variant)
 		docs := map[string]*yamlDoc{}
 		for _, f := range files {
+			if !filepath.IsLocal(f) {
+				ps = append(ps, Problem{File: where(EntryFile), Message: fmt.Sprintf("compose file %q is not a path inside the entry", f),
+					Fix: "name compose files relative to the entry directory, without .."})
+				continue
+			}
 			data, err := os.ReadFile(filepath.Join(dir, f))
 			if err != nil {
 				ps = append(ps, Problem{File: where(f), Message: "cannot read compose file", Fix: "add the file or fix the compose: list in entry.yaml"})
@@ -148,6 +260,7 @@ func checkCompose(ctx context.Context, e *Entry, dir string, where func(string) 
 			f, l := locate(keys...)
 			ps = append(ps, Problem{File: f, Line: l, Message: msg, Fix: fix})
 		}
+		ps = append(ps, hostExposure(ctx, dir, files, env, variant.Profiles, where)...)
 		for _, name := range slices.Sorted(maps.Keys(m.Services)) {
 			s := m.Services[name]
 			if !oneOf(s.Role, roles) {
@@ -162,7 +275,7 @@ func checkCompose(ctx context.Context, e *Entry, dir string, where func(string) 
 				add(fmt.Sprintf("service %s: image %q has no tag", name, s.Image),
 					"pin the image to a release tag such as :16.4 (never :latest)", "services", name, "image")
 			}
-			for _, v := range e.Versions {
+			for _, v := range set.versions {
 				_, hasImage := v.Images[name]
 				_, hasBuild := v.Build[name]
 				if !hasImage && !hasBuild {
@@ -197,9 +310,9 @@ func checkCompose(ctx context.Context, e *Entry, dir string, where func(string) 
 				}
 			}
 		}
-		for _, v := range e.Versions {
+		for _, v := range set.versions {
 			for svc := range v.Images {
-				if _, ok := m.Services[svc]; !ok && variant.Name == "" && !serviceInAnyVariant(ctx, e, dir, svc) {
+				if _, ok := m.Services[svc]; !ok && variant.Name == "" && !serviceInAnyVariant(ctx, e, set.base, dir, svc) {
 					ps = append(ps, Problem{File: where(EntryFile), Message: fmt.Sprintf("version %s names an image for unknown service %s", v.Version, svc),
 						Fix: "remove it or fix the service name"})
 				}
@@ -210,16 +323,125 @@ func checkCompose(ctx context.Context, e *Entry, dir string, where func(string) 
 				ps = append(ps, Problem{File: where(EntryFile), Message: fmt.Sprintf("check %s runs in unknown service %s", c.Name, c.Service)})
 			}
 		}
+		// Render every version as deploy does and apply the rules that
+		// need the rendered project (and, where known, the image facts).
+		addAny := func(msg, fix string, keys ...string) {
+			if len(keys) > 0 && keys[0] == EntryFile {
+				ps = append(ps, Problem{File: where(EntryFile), Line: entryDoc.line(keys[1:]...), Message: msg, Fix: fix})
+				return
+			}
+			add(msg, fix, keys...)
+		}
+		for _, ver := range set.versions {
+			vp, err := LoadProject(ctx, LoadOptions{Dir: dir, Files: files, Name: e.ID, Env: env, Profiles: variant.Profiles})
+			if err != nil {
+				continue
+			}
+			Render(vp, ver, m)
+			checkRefusals(vp, add)
+			checkProbes(e, vp, ver, addAny)
+			checkFacts(e, vp, ver, func(svc, image string) *ImageFacts { return factsOf(ver.Version, svc, image) }, addAny)
+		}
 		if variant.Name == "" {
 			model = m
 		}
 	}
-	return model, ps
+	return model, ps.unique()
 }
 
-func serviceInAnyVariant(ctx context.Context, e *Entry, dir, svc string) bool {
+// LintOptions add what `bank lint` knows beyond the entry's files.
+type LintOptions struct {
+	// Facts reads images available here (an engine, a docker save
+	// archive); images it lacks are checked against the curation record.
+	Facts FactSource
+}
+
+// FactOrigin says where the image facts of one service of a version came
+// from: "image" (read from it), "record" (curation.images) or "none".
+type FactOrigin struct {
+	Version string `json:"version"`
+	Service string `json:"service"`
+	Image   string `json:"image"`
+	From    string `json:"from"`
+	Origin  string `json:"origin,omitempty"`
+}
+
+// factLookup returns the facts of an image for a version's service,
+// remembering in e.Facts where they came from.
+func (e *Entry) factLookup(ctx context.Context, opts LintOptions, ps *Problems, where func(string) string) func(version, svc, image string) *ImageFacts {
+	read := map[string]*ImageFacts{}
+	seen := map[string]bool{}
+	e.Facts = nil
+	return func(version, svc, image string) *ImageFacts {
+		f, done := read[image]
+		if !done && opts.Facts != nil {
+			var err error
+			f, err = opts.Facts.ImageFacts(ctx, image)
+			if err != nil {
+				*ps = append(*ps, Problem{File: where(EntryFile), Message: fmt.Sprintf("cannot read the facts of image %s: %v", image, err),
+					Fix: "check the image or archive, or lint without it to use the curation record"})
+				f = nil
+			}
+		}
+		if f == nil {
+			if r, ok := e.Record(image); ok {
+				f = RecordedFacts(r)
+			}
+		}
+		read[image] = f
+		key := version + "\x00" + svc
+		if !seen[key] {
+			seen[key] = true
+			o := FactOrigin{Version: version, Service: svc, Image: image, From: "none"}
+			if f != nil {
+				o.From, o.Origin = "record", f.Origin
+				if f.FromImage {
+					o.From = "image"
+				}
+			}
+			e.Facts = append(e.Facts, o)
+		}
+		return f
+	}
+}
+
+// hostExposure runs the host-exposure rules of `dockerbank lint` (the same
+// code) on an entry's compose files: a high finding (privileged, the host's
+// root or engine socket mounted, host namespaces, ...) is a problem of the
+// entry.
+func hostExposure(ctx context.Context, dir string, files []string, envList []string, profiles []string, where func(string) string) Problems {
+	env := map[string]string{}
+	for _, kv := range envList {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	abs := make([]string, len(files))
+	for i, f := range files {
+		abs[i] = filepath.Join(dir, f)
+	}
+	rep, err := lint.CheckRules(ctx, lint.Options{Files: abs, ProjectDir: dir, Environment: env, Profiles: profiles}, lint.HostExposureRules)
+	if err != nil {
+		// The compose load above reports what is wrong with the files.
+		return nil
+	}
+	var ps Problems
+	for _, f := range rep.Findings {
+		if f.Severity < lint.SeverityHigh {
+			continue
+		}
+		file := f.File
+		if filepath.IsAbs(file) {
+			file, _ = filepath.Rel(dir, file)
+		}
+		ps = append(ps, Problem{File: where(filepath.ToSlash(file)), Line: f.Line,
+			Message: fmt.Sprintf("service %s %s (%s, as `dockerbank lint` reports)", f.Service, f.Message, f.Rule), Fix: f.Fix})
+	}
+	return ps
+}
+
+func serviceInAnyVariant(ctx context.Context, e *Entry, ver Version, dir, svc string) bool {
 	for _, v := range e.Variants {
-		p, err := LoadProject(ctx, LoadOptions{Dir: dir, Files: e.ComposeFilesOf(v), Name: e.ID, Env: e.ParamEnv(nil), Profiles: v.Profiles})
+		p, err := LoadProject(ctx, LoadOptions{Dir: dir, Files: e.ComposeFilesOf(ver, v), Name: e.ID, Env: e.ParamEnv(nil), Profiles: v.Profiles})
 		if err == nil {
 			if _, ok := p.Services[svc]; ok {
 				return true

@@ -36,6 +36,10 @@ type app struct {
 	quiet       bool
 	debug       bool
 
+	// limitUpload and limitDownload (KiB/s) override site.yaml's restic
+	// traffic limits for this run (backup, copy, restore, verify).
+	limitUpload, limitDownload int
+
 	seenEvents map[string]bool
 	resumed    bool // containers of interrupted backups were checked
 

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dockerbank/dockerbank/internal/backup"
+	"github.com/dockerbank/dockerbank/internal/site"
 )
 
 // job opens the backup job (and resumes containers of interrupted
@@ -18,7 +19,7 @@ func (a *app) job(cmd *cobra.Command, args []string) (*backup.Job, error) {
 		return nil, err
 	}
 	pr := a.newBackupProgress()
-	j := &backup.Job{M: m, OnStatus: pr.status}
+	j := &backup.Job{M: m, OnStatus: pr.status, OnTransfer: pr.transfer, LimitUpload: a.limitUpload, LimitDownload: a.limitDownload}
 	j.Progress = func(msg string) {
 		progressMu.Lock()
 		pr.clear()
@@ -67,8 +68,8 @@ func (a *app) instancesOrAll(cmd *cobra.Command, args []string, all bool) ([]str
 }
 
 func (a *app) backupCommand() *cobra.Command {
-	var all bool
-	var via, archive string
+	var all, noCopy bool
+	var via, archive, recipient, passFile string
 	c := &cobra.Command{
 		Use:   "backup NAME... | --all",
 		Short: "Back up the user data of instances as one consistency group each",
@@ -83,10 +84,18 @@ says so, only for the capture, and are recorded in the journal first: if
 dockerbank is killed, the next dockerbank command starts them again.
 
 The repository password is generated on first use into <site>/backup-key;
-keep a copy elsewhere (` + "`dockerbank backup key show`" + `).`,
+keep a copy elsewhere (` + "`dockerbank backup key show`" + `).
+
+With --archive the group is also written as one file for handover; the
+instance's secrets in it are sealed with age to --recipient (an age public
+key) or to the passphrase in --passphrase-file, as in ` + "`dr export`" + `.
+
+When site.yaml lists off-site copies (backup.copies), each complete group is
+then copied to every copy without a schedule of its own and checked there
+(see ` + "`dockerbank backup copy`" + `); --no-copy skips that.`,
 		Example: `  dockerbank backup demo
   dockerbank backup --all --json
-  dockerbank backup demo --archive demo.tar.zst`,
+  dockerbank backup demo --archive demo.tar.zst --recipient age1...`,
 		GroupID: "protect",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			names, err := a.instancesOrAll(cmd, args, all)
@@ -98,11 +107,18 @@ keep a copy elsewhere (` + "`dockerbank backup key show`" + `).`,
 				return err
 			}
 			j.Via = via
+			if archive == "" && (recipient != "" || passFile != "") {
+				return usageError{fmt.Errorf("--recipient and --passphrase-file seal the secrets of an --archive: give --archive too")}
+			}
 			if archive != "" {
 				if len(names) != 1 {
 					return usageError{fmt.Errorf("--archive writes one instance: name exactly one")}
 				}
-				res, err := j.Export(cmd.Context(), names[0], archive)
+				key, err := drKey(recipient, "", passFile)
+				if err != nil {
+					return err
+				}
+				res, err := j.Export(cmd.Context(), names[0], archive, key)
 				if err != nil {
 					return err
 				}
@@ -121,13 +137,14 @@ keep a copy elsewhere (` + "`dockerbank backup key show`" + `).`,
 				Added  int64  `json:"added"`
 			}
 			type summary struct {
-				Instance    string          `json:"instance"`
-				Group       string          `json:"group"`
-				Bytes       int64           `json:"bytes"`
-				Seconds     float64         `json:"seconds"`
-				Quiesced    []string        `json:"quiesced,omitempty"`
-				QuiesceSecs float64         `json:"quiesceSeconds,omitempty"`
-				Members     []memberSummary `json:"members"`
+				Instance    string              `json:"instance"`
+				Group       string              `json:"group"`
+				Bytes       int64               `json:"bytes"`
+				Seconds     float64             `json:"seconds"`
+				Quiesced    []string            `json:"quiesced,omitempty"`
+				QuiesceSecs float64             `json:"quiesceSeconds,omitempty"`
+				Members     []memberSummary     `json:"members"`
+				Copies      []backup.CopyResult `json:"copies,omitempty"`
 			}
 			results := []summary{}
 			var failed []string
@@ -146,10 +163,18 @@ keep a copy elsewhere (` + "`dockerbank backup key show`" + `).`,
 				for _, mb := range m.Members {
 					sm.Members = append(sm.Members, memberSummary{mb.Volume, mb.Kind, mb.Mode, mb.Bytes, mb.Count, mb.Added})
 				}
-				results = append(results, sm)
 				if !a.json {
 					fmt.Fprintf(a.streams.Out, "%s: group %s complete, %d members, %s in %.1fs\n", n, m.Group, len(m.Members), humanSize(m.Bytes()), time.Since(start).Seconds())
 				}
+				if !noCopy {
+					cres, cerr := a.copyAfterBackup(cmd, j, n, m.Group)
+					sm.Copies = cres
+					if cerr != nil {
+						fmt.Fprintf(a.streams.Err, "dockerbank: %v\n", cerr)
+						failed = append(failed, n+" (copy)")
+					}
+				}
+				results = append(results, sm)
 			}
 			if a.json {
 				if err := a.printJSON(results); err != nil {
@@ -165,7 +190,11 @@ keep a copy elsewhere (` + "`dockerbank backup key show`" + `).`,
 	c.Flags().BoolVar(&all, "all", false, "back up every instance of the site")
 	c.Flags().StringVar(&via, "via", "", "how file volumes are read: dir (host mountpoint) or tar (helper container); default dir when the mountpoint is readable")
 	c.Flags().StringVar(&archive, "archive", "", "write one self-contained archive (tar + zstd, manifest inside) to this file instead")
-	c.AddCommand(a.backupKeyCommand(), a.backupInitCommand())
+	c.Flags().StringVar(&recipient, "recipient", "", "with --archive: age public key (age1...) to seal the secrets to")
+	c.Flags().StringVar(&passFile, "passphrase-file", "", "with --archive: file whose first line is the passphrase to seal the secrets with")
+	c.Flags().BoolVar(&noCopy, "no-copy", false, "do not copy the new group to the off-site copies of site.yaml")
+	a.limitFlags(c)
+	c.AddCommand(a.backupKeyCommand(), a.backupInitCommand(), a.backupCopyCommand())
 	return c
 }
 
@@ -215,7 +244,8 @@ func (a *app) backupKeyCommand() *cobra.Command {
 }
 
 func (a *app) snapshotsCommand() *cobra.Command {
-	return &cobra.Command{
+	var from fromFlags
+	c := &cobra.Command{
 		Use:     "snapshots [NAME]",
 		Short:   "List backup groups and their verification state",
 		GroupID: "protect",
@@ -225,9 +255,14 @@ func (a *app) snapshotsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			repo, err := backup.OpenRepo(cmd.Context(), s, false)
+			repo, err := from.open(s)
 			if err != nil {
 				return err
+			}
+			if repo == nil {
+				if repo, err = backup.OpenRepo(cmd.Context(), s, false); err != nil {
+					return err
+				}
 			}
 			name := ""
 			if len(args) == 1 {
@@ -237,26 +272,44 @@ func (a *app) snapshotsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			recs, err := s.Copies()
+			if err != nil {
+				return err
+			}
 			if a.json {
-				if groups == nil {
-					groups = []backup.Group{}
+				type withCopies struct {
+					backup.Group
+					Copies []site.CopyRecord `json:"copies"`
 				}
-				return a.printJSON(groups)
+				out := []withCopies{}
+				for _, g := range groups {
+					w := withCopies{Group: g, Copies: []site.CopyRecord{}}
+					for _, r := range recs {
+						if r.Instance == g.Instance && r.Group == g.ID {
+							w.Copies = append(w.Copies, r)
+						}
+					}
+					out = append(out, w)
+				}
+				return a.printJSON(out)
 			}
 			var rows [][]string
 			for _, g := range groups {
 				rows = append(rows, []string{g.ID, g.Instance, g.Entry + " " + g.Version, g.Time.Local().Format("2006-01-02 15:04:05"),
-					strings.ToUpper(g.State[:1]) + g.State[1:], orDash(g.Verified), orDash(strings.Join(g.Tags, ","))})
+					strings.ToUpper(g.State[:1]) + g.State[1:], orDash(g.Verified), orDash(copiesOf(recs, g.Instance, g.ID)), orDash(strings.Join(g.Tags, ","))})
 			}
-			a.table([]string{"GROUP", "INSTANCE", "ENTRY", "TIME", "STATE", "VERIFIED", "TAGS"}, rows)
+			a.table([]string{"GROUP", "INSTANCE", "ENTRY", "TIME", "STATE", "VERIFIED", "COPIES", "TAGS"}, rows)
 			return nil
 		},
 	}
+	from.bind(c, "list")
+	return c
 }
 
 func (a *app) restoreCommand() *cobra.Command {
 	var o backup.RestoreOptions
-	var archive string
+	var archive, identity, passFile string
+	var from fromFlags
 	c := &cobra.Command{
 		Use:   "restore NAME",
 		Short: "Restore an instance from a backup group, non-destructively",
@@ -268,10 +321,14 @@ and file with the manifest before starting it.
 
 Without --as it first restores into a staging instance and checks it; only
 when that works does it take a pre-restore backup of the live instance and
-replace its data; the staging instance is removed afterwards.`,
+replace its data; the staging instance is removed afterwards.
+
+With --archive the whole archive is checked first (every member's name,
+links and digest; the sealed secrets opened with --identity or
+--passphrase-file); nothing is deployed or written before that passed.`,
 		Example: `  dockerbank restore demo --as demo-copy
   dockerbank restore demo --group 20261126T181500Z
-  dockerbank restore demo --as demo-copy --archive demo.tar.zst`,
+  dockerbank restore demo --as demo-copy --archive demo.tar.zst --identity key.txt`,
 		GroupID: "protect",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -279,9 +336,19 @@ replace its data; the staging instance is removed afterwards.`,
 			if err != nil {
 				return err
 			}
+			if j.From, err = from.open(j.M.Site); err != nil {
+				return err
+			}
 			var res *backup.RestoreResult
+			if archive == "" && (identity != "" || passFile != "") {
+				return usageError{fmt.Errorf("--identity and --passphrase-file open the sealed secrets of an --archive: give --archive too")}
+			}
 			if archive != "" {
-				res, err = j.Import(cmd.Context(), args[0], archive, o)
+				key, kerr := drKey("", identity, passFile)
+				if kerr != nil {
+					return kerr
+				}
+				res, err = j.Import(cmd.Context(), args[0], archive, o, key)
 			} else {
 				res, err = j.Restore(cmd.Context(), args[0], o)
 			}
@@ -291,8 +358,8 @@ replace its data; the staging instance is removed afterwards.`,
 			if a.json {
 				return a.printJSON(res)
 			}
-			fmt.Fprintf(a.streams.Out, "%s restored from group %s in %.1fs: %d tables and %d files match the manifest\n",
-				res.Instance, res.Group, res.Seconds, res.Tables, res.Files)
+			fmt.Fprintf(a.streams.Out, "%s restored from group %s in %.1fs: %d tables and %d files match the manifest; fingerprint: %s\n",
+				res.Instance, res.Group, res.Seconds, res.Tables, res.Files, res.Fingerprint)
 			if res.PreBackup != "" {
 				fmt.Fprintf(a.streams.Out, "the data it replaced is in group %s\n", res.PreBackup)
 			}
@@ -303,12 +370,17 @@ replace its data; the staging instance is removed afterwards.`,
 	c.Flags().StringVar(&o.As, "as", "", "restore into this new instance")
 	c.Flags().BoolVar(&o.Keep, "keep-staging", false, "keep the staging instance of an in-place restore")
 	c.Flags().StringVar(&archive, "archive", "", "restore from an archive written by `backup --archive`")
+	c.Flags().StringVar(&identity, "identity", "", "with --archive: age key file that opens the sealed secrets")
+	c.Flags().StringVar(&passFile, "passphrase-file", "", "with --archive: file whose first line is the archive's passphrase")
+	from.bind(c, "restore from")
+	a.limitFlags(c)
 	return c
 }
 
 func (a *app) verifyCommand() *cobra.Command {
 	var all bool
 	var o backup.VerifyOptions
+	var from fromFlags
 	c := &cobra.Command{
 		Use:   "verify NAME... | --all",
 		Short: "Check the repository and drill a restore of the newest group",
@@ -327,6 +399,9 @@ records the result in the journal and in the group's state.`,
 			if err != nil {
 				return err
 			}
+			if j.From, err = from.open(j.M.Site); err != nil {
+				return err
+			}
 			var results []*backup.VerifyResult
 			var failed []string
 			for _, n := range names {
@@ -338,8 +413,8 @@ records the result in the journal and in the group's state.`,
 					continue
 				}
 				if !a.json {
-					fmt.Fprintf(a.streams.Out, "%s: group %s verified: check %s, drill %s (%d tables, %d files) in %.1fs\n",
-						n, res.Group, res.Check, res.Drill, res.Tables, res.Files, res.Seconds)
+					fmt.Fprintf(a.streams.Out, "%s: group %s verified: check %s, drill %s (%d tables, %d files; fingerprint: %s) in %.1fs\n",
+						n, res.Group, res.Check, res.Drill, res.Tables, res.Files, orDash(res.Fingerprint), res.Seconds)
 				}
 			}
 			if a.json {
@@ -355,6 +430,8 @@ records the result in the journal and in the group's state.`,
 	c.Flags().StringVar(&o.Group, "group", "", "group to drill (default the newest complete one)")
 	c.Flags().StringVar(&o.ReadData, "read-data-subset", "5%", "share of the repository data restic check reads back")
 	c.Flags().BoolVar(&o.NoDrill, "no-drill", false, "only run restic check")
+	from.bind(c, "verify")
+	a.limitFlags(c)
 	return c
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/site"
 )
 
 func (a *app) bankCommand() *cobra.Command {
@@ -19,7 +20,7 @@ func (a *app) bankCommand() *cobra.Command {
 		Short:   "List, show, search and check bank entries",
 		GroupID: "bank",
 	}
-	c.AddCommand(a.bankListCommand(), a.bankShowCommand(), a.bankSearchCommand(), a.bankLintCommand(), a.bankAddCommand())
+	c.AddCommand(a.bankListCommand(), a.bankShowCommand(), a.bankSearchCommand(), a.bankLintCommand(), a.bankAddCommand(), a.bankTestCommand())
 	return c
 }
 
@@ -79,8 +80,18 @@ func (a *app) bankShowCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The newest `bank test` result of each version on this site.
+			var runs []site.Conformance
+			if s, err := a.openSite(); err == nil {
+				if runs, err = s.Conformance(e.ID); err != nil {
+					return err
+				}
+			}
 			if a.json {
-				return a.printJSON(e)
+				return a.printJSON(struct {
+					*bank.Entry
+					Conformance []site.Conformance `json:"conformance"`
+				}{e, runs})
 			}
 			out := a.streams.Out
 			fmt.Fprintf(out, "%s: %s\n", e.ID, e.Title)
@@ -98,6 +109,42 @@ func (a *app) bankShowCommand() *cobra.Command {
 				fmt.Fprintf(out, "  %s%s\n", v.Version, def)
 				for _, s := range slices.Sorted(maps.Keys(v.Images)) {
 					fmt.Fprintf(out, "    %-10s %s\n", s, v.Images[s])
+				}
+				tested := false
+				for _, r := range runs {
+					if r.Version == v.Version {
+						fmt.Fprintf(out, "    bank test on this site: %s\n", conformanceLine(r))
+						tested = true
+					}
+				}
+				if !tested {
+					fmt.Fprintf(out, "    bank test on this site: never run (`dockerbank bank test %s --version %s`)\n", e.ID, v.Version)
+				}
+			}
+			if len(e.Startup) > 0 {
+				fmt.Fprintln(out, "\nstartup (the longest a first start may take; deploy waits for it):")
+				for _, v := range e.Versions {
+					budgets := e.StartupBudgets(v)
+					for _, svc := range slices.Sorted(maps.Keys(budgets)) {
+						fmt.Fprintf(out, "  %-8s %-10s %s\n", v.Version, svc, budgets[svc])
+					}
+				}
+			}
+			fmt.Fprintln(out, "\nimage facts (what bank lint checks the entry against):")
+			src, err := a.factSource(cmd.Context(), "", false)
+			if err != nil {
+				return err
+			}
+			for _, v := range e.Versions {
+				for _, svc := range slices.Sorted(maps.Keys(v.Images)) {
+					img := v.Images[svc]
+					from := "unknown: not available here and not recorded (checks skipped)"
+					if f, err := src.ImageFacts(cmd.Context(), img); err == nil && f != nil {
+						from = "read from the image (" + f.Origin + ")"
+					} else if r, ok := e.Record(img); ok {
+						from = "recorded: " + strings.Join(strings.Fields(r.Source), " ")
+					}
+					fmt.Fprintf(out, "  %-8s %-10s %s\n    %s\n", v.Version, svc, img, from)
 				}
 			}
 			if len(e.Variants) > 0 {
@@ -122,14 +169,46 @@ func (a *app) bankShowCommand() *cobra.Command {
 					fmt.Fprintf(out, "  %-18s default %-12q %s\n", p.Name, p.Default, p.Description)
 				}
 			}
+			if len(e.Fingerprint) > 0 {
+				fmt.Fprintln(out, "\nfingerprint (compared after restores, drills and upgrades):")
+				for _, f := range e.Fingerprint {
+					extra := ""
+					if f.RestoreOnly {
+						extra = " (restores only)"
+					}
+					fmt.Fprintf(out, "  %s%s\n", f.Name(), extra)
+				}
+			}
 			fmt.Fprintf(out, "\ncurated by %s on %s", e.Curation.ReviewedBy, e.Curation.ReviewedOn.Format("2006-01-02"))
 			if e.Curation.Notes != "" {
 				fmt.Fprintf(out, ": %s", strings.TrimSpace(e.Curation.Notes))
 			}
 			fmt.Fprintln(out)
+			for _, t := range e.Curation.Tested {
+				v := t.Version
+				if t.Variant != "" {
+					v += " (variant " + t.Variant + ")"
+				}
+				fmt.Fprintf(out, "  bank test of %s: %s on %s, %s\n", v, t.Result, t.Date.Format("2006-01-02"), t.Where)
+			}
 			return nil
 		},
 	}
+}
+
+func conformanceLine(r site.Conformance) string {
+	verdict := "passed"
+	if !r.OK {
+		verdict = "FAILED"
+	}
+	s := fmt.Sprintf("%s %s in %.0fs", verdict, r.Time.UTC().Format("2006-01-02 15:04Z"), r.Seconds)
+	if r.Variant != "" {
+		s += " (variant " + r.Variant + ")"
+	}
+	if !r.OK {
+		s += ": " + firstLine(r.Detail)
+	}
+	return s
 }
 
 func orDash(s string) string {
@@ -140,15 +219,29 @@ func orDash(s string) string {
 }
 
 func (a *app) bankLintCommand() *cobra.Command {
-	return &cobra.Command{
+	var archive string
+	var noEngine bool
+	c := &cobra.Command{
 		Use:   "lint DIR...",
 		Short: "Validate entries: a bank directory (one entry per subdirectory) or entry directories",
 		Long: `Validate bank entries and report every problem at file:line with how to fix it.
 DIR may be an entry directory (it holds entry.yaml) or a bank directory whose
-subdirectories are entries. Exit code 2 when a problem is found.`,
+subdirectories are entries. Every version and variant is rendered as deploy
+renders it and checked for what compose would refuse, checks that always
+pass, and health budgets shorter than the declared start-up. Images the
+engine has, or that --image-archive holds (a docker save archive), are read
+to check that the programs the checks call exist, that volumes are writable
+by the image user and that every image VOLUME is mapped; other images are
+checked against the entry's curation.images record. Exit code 2 when a
+problem is found.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			src, err := a.factSource(cmd.Context(), archive, noEngine)
+			if err != nil {
+				return err
+			}
 			var all bank.Problems
+			var facts []bank.FactOrigin
 			checked := 0
 			for _, dir := range args {
 				dirs, err := entryDirs(dir)
@@ -157,24 +250,34 @@ subdirectories are entries. Exit code 2 when a problem is found.`,
 				}
 				for _, d := range dirs {
 					checked++
-					_, err := bank.LoadDir(cmd.Context(), d)
+					e, err := bank.LintDir(cmd.Context(), d, bank.LintOptions{Facts: src})
 					var ps bank.Problems
 					if errors.As(err, &ps) {
 						all = append(all, ps...)
 					} else if err != nil {
 						return err
+					} else {
+						for _, f := range e.Facts {
+							f.Service = e.ID + "/" + f.Service
+							facts = append(facts, f)
+						}
 					}
 				}
 			}
 			if a.json {
-				if err := a.printJSON(map[string]any{"entries": checked, "problems": all}); err != nil {
+				if err := a.printJSON(map[string]any{"entries": checked, "problems": all, "facts": facts}); err != nil {
 					return err
 				}
 			} else {
 				for _, p := range all {
 					fmt.Fprintln(a.streams.Out, p)
 				}
-				fmt.Fprintf(a.streams.Out, "%d entries checked, %d problems\n", checked, len(all))
+				n := map[string]int{}
+				for _, f := range facts {
+					n[f.From]++
+				}
+				fmt.Fprintf(a.streams.Out, "%d entries checked, %d problems; image facts: %d read from images, %d from curation records, %d unknown\n",
+					checked, len(all), n["image"], n["record"], n["none"])
 			}
 			if len(all) > 0 {
 				return &silentError{code: ExitInvalid}
@@ -182,6 +285,9 @@ subdirectories are entries. Exit code 2 when a problem is found.`,
 			return nil
 		},
 	}
+	c.Flags().StringVar(&archive, "image-archive", "", "a `docker save` archive holding images of the entries, read for their facts")
+	c.Flags().BoolVar(&noEngine, "no-engine", false, "do not read images from the container engine")
+	return c
 }
 
 // entryDirs returns dir itself when it holds entry.yaml, else its

@@ -110,7 +110,7 @@ it separately (` + "`dockerbank backup key show`" + `).`,
 				to = fmt.Sprintf("dockerbank-dr-%s-%s%s", host, time.Now().UTC().Format("20060102T150405Z"), ext)
 			}
 			a.Step("export the site " + s.Dir)
-			data, m, err := dr.Export(cmd.Context(), s, e, dr.ExportOptions{Key: key, Compression: compression, Repository: repo, Dockerbank: Version, Host: host})
+			data, m, err := dr.Export(cmd.Context(), s, e, dr.ExportOptions{Key: key, Compression: compression, Repository: repo, Copies: dr.CopiesOf(s), Dockerbank: Version, Host: host})
 			if err != nil {
 				return err
 			}
@@ -163,6 +163,7 @@ func (a *app) drRunbookCommand() *cobra.Command {
 
 func (a *app) drRestoreCommand() *cobra.Command {
 	var identity, passFile, backupKey, repository string
+	var access site.Access
 	var sources []string
 	var dryRun bool
 	var timeout time.Duration
@@ -181,7 +182,8 @@ locally built images), restores the group, compares every table and file with
 the group's manifest, runs the entry's checks, and prints how long each step
 and the whole recovery took. --dry-run prints the plan only.`,
 		Example: `  dockerbank --site /var/lib/dockerbank dr restore site.tar.zst --identity dr-key.txt --backup-key backup-key.txt --dry-run
-  dockerbank --site /var/lib/dockerbank dr restore site.tar.zst --identity dr-key.txt --backup-key backup-key.txt`,
+  dockerbank --site /var/lib/dockerbank dr restore site.tar.zst --identity dr-key.txt --backup-key backup-key.txt
+  dockerbank dr restore site.tar.zst --identity dr-key.txt --repository offsite   # from the off-site copy`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			key, err := drKey("", identity, passFile)
@@ -204,7 +206,7 @@ and the whole recovery took. --dry-run prints the plan only.`,
 			if err != nil {
 				return err
 			}
-			o := dr.RestoreOptions{Site: s, Engine: e, Key: key, BackupKeyFile: backupKey, Repository: repository, DryRun: dryRun,
+			o := dr.RestoreOptions{Site: s, Engine: e, Key: key, BackupKeyFile: backupKey, Repository: repository, Access: access, DryRun: dryRun,
 				Sources: srcs, Report: a, Command: a.commandLine(), HealthTimeout: timeout}
 			dr.BackupDefaults(&o)
 			res, err := dr.Restore(cmd.Context(), b, o)
@@ -229,7 +231,10 @@ and the whole recovery took. --dry-run prints the plan only.`,
 	c.Flags().StringVar(&identity, "identity", "", "age identity file that opens the bundle's secrets")
 	c.Flags().StringVar(&passFile, "passphrase-file", "", "file whose first line is the bundle's passphrase")
 	c.Flags().StringVar(&backupKey, "backup-key", "", "file holding the backup repository password (default: the site's backup-key)")
-	c.Flags().StringVar(&repository, "repository", "", "backup repository location, when it moved since the export")
+	c.Flags().StringVar(&repository, "repository", "", "backup repository location, when it moved since the export; or the name or location of an off-site copy the bundle records (its password and credential files are used unless given)")
+	c.Flags().StringVar(&access.CredentialsFile, "credentials-file", "", "file (mode 0600) of KEY=VALUE credentials of the repository (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, REST_USERNAME/REST_PASSWORD)")
+	c.Flags().StringVar(&access.SSHConfigFile, "ssh-config", "", "ssh_config for an sftp: repository")
+	c.Flags().StringVar(&access.CACertFile, "cacert", "", "CA certificates of an https repository server")
 	c.Flags().StringArrayVar(&sources, "source", nil, "ENTRY=FILE: your own source for a build-locally entry's images, e.g. redcap=redcap15.0.0.zip (repeatable)")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan; change nothing")
 	c.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for each instance's health")

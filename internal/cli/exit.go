@@ -60,7 +60,7 @@ func exitCode(err error) int {
 		return ExitUnreachable
 	case errors.As(err, &probs), errors.Is(err, deploy.ErrBadSource), errors.Is(err, dr.ErrNewerFormat), errors.Is(err, dr.ErrBadBundle):
 		return ExitInvalid
-	case errors.Is(err, deploy.ErrNotBuildLocally):
+	case errors.Is(err, deploy.ErrNotBuildLocally), errors.Is(err, site.ErrInvalidName):
 		return ExitUsage
 	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, deploy.ErrNoVersion),
 		errors.Is(err, backup.ErrNoGroup), errors.Is(err, observe.ErrNoService), errors.Is(err, observe.ErrNotRunning),

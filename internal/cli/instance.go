@@ -63,7 +63,7 @@ func bindDeployFlags(c *cobra.Command, o *deploy.DeployOptions, set *[]string, t
 	c.Flags().StringVar(&o.Version, "version", "", "entry version (default: the entry's default version)")
 	c.Flags().StringVar(&o.Variant, "variant", "", "entry variant")
 	c.Flags().StringArrayVar(set, "set", nil, "parameter KEY=VALUE (repeatable)")
-	c.Flags().DurationVar(timeout, "timeout", 5*time.Minute, "how long to wait for health")
+	c.Flags().DurationVar(timeout, "timeout", 0, "how long to wait for health (default: 5m, or longer when the entry declares a start-up budget)")
 }
 
 func parseSet(kvs []string) (map[string]string, error) {
@@ -164,7 +164,7 @@ func (a *app) simple(use, short string, op func(m *deploy.Manager, cmd *cobra.Co
 			return a.printResult(cmd, m, args[0])
 		},
 	}
-	c.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for health")
+	c.Flags().DurationVar(&timeout, "timeout", 0, "how long to wait for health (default: 5m, or longer when the entry declares a start-up budget)")
 	return c
 }
 

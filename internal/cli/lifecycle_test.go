@@ -8,20 +8,25 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+
 	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank/internal/observe"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
 // harness runs dockerbank in-process against one site on the real engine.
 type harness struct {
-	t     *testing.T
-	site  string
-	extra []string
+	t        *testing.T
+	site     string
+	extra    []string
+	serveOut *lockedBuffer // serve's output (see heal_test.go)
 }
 
 func newHarness(t *testing.T) *harness {
@@ -138,7 +143,17 @@ func waitRecords(t *testing.T, instance string, n int) {
 }
 
 func TestDemoDataSurvivesDownDeployAndUpgrade(t *testing.T) {
-	h := newHarness(t)
+	demoLifecycle(t, newHarness(t))
+}
+
+// demoLifecycle runs a demo instance through deploy, down, deploy again,
+// a refused and a done upgrade, ps, logs, stats, serve's metrics and rm on
+// the engine at DOCKER_HOST, checking its data at every step. Docker
+// (TestDemoDataSurvivesDownDeployAndUpgrade) and Podman (TestPodmanDemo)
+// run exactly these steps and assertions.
+func demoLifecycle(t *testing.T, h *harness) {
+	start := time.Now()
+	defer func() { t.Logf("demo lifecycle took %s", time.Since(start).Round(100*time.Millisecond)) }()
 	name := uniqueName("it")
 	h.cleanup(name)
 	h.ok("deploy", "demo", "--name", name, "--version", "1.0", "--set", "DEMO_INTERVAL=1")
@@ -190,6 +205,91 @@ func TestDemoDataSurvivesDownDeployAndUpgrade(t *testing.T) {
 			t.Errorf("a container is %q after upgrade", c.Health)
 		}
 	}
+	if len(ps.Containers) != 2 {
+		t.Errorf("ps lists %d containers, want 2", len(ps.Containers))
+	}
+
+	// logs: the lines of both services, each prefixed with its service
+	logs := h.ok("logs", name, "--tail", "100")
+	for _, w := range []string{"demo app 2.0 started", "database system is ready to accept connections"} {
+		if !strings.Contains(logs, w) {
+			t.Errorf("logs lack %q:\n%s", w, logs)
+		}
+	}
+	// stats: one reading of each container, with memory and processes
+	var rows []struct {
+		Name          string
+		MemWorkingSet uint64 `json:"memWorkingSet"`
+		Pids          uint64 `json:"pids"`
+	}
+	if err := json.Unmarshal([]byte(h.ok("stats", name, "--no-stream", "--json", "--interval", "1s")), &rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 {
+		t.Errorf("stats has %d rows, want 2: %+v", len(rows), rows)
+	}
+	for _, r := range rows {
+		if r.MemWorkingSet == 0 || r.Pids == 0 {
+			t.Errorf("stats of %s: working set %d, %d processes", r.Name, r.MemWorkingSet, r.Pids)
+		}
+	}
+	// serve's /metrics: one collection as serve makes it
+	metrics := serveMetrics(t, h)
+	for _, w := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^dockerbank_instance_health\{instance="` + name + `",state="healthy"\} 1$`),
+		regexp.MustCompile(`(?m)^container_health_state\{[^}]*name="/` + name + `-app-1"[^}]*\} 1$`),
+		regexp.MustCompile(`(?m)^container_memory_working_set_bytes\{[^}]*name="/` + name + `-db-1"[^}]*\} [1-9]`),
+		regexp.MustCompile(`(?m)^container_processes\{[^}]*name="/` + name + `-db-1"[^}]*\} [1-9]`),
+		regexp.MustCompile(`(?m)^dockerbank_engine_up\{[^}]*\} 1$`),
+	} {
+		if !w.MatchString(metrics) {
+			t.Errorf("metrics lack %s", w)
+		}
+	}
+
+	// rm removes the containers and keeps the user data
+	h.ok("rm", name)
+	if out := docker(t, "ps", "-aq", "--filter", "label=com.docker.compose.project="+name); out != "" {
+		t.Errorf("containers left after rm: %s", out)
+	}
+	vols = docker(t, "volume", "ls", "-q", "--filter", "label=org.dockerbank.instance="+name)
+	for _, v := range []string{"_pgdata", "_files", "_audit"} {
+		if !strings.Contains(vols, name+v) {
+			t.Errorf("userdata volume %s%s is gone after rm: %s", name, v, vols)
+		}
+	}
+}
+
+// serveMetrics collects the site's metrics once, with the collector that
+// serve wires for a local engine, and returns them in the text format.
+func serveMetrics(t *testing.T, h *harness) string {
+	t.Helper()
+	a := &app{streams: Streams{In: strings.NewReader(""), Out: new(bytes.Buffer), Err: new(bytes.Buffer)}, siteDir: h.site, quiet: true}
+	s, err := a.openSite()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := a.openEngine(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	col := &observe.Collector{Engine: e, Site: s}
+	if e.IsLocal() {
+		col.Cgroup = observe.HostCgroup()
+	}
+	if err := col.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := observe.Registry(col).Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	for _, mf := range mfs {
+		expfmt.MetricFamilyToText(&text, mf)
+	}
+	return text.String()
 }
 
 // writeBrokenBank copies the embedded demo entry into a directory bank and
@@ -227,6 +327,12 @@ parameters:`, 1)
 }
 
 func TestUpgradeToUnhealthyVersionRollsBack(t *testing.T) {
+	upgradeRollsBack(t)
+}
+
+// upgradeRollsBack is TestUpgradeToUnhealthyVersionRollsBack on the engine
+// at DOCKER_HOST; Podman runs it too (podman_test.go).
+func upgradeRollsBack(t *testing.T) {
 	h := newHarness(t)
 	h.extra = []string{"--bank", writeBrokenBank(t)}
 	name := uniqueName("rb")

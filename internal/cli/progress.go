@@ -79,3 +79,32 @@ func progressLine(volume string, s backup.Status) string {
 	return fmt.Sprintf("  %s [%s] %3.0f%% %s/%s %s ETA %s", volume, bar, frac*100,
 		humanBytes(s.BytesDone), humanBytes(s.TotalBytes), rate, eta)
 }
+
+// transfer renders the progress of a copy to an off-site repository:
+// bytes sent and the throughput, like the backup bar.
+func (p *backupProgress) transfer(copy string, t backup.Transfer) {
+	if p.a.quiet || t.Op != "copy" {
+		return
+	}
+	every := 10 * time.Second
+	if p.tty {
+		every = 500 * time.Millisecond
+	}
+	if time.Since(p.last) < every {
+		return
+	}
+	p.last = time.Now()
+	rate := "-"
+	if t.Seconds > 0 {
+		rate = humanBytes(int64(float64(t.Written)/t.Seconds)) + "/s"
+	}
+	line := fmt.Sprintf("  copy to %s: %s sent, %s read, %s", copy, humanBytes(t.Written), humanBytes(t.Read), rate)
+	progressMu.Lock()
+	defer progressMu.Unlock()
+	if p.tty {
+		fmt.Fprintf(p.a.streams.Err, "\r\x1b[K%s", line)
+		p.drawn = true
+		return
+	}
+	fmt.Fprintf(p.a.streams.Err, "%s %s\n", time.Now().Format("15:04:05"), line)
+}

@@ -19,7 +19,9 @@ import (
 	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/heal"
 	"github.com/dockerbank/dockerbank/internal/observe"
+	"github.com/dockerbank/dockerbank/internal/site"
 	"github.com/dockerbank/dockerbank/internal/web"
 )
 
@@ -43,6 +45,9 @@ type serveOptions struct {
 	engines          []string
 	engineTLSDirs    []string
 	scheduleTick     time.Duration
+	noHeal           bool
+	heal             heal.Policy
+	healTick         time.Duration
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -64,6 +69,14 @@ request per container otherwise; never a stats stream), and serves:
 
 Unless --no-scheduler, serve also runs each instance's scheduled backups,
 retention and restore drills, one job at a time (see 'dockerbank schedule').
+
+Unless --no-heal, serve also heals: a container that fails --heal-failures
+health checks in a row, or stays unhealthy --heal-unhealthy-for, is restarted
+(its dependants after it), with backoff from --heal-backoff doubling up to
+--heal-backoff-max; when a restart does not help, the instance is recreated
+(heal mode recreate, the default); after --heal-attempts it gives up and
+alerts. Never while a backup or an upgrade runs. Each instance's mode (off,
+restart, recreate) comes from its entry and site.yaml 'heal:'.
 
 Alert rules (see 'dockerbank alerts rules') are evaluated after each collection
 and sent to --alert-webhook and/or by e-mail (--smtp-*). With --gelf, every
@@ -99,6 +112,14 @@ the containers or the engine.`,
 	f.StringArrayVar(&o.engineTLSDirs, "engine-tls-dir", nil, "NAME=DIR: connect to engine NAME with TLS using DIR/ca.pem, DIR/cert.pem and DIR/key.pem (repeatable)")
 	f.DurationVar(&o.auditEvery, "audit-every", 6*time.Hour, "audit the instances' images when first seen and then this often (0 turns audits off)")
 	f.DurationVar(&o.scheduleTick, "schedule-check", time.Minute, "time between two checks of the protect schedule")
+	f.BoolVar(&o.noHeal, "no-heal", false, "never restart or recreate unhealthy containers (see docs/watch.md, Self-healing)")
+	f.IntVar(&o.heal.Failures, "heal-failures", heal.DefaultPolicy.Failures, "heal a container after this many failed health checks in a row (1-5)")
+	f.DurationVar(&o.heal.UnhealthyFor, "heal-unhealthy-for", heal.DefaultPolicy.UnhealthyFor, "heal a container the engine reports unhealthy this long")
+	f.DurationVar(&o.heal.Backoff, "heal-backoff", heal.DefaultPolicy.Backoff, "wait after a first healing action; doubles with each further one")
+	f.DurationVar(&o.heal.MaxBackoff, "heal-backoff-max", heal.DefaultPolicy.MaxBackoff, "cap of the wait between healing actions")
+	f.IntVar(&o.heal.Attempts, "heal-attempts", heal.DefaultPolicy.Attempts, "give up (and alert) after this many healing actions")
+	f.DurationVar(&o.heal.Stable, "heal-stable", heal.DefaultPolicy.Stable, "a healed container healthy this long starts again at the first attempt when it fails later")
+	f.DurationVar(&o.healTick, "heal-check", 10*time.Second, "time between two looks at the instances' health")
 	bindPolicyFlags(c, &o.policy)
 	c.AddCommand(a.servePasswdCommand(), a.serveTokenCommand())
 	return c
@@ -123,6 +144,18 @@ func readSecretFile(path string) (string, error) {
 
 func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	ctx := cmd.Context()
+	var metricsToken string
+	if o.metricsTokenFile != "" {
+		// Read before anything starts: an empty file must not quietly
+		// turn the authentication of /metrics off.
+		var err error
+		if metricsToken, err = readSecretFile(o.metricsTokenFile); err != nil {
+			return usageError{fmt.Errorf("--metrics-token-file: %w", err)}
+		}
+		if metricsToken == "" {
+			return usageError{fmt.Errorf("--metrics-token-file %s is empty: put a token in it (e.g. `openssl rand -hex 32 > %s`), or leave the flag out to serve /metrics without authentication", o.metricsTokenFile, o.metricsTokenFile)}
+		}
+	}
 	s, err := a.openSite()
 	if err != nil {
 		return err
@@ -163,10 +196,19 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	healer, err := a.healer(ctx, o)
+	if err != nil {
+		return err
+	}
 	col.OnSnapshot = func(snap observe.Snapshot) {
 		// The rules see the containers of every engine.
 		for _, x := range extra {
 			snap.Containers = append(snap.Containers, x.Snapshot().Containers...)
+		}
+		if healer != nil {
+			for _, g := range healer.GivenUp() {
+				snap.HealGivenUp = append(snap.HealGivenUp, observe.HealGivenUp(g))
+			}
 		}
 		ev.Eval(ctx, snap)
 	}
@@ -177,6 +219,10 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	reg := observe.Registry(append(observe.Collectors{col}, extra...),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector())
+	if healer != nil {
+		reg.MustRegister(healer)
+		go healer.Run(ctx)
+	}
 	if o.gelf != "" {
 		u, err := url.Parse(o.gelf)
 		if err != nil || (u.Scheme != "udp" && u.Scheme != "tcp") || u.Host == "" {
@@ -189,11 +235,7 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	srv := &web.Server{Site: s, Collector: col, Engines: extra, Registry: reg, Log: log, Alerts: ev,
 		Auth:    &web.Auth{Site: s, Secure: o.tlsCert != ""},
 		Actions: &serveActions{a: a}}
-	if o.metricsTokenFile != "" {
-		if srv.MetricsToken, err = readSecretFile(o.metricsTokenFile); err != nil {
-			return err
-		}
-	}
+	srv.MetricsToken = metricsToken
 	if !srv.Auth.Configured() {
 		fmt.Fprintln(a.streams.Err, "warning: no dashboard password or token is set; only /healthz and /metrics answer until you run `dockerbank serve passwd` or `dockerbank serve token`")
 	}
@@ -246,6 +288,29 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return hs.Shutdown(sctx)
+}
+
+// healer wires serve's self-healing (nil with --no-heal).
+func (a *app) healer(ctx context.Context, o serveOptions) (*heal.Healer, error) {
+	if o.noHeal {
+		return nil, nil
+	}
+	if err := o.heal.Validate(); err != nil {
+		return nil, usageError{err}
+	}
+	m, err := (&serveActions{a: a}).manager(ctx, "heal")
+	if err != nil {
+		return nil, err
+	}
+	entryMode := func(_ context.Context, in *site.Instance) (string, error) {
+		e, err := m.Bank.Get(in.Entry)
+		if err != nil {
+			return "", fmt.Errorf("entry %s of instance %s: %w (its heal mode is unknown; add the bank holding it to site.yaml banks:)", in.Entry, in.Name, err)
+		}
+		return e.Heal, nil
+	}
+	return &heal.Healer{Site: m.Site, Engine: m.Engine, Instances: m, Policy: o.heal, Tick: o.healTick,
+		Log: a.logger(), Mode: heal.SiteModes(m.Site, entryMode)}, nil
 }
 
 var engineNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)

@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -157,5 +161,41 @@ func TestServeEngineFlags(t *testing.T) {
 				t.Errorf("engines %v, want %v", names, tt.wantNames)
 			}
 		})
+	}
+}
+
+// TestServeRefusesEmptyMetricsToken: an empty --metrics-token-file is a
+// usage error (exit 3) before anything is served, not /metrics without
+// authentication.
+func TestServeRefusesEmptyMetricsToken(t *testing.T) {
+	dir := t.TempDir()
+	for _, content := range []string{"", "\n  \n"} {
+		tok := filepath.Join(dir, "token")
+		if err := os.WriteFile(tok, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		var out, errb bytes.Buffer
+		done := make(chan int, 1)
+		go func() {
+			done <- Main([]string{"--site", t.TempDir(), "serve", "--listen", addr, "--metrics-token-file", tok}, Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+		}()
+		select {
+		case code := <-done:
+			if code != ExitUsage || !strings.Contains(errb.String(), "is empty") {
+				t.Errorf("exit %d, stderr %q; want exit %d saying the file is empty", code, errb.String(), ExitUsage)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("serve started with an empty metrics token file")
+			// Main is still serving: its signal handler stops it.
+			syscall.Kill(os.Getpid(), syscall.SIGINT)
+			<-done
+			return
+		}
 	}
 }

@@ -5,4 +5,5 @@ package deploy
 var (
 	RunningContainer = running
 	CountRunning     = countRunning
+	SwarmEngine      = swarmEngine
 )

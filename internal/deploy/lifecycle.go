@@ -79,6 +79,25 @@ func (m *Manager) Restart(ctx context.Context, name string) error {
 	})
 }
 
+// Recreate replaces an instance's containers with new ones (compose up
+// --force-recreate: same volumes, networks made again where missing) and
+// waits for health. It does not take the site lock: its caller holds it
+// (serve's healer, which decides when an instance may be touched).
+func (m *Manager) Recreate(ctx context.Context, name string) error {
+	if m.IsSwarm(name) {
+		return errors.New("recreate is not available on swarm: swarm replaces its tasks itself")
+	}
+	p, err := m.Project(ctx, name)
+	if err != nil {
+		return err
+	}
+	m.step("recreate %s and wait for health (timeout %s)", name, m.healthTimeout())
+	if err := m.Engine.Recreate(ctx, p, engineUp(m.healthTimeout())); err != nil {
+		return fmt.Errorf("%w; see `dockerbank ps %s` and `dockerbank logs %s`%s", err, name, name, m.diagnose(ctx, name))
+	}
+	return nil
+}
+
 // Down removes an instance's containers and networks and keeps every
 // volume and the instance record; `deploy` or `start` brings it back.
 func (m *Manager) Down(ctx context.Context, name string) error {

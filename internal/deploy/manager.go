@@ -73,6 +73,28 @@ func (m *Manager) healthTimeout() time.Duration {
 	return 5 * time.Minute
 }
 
+// healthTimeoutFor is how long bringing an instance up may wait for health:
+// the Manager's HealthTimeout when set (--timeout), else the start-up
+// budgets the entry declares for the version plus two minutes for the
+// other services, and at least the default five minutes.
+func (m *Manager) healthTimeoutFor(e *bank.Entry, version string) time.Duration {
+	if m.HealthTimeout > 0 || e == nil {
+		return m.healthTimeout()
+	}
+	ver, ok := e.Version(version)
+	if !ok {
+		return m.healthTimeout()
+	}
+	var sum time.Duration
+	for _, d := range e.StartupBudgets(ver) {
+		sum += d
+	}
+	if sum == 0 {
+		return m.healthTimeout()
+	}
+	return max(m.healthTimeout(), sum+2*time.Minute)
+}
+
 func (m *Manager) stopTimeout() time.Duration {
 	if m.StopTimeout > 0 {
 		return m.StopTimeout

@@ -59,7 +59,7 @@ func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry) 
 		return nil, fmt.Errorf("copy entry %s into %s: %w", e.ID, entryDir, err)
 	}
 	p, err := bank.LoadProject(ctx, bank.LoadOptions{
-		Dir: entryDir, Files: e.ComposeFilesOf(variant), Name: in.Name,
+		Dir: entryDir, Files: e.ComposeFilesOf(ver, variant), Name: in.Name,
 		Env: e.ParamEnv(in.Params), Profiles: variant.Profiles,
 	})
 	if err != nil {
@@ -77,22 +77,10 @@ func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry) 
 		if _, err := m.Site.Secret(in.Name, name, meta.Length); err != nil {
 			return nil, err
 		}
-		s := p.Secrets[name]
-		s.Environment = bank.SecretEnv(name)
-		s.File = ""
-		p.Secrets[name] = s
 	}
+	// The same rendering `bank lint` checks: secrets, images, pull policy.
+	bank.Render(p, ver, model)
 	for name, s := range p.Services {
-		if img, ok := ver.Images[name]; ok {
-			s.Image = img
-			if d, ok := ver.Digests[name]; ok {
-				s.Image = img + "@" + d
-			}
-		}
-		if _, ok := ver.Build[name]; ok {
-			s.Build = nil
-			s.PullPolicy = types.PullPolicyNever
-		}
 		if in.EphemeralPorts {
 			for i := range s.Ports {
 				s.Ports[i].Published = "" // the engine picks a free host port

@@ -251,10 +251,21 @@ func versionMatches(entryVersion, release string) bool {
 
 var redcapVersionDir = regexp.MustCompile(`^redcap_v(\d+)\.(\d+)\.(\d+)$`)
 
-// CheckREDCapZip checks that a file is a REDCap download: a zip holding
-// redcap/ (an installation package) or redcap_vX.Y.Z/ (an upgrade package),
-// with no path leaving the unpack directory. It returns the newest REDCap
-// release found in it.
+// redcapInstallFiles are the files of REDCap's web root that a new
+// instance needs and only the installation package has: the entry page,
+// the installer, and the cron job.
+var redcapInstallFiles = []string{"index.php", "install.php", "cron.php"}
+
+// redcapInstallZip says which zip a new instance needs.
+const redcapInstallZip = "use the installation package redcapX.Y.Z.zip (it holds redcap/ with index.php, install.php and cron.php) from the REDCap Consortium community site"
+
+// CheckREDCapZip checks that a file is a REDCap installation package: a
+// zip holding redcap/ with index.php, install.php and cron.php, with no
+// path leaving the unpack directory. An upgrade package (only
+// redcap_vX.Y.Z/) is refused: an image built from it has no entry page,
+// installer or cron job, yet its health check would pass; dockerbank
+// upgrades an instance by building the new version from its installation
+// package. It returns the newest REDCap release found in the zip.
 func CheckREDCapZip(r io.ReaderAt, size int64) (SourceInfo, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
@@ -262,7 +273,9 @@ func CheckREDCapZip(r io.ReaderAt, size int64) (SourceInfo, error) {
 	}
 	hasRoot := false
 	var versions [][3]int
+	var topVersionDirs []string
 	seen := map[string]bool{}
+	rootFiles := map[string]bool{}
 	for _, f := range zr.File {
 		name := strings.TrimPrefix(strings.ReplaceAll(f.Name, `\`, "/"), "./")
 		parts := strings.Split(name, "/")
@@ -273,11 +286,18 @@ func CheckREDCapZip(r io.ReaderAt, size int64) (SourceInfo, error) {
 		switch {
 		case parts[0] == "redcap" && len(parts) > 1:
 			hasRoot = true
+			if len(parts) == 2 {
+				rootFiles[parts[1]] = true
+			}
 			if len(parts) > 2 {
 				dir = parts[1]
 			}
 		case len(parts) > 1:
 			dir = parts[0]
+			if redcapVersionDir.MatchString(dir) && !seen["top/"+dir] {
+				seen["top/"+dir] = true
+				topVersionDirs = append(topVersionDirs, dir+"/")
+			}
 		}
 		if m := redcapVersionDir.FindStringSubmatch(dir); m != nil && !seen[dir] {
 			seen[dir] = true
@@ -290,6 +310,19 @@ func CheckREDCapZip(r io.ReaderAt, size int64) (SourceInfo, error) {
 	}
 	if !hasRoot && len(versions) == 0 {
 		return SourceInfo{}, errors.New("it holds neither redcap/ nor redcap_vX.Y.Z/, so it is not a REDCap download")
+	}
+	var missing []string
+	for _, f := range redcapInstallFiles {
+		if !rootFiles[f] {
+			missing = append(missing, "redcap/"+f)
+		}
+	}
+	if !hasRoot {
+		return SourceInfo{}, fmt.Errorf("it is a REDCap upgrade package (it holds only %s, without %s): a new instance cannot be built from it; %s. An upgrade package is not accepted for existing instances either: build the new version from its installation package, then run `dockerbank upgrade`",
+			strings.Join(topVersionDirs, ", "), strings.Join(missing, ", "), redcapInstallZip)
+	}
+	if len(missing) > 0 {
+		return SourceInfo{}, fmt.Errorf("its redcap/ lacks %s, so the image would have no entry page, installer or cron job; %s", strings.Join(missing, ", "), redcapInstallZip)
 	}
 	if len(versions) == 0 {
 		return SourceInfo{}, nil

@@ -49,6 +49,14 @@ func makeZip(t *testing.T, files map[string]string) string {
 	return p
 }
 
+// installZip is the file list of a REDCap installation package.
+func installZip(version string) map[string]string {
+	return map[string]string{
+		"redcap/index.php": "<?php echo 'fake REDCap';", "redcap/install.php": "<?php", "redcap/cron.php": "<?php",
+		"redcap/database.php": "<?php", "redcap/redcap_v" + version + "/index.php": "<?php",
+	}
+}
+
 func checkZipFile(t *testing.T, p string) (deploy.SourceInfo, error) {
 	t.Helper()
 	f, err := os.Open(p)
@@ -70,14 +78,19 @@ func TestCheckREDCapZip(t *testing.T) {
 		version string
 		err     string
 	}{
-		{"install package", map[string]string{
-			"redcap/index.php": "<?php", "redcap/redcap_v15.5.3/index.php": "<?php", "redcap/database.php": "<?php"},
-			"15.5.3", ""},
-		{"upgrade package", map[string]string{"redcap_v15.0.0/index.php": "<?php"}, "15.0.0", ""},
+		{"install package", installZip("15.5.3"), "15.5.3", ""},
 		{"newest of several", map[string]string{
+			"redcap/index.php": "", "redcap/install.php": "", "redcap/cron.php": "",
 			"redcap/redcap_v14.9.10/x": "", "redcap/redcap_v15.0.2/x": "", "redcap/redcap_v15.0.10/x": ""},
 			"15.0.10", ""},
-		{"install package without version dir", map[string]string{"redcap/index.php": "<?php"}, "", ""},
+		{"install package without version dir", map[string]string{"redcap/index.php": "<?php", "redcap/install.php": "", "redcap/cron.php": ""}, "", ""},
+		// An upgrade package builds an image without entry page, installer
+		// and cron job whose health check still passes: refused, saying what
+		// is missing and which zip to use.
+		{"upgrade package", map[string]string{"redcap_v15.0.0/index.php": "<?php"}, "",
+			"it is a REDCap upgrade package (it holds only redcap_v15.0.0/, without redcap/index.php, redcap/install.php, redcap/cron.php): a new instance cannot be built from it; use the installation package redcapX.Y.Z.zip"},
+		{"install package lacking cron.php", map[string]string{"redcap/index.php": "", "redcap/install.php": "", "redcap/redcap_v15.0.0/x": ""}, "",
+			"its redcap/ lacks redcap/cron.php"},
 		{"some other zip", map[string]string{"wordpress/index.php": "<?php"}, "", "neither redcap/ nor redcap_vX.Y.Z/"},
 		{"escaping path", map[string]string{"redcap/../../etc/passwd": "x"}, "", "leaves the archive"},
 		{"absolute path", map[string]string{"/redcap/index.php": "x"}, "", "leaves the archive"},
@@ -204,7 +217,8 @@ func TestBuildSourceRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := &deploy.Manager{Bank: embeddedBank(t), Site: s}
-	good := makeZip(t, map[string]string{"redcap_v15.0.0/index.php": "<?php"})
+	good := makeZip(t, installZip("15.0.0"))
+	upgrade := makeZip(t, map[string]string{"redcap_v15.0.0/index.php": "<?php"})
 	tests := []struct {
 		name string
 		o    deploy.BuildSourceOptions
@@ -217,6 +231,8 @@ func TestBuildSourceRefuses(t *testing.T) {
 		{"other major version", deploy.BuildSourceOptions{Entry: "redcap", Version: "16", Source: good}, deploy.ErrBadSource, "pass --version 15"},
 		{"unknown version", deploy.BuildSourceOptions{Entry: "redcap", Version: "9", Source: good}, deploy.ErrNoVersion, "versions: 15, 16"},
 		{"unknown entry", deploy.BuildSourceOptions{Entry: "nosuch", Source: good}, bank.ErrNoEntry, "bank list"},
+		{"upgrade package", deploy.BuildSourceOptions{Entry: "redcap", Version: "15", Source: upgrade}, deploy.ErrBadSource,
+			"without redcap/index.php, redcap/install.php, redcap/cron.php): a new instance cannot be built from it; use the installation package redcapX.Y.Z.zip"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -254,7 +270,7 @@ func TestBuildSourceREDCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := &deploy.Manager{Bank: embeddedBank(t), Site: s, Engine: e}
-	src := makeZip(t, map[string]string{"redcap_v15.0.0/index.php": "<?php echo 'fake REDCap';"})
+	src := makeZip(t, installZip("15.0.0"))
 	tag := "dockerbank-test/redcap-build:" + strings.ToLower(rand.Text()[:10])
 	t.Cleanup(func() {
 		// t.Context() is already cancelled when cleanups run.
@@ -300,7 +316,7 @@ func TestBuildSourceREDCap(t *testing.T) {
 
 	// The REDCap code is in the image; the zip itself is not in any layer.
 	files := imageFiles(t, e, tag)
-	for _, want := range []string{"var/www/html/redcap_v15.0.0/index.php", "var/www/html/database.php", "usr/local/bin/redcap-cron"} {
+	for _, want := range []string{"var/www/html/redcap_v15.0.0/index.php", "var/www/html/index.php", "var/www/html/cron.php", "var/www/html/database.php", "var/www/html/modules/", "usr/local/bin/redcap-cron"} {
 		if !files[want] {
 			t.Errorf("image lacks %s", want)
 		}

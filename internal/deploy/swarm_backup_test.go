@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,34 +20,8 @@ import (
 // changes its data, restores the backup in place and checks the data is
 // the backed-up data again, with the stack healthy and one task per service.
 func TestSwarmBackupRestore(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test on a real engine (-short)")
-	}
 	ctx := t.Context()
-	eng, err := engine.Connect(ctx, engine.Options{})
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no engine under CI=true: %v", err)
-		}
-		t.Skipf("no engine: %v", err)
-	}
-	defer eng.Close()
-	state, _, err := eng.SwarmState(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if state == "inactive" {
-		if err := eng.SwarmInit(ctx, ""); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := eng.SwarmLeave(context.Background()); err != nil {
-				t.Errorf("leave the swarm this test created: %v", err)
-			}
-		})
-	} else if state != "active" {
-		t.Skipf("swarm state %s", state)
-	}
+	eng := deploy.SwarmEngine(t)
 	s, err := site.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

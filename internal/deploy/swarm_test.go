@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,46 +14,43 @@ import (
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/site"
+	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
-// swarmEngine connects to the local engine and makes it a single-node
-// swarm for the test, leaving the swarm afterwards when it was not one
-// before. No engine: skip, or fail under CI=true.
+// swarmImages are what the swarm tests run: the demo's database (its app
+// image builds from it) and the backup helper.
+var swarmImages = []string{"dockerbank/postgres:15", "dockerbank/busybox:1.36"}
+
+var swarmInit struct {
+	sync.Mutex
+	done bool
+}
+
+// swarmEngine returns the package's private engine (testenv.SharedEngine),
+// made a single-node swarm at its first use: swarm init/leave never runs on
+// the engine that runs a user's instances (on Docker 20.10 it breaks their
+// embedded DNS until they restart).
 func swarmEngine(t *testing.T) *engine.Engine {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test on a real engine (-short)")
+	d := testenv.SharedEngine(t, swarmImages...)
+	swarmInit.Lock()
+	if !swarmInit.done {
+		start := time.Now()
+		if err := d.SwarmInit(t.Context()); err != nil {
+			swarmInit.Unlock()
+			t.Fatalf("%v\n%s", err, d.LogTail(20))
+		}
+		swarmInit.done = true
+		t.Logf("private engine made a swarm in %.1fs", time.Since(start).Seconds())
 	}
+	swarmInit.Unlock()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	e, err := engine.Connect(ctx, engine.Options{})
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no engine under CI=true: %v", err)
-		}
-		t.Skipf("no engine: %v", err)
-	}
-	t.Cleanup(func() { e.Close() })
-	state, _, err := e.SwarmState(ctx)
+	e, err := engine.Connect(ctx, engine.Endpoint(d.Host, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	switch state {
-	case "active":
-		t.Log("the engine is a swarm already; it stays one")
-	case "inactive":
-		if err := e.SwarmInit(ctx, ""); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			// Leave the engine as it was found: other work shares it.
-			if err := e.SwarmLeave(context.Background()); err != nil {
-				t.Errorf("leave the swarm this test created: %v", err)
-			}
-		})
-	default:
-		t.Skipf("swarm state %s: neither inactive nor active", state)
-	}
+	t.Cleanup(func() { e.Close() })
 	return e
 }
 

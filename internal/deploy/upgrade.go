@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/fingerprint"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -48,10 +50,47 @@ func (m *Manager) Upgrade(ctx context.Context, name string, o UpgradeOptions) er
 			return fmt.Errorf("%w of %s since its last change at %s: run `dockerbank backup %s` first, or pass --no-backup to upgrade without one",
 				ErrNoFreshBackup, name, in.Changed.Format("2006-01-02 15:04:05Z"), name)
 		}
+		// The data as the application sees it, before: the new version
+		// must keep all of it (what the running application adds later is
+		// no difference; see fingerprint.Compare).
+		var specs []bank.FingerprintSpec
+		for _, s := range m.FingerprintSpecs(in.Entry) {
+			if !s.RestoreOnly {
+				specs = append(specs, s)
+			}
+		}
+		var before *fingerprint.Fingerprint
+		if len(specs) > 0 {
+			m.step("fingerprint %s before the upgrade", name)
+			var err error
+			if before, err = m.Fingerprint(ctx, name, specs, nil); err != nil {
+				return fmt.Errorf("%w; nothing was changed", err)
+			}
+			m.step("  %s", before.Summary())
+		}
 		if err := m.journal(name, "started", fmt.Sprintf("upgrade %s -> %s", in.Version, o.To)); err != nil {
 			return err
 		}
-		return m.finish(name, m.switchVersion(ctx, in, o.To), fmt.Sprintf("upgraded to %s", o.To))
+		var verify func() error
+		okDetail := fmt.Sprintf("upgraded to %s", o.To)
+		if before != nil {
+			verify = func() error {
+				m.step("fingerprint %s after the upgrade and compare", name)
+				after, err := m.Fingerprint(ctx, name, before.Specs, before)
+				if err != nil {
+					return err
+				}
+				r, err := fingerprint.Check(name, "its fingerprint before the upgrade", before, after)
+				if err != nil {
+					return fmt.Errorf("%w; the new version may have changed them: restore the backup taken before the upgrade to undo that", err)
+				}
+				okDetail += fmt.Sprintf("; fingerprint kept (%d items compared, %d added since)", r.Items, r.Added)
+				m.step("  fingerprint kept: %d items as before (%s), %d added since", r.Items, before.Summary(), r.Added)
+				return nil
+			}
+		}
+		err = m.switchVersion(ctx, in, o.To, verify)
+		return m.finish(name, err, okDetail)
 	})
 }
 
@@ -71,13 +110,14 @@ func (m *Manager) Rollback(ctx context.Context, name string) error {
 			return err
 		}
 		to := in.PreviousVersion
-		return m.finish(name, m.switchVersion(ctx, in, to), fmt.Sprintf("rolled back to %s", to))
+		return m.finish(name, m.switchVersion(ctx, in, to, nil), fmt.Sprintf("rolled back to %s", to))
 	})
 }
 
-// switchVersion renders and starts version to; on failure it renders and
-// starts the version the instance had.
-func (m *Manager) switchVersion(ctx context.Context, in *site.Instance, to string) error {
+// switchVersion renders and starts version to, then runs verify (if any)
+// on the healthy new version; when either fails it renders and starts the
+// version the instance had.
+func (m *Manager) switchVersion(ctx context.Context, in *site.Instance, to string, verify func() error) error {
 	e, err := m.Bank.Get(in.Entry)
 	if err != nil {
 		return err
@@ -99,6 +139,9 @@ func (m *Manager) switchVersion(ctx context.Context, in *site.Instance, to strin
 	next.Changed = m.now()
 	m.step("switch %s from %s to %s", in.Name, from, to)
 	upErr := m.bringUp(ctx, &next, e)
+	if upErr == nil && verify != nil {
+		upErr = verify()
+	}
 	if upErr == nil {
 		*in = next
 		return m.Site.Save(in)
@@ -111,7 +154,7 @@ func (m *Manager) switchVersion(ctx context.Context, in *site.Instance, to strin
 			in.Name, to, upErr, from, err, in.Name)
 	}
 	*in = back
-	return fmt.Errorf("%w: %s runs %s again, volumes untouched; cause: %v", ErrRolledBack, in.Name, from, upErr)
+	return fmt.Errorf("%w: %s runs %s again, volumes untouched; cause: %w", ErrRolledBack, in.Name, from, upErr)
 }
 
 // fresh reports whether the instance has a backup newer than its last change.

@@ -56,6 +56,16 @@ const (
 	maxFiles       = 100000
 )
 
+// Copy is one off-site copy of the backup repository as a bundle records it.
+type Copy struct {
+	Name            string `json:"name"`
+	Repository      string `json:"repository"`
+	PasswordFile    string `json:"passwordFile"`
+	CredentialsFile string `json:"credentialsFile,omitempty"`
+	SSHConfigFile   string `json:"sshConfigFile,omitempty"`
+	CACertFile      string `json:"caCertFile,omitempty"`
+}
+
 // Manifest describes a bundle. It is stored as manifest.json.
 type Manifest struct {
 	// Format is the bundle format version (FormatVersion).
@@ -68,6 +78,10 @@ type Manifest struct {
 	// Repository is the backup repository location (a path or a restic
 	// URL). Its password is never in the bundle.
 	Repository string `json:"repository"`
+	// Copies are the off-site copies of the backups (site.yaml
+	// backup.copies): locations and the paths of their password and
+	// credential files, never the secrets themselves.
+	Copies []Copy `json:"copies,omitempty"`
 	// Encryption says how secrets.age is encrypted: "x25519" (to an age
 	// recipient) or "scrypt" (to a passphrase).
 	Encryption string `json:"encryption"`

@@ -14,12 +14,12 @@ import (
 )
 
 // fastKey is a passphrase key with a low scrypt work factor, for speed.
-func fastKey(p string) Key { return Key{Passphrase: p, scryptWorkFactor: 10} }
+func fastKey(p string) Key { return Key{Passphrase: p, WorkFactor: 10} }
 
 func sealedBundle(t *testing.T, k Key, compression string, secrets secretSet) []byte {
 	t.Helper()
 	m := sampleManifest()
-	sealed, enc, err := seal(k, secrets)
+	sealed, enc, err := sealSecrets(k, secrets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestWrongKeyIsRefused(t *testing.T) {
 }
 
 func TestSealRefusesWithoutKey(t *testing.T) {
-	if _, _, err := seal(Key{}, testSecrets); !errors.Is(err, ErrNoKey) {
+	if _, _, err := sealSecrets(Key{}, testSecrets); !errors.Is(err, ErrNoKey) {
 		t.Errorf("error %v, want ErrNoKey", err)
 	}
 }

@@ -75,7 +75,7 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 			if err != nil {
 				return err
 			}
-			data, _, err := Export(ctx, o.Site, o.Engine, ExportOptions{Key: Key{Recipient: id.Recipient().String()}, Repository: repo, Dockerbank: o.Dockerbank})
+			data, _, err := Export(ctx, o.Site, o.Engine, ExportOptions{Key: Key{Recipient: id.Recipient().String()}, Repository: repo, Copies: CopiesOf(o.Site), Dockerbank: o.Dockerbank})
 			if err != nil {
 				return fmt.Errorf("export the site for the drill: %w", err)
 			}

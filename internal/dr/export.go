@@ -30,6 +30,8 @@ type ExportOptions struct {
 	// Repository is the backup repository location to record; the
 	// caller reads it from the site's configuration.
 	Repository string
+	// Copies are the off-site copies to record.
+	Copies []Copy
 	// Dockerbank is the version of the running dockerbank.
 	Dockerbank string
 	// Host is the host name for the runbook; default os.Hostname.
@@ -73,7 +75,7 @@ func Export(ctx context.Context, s *site.Site, e *engine.Engine, o ExportOptions
 		return nil, nil, err
 	}
 	m := Manifest{Format: FormatVersion, Created: o.Now.UTC().Truncate(time.Second), Dockerbank: o.Dockerbank, Host: o.Host,
-		SiteDir: s.Dir, SiteID: siteID, Repository: o.Repository}
+		SiteDir: s.Dir, SiteID: siteID, Repository: o.Repository, Copies: o.Copies}
 	files := map[string][]byte{}
 	secrets := secretSet{Instances: map[string]map[string]string{}}
 	for _, in := range ins {
@@ -92,7 +94,7 @@ func Export(ctx context.Context, s *site.Site, e *engine.Engine, o ExportOptions
 		sort.Strings(bi.Secrets)
 		m.Instances = append(m.Instances, *bi)
 	}
-	sealed, enc, err := seal(o.Key, secrets)
+	sealed, enc, err := sealSecrets(o.Key, secrets)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -219,4 +219,9 @@ func TestRunbookGolden(t *testing.T) {
 	if strings.Contains(rb, "lies inside the site directory") {
 		t.Error("an off-host repository is reported as inside the site")
 	}
+	// The off-site copies and the files to escrow are named.
+	m = sampleManifest()
+	m.Copies = []Copy{{Name: "offsite", Repository: "sftp:offsite:/srv/restic/clinic", PasswordFile: "/etc/dockerbank/offsite.pass", SSHConfigFile: "/etc/dockerbank/ssh_config"},
+		{Name: "s3", Repository: "s3:https://s3.example.org/clinic", PasswordFile: "/etc/dockerbank/s3.pass", CredentialsFile: "/etc/dockerbank/s3.credentials"}}
+	golden(t, "runbook-copies.md", Runbook(m))
 }

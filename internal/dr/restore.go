@@ -44,7 +44,7 @@ type Restorer interface {
 
 // RepositoryOpener opens a backup repository at a location with a
 // password file.
-type RepositoryOpener func(ctx context.Context, location, passwordFile string) (Repository, error)
+type RepositoryOpener func(ctx context.Context, location, passwordFile string, a site.Access) (Repository, error)
 
 // RestoreOptions controls Restore.
 type RestoreOptions struct {
@@ -54,8 +54,13 @@ type RestoreOptions struct {
 	// BackupKeyFile holds the repository password; default: the site's
 	// backup-key file when it exists.
 	BackupKeyFile string
-	// Repository overrides the repository location of the bundle.
+	// Repository overrides the repository location of the bundle: a
+	// location, or the name or location of an off-site copy the bundle
+	// records (its password and credential files are then used).
 	Repository string
+	// Access overrides how the repository is reached (credentials, ssh
+	// config, CA).
+	Access site.Access
 	// Prefix is put before every instance name (drills).
 	Prefix string
 	DryRun bool
@@ -74,7 +79,7 @@ type RestoreOptions struct {
 	// (the backup job's).
 	KeyFileName string
 	// ConfigureSite points a site at a repository location.
-	ConfigureSite func(s *site.Site, repository string) error
+	ConfigureSite func(s *site.Site, repository string, a site.Access) error
 
 	Report        Reporter
 	Command       string
@@ -124,6 +129,18 @@ func Restore(ctx context.Context, b *Bundle, o RestoreOptions) (*RestoreResult, 
 		location = b.Manifest.Repository
 	}
 	keyFile := o.BackupKeyFile
+	access := o.Access
+	for _, c := range b.Manifest.Copies {
+		if location != c.Name && location != c.Repository {
+			continue
+		}
+		location = c.Repository
+		if keyFile == "" {
+			keyFile = c.PasswordFile
+		}
+		access = mergeAccess(site.Access{CredentialsFile: c.CredentialsFile, SSHConfigFile: c.SSHConfigFile, CACertFile: c.CACertFile}, o.Access)
+		o.step("restore from off-site copy %s (%s) with the password in %s", c.Name, c.Repository, keyFile)
+	}
 	if keyFile == "" && o.KeyFileName != "" {
 		if _, err := os.Stat(filepath.Join(o.Site.Dir, o.KeyFileName)); err == nil {
 			keyFile = filepath.Join(o.Site.Dir, o.KeyFileName)
@@ -142,7 +159,7 @@ func Restore(ctx context.Context, b *Bundle, o RestoreOptions) (*RestoreResult, 
 		if err := keyConflict(keyFile, filepath.Join(o.Site.Dir, o.KeyFileName)); err != nil {
 			return nil, err
 		}
-		repo, err = o.Open(ctx, location, keyFile)
+		repo, err = o.Open(ctx, location, keyFile, access)
 		if err != nil {
 			return nil, fmt.Errorf("open backup repository %s: %w; nothing was changed", location, err)
 		}
@@ -206,7 +223,7 @@ func Restore(ctx context.Context, b *Bundle, o RestoreOptions) (*RestoreResult, 
 
 	// Everything checked: from here on, the site and the engine change.
 	if needRepo {
-		if err := o.ConfigureSite(o.Site, location); err != nil {
+		if err := o.ConfigureSite(o.Site, location, access); err != nil {
 			return res, err
 		}
 		if err := installKey(keyFile, filepath.Join(o.Site.Dir, o.KeyFileName)); err != nil {
@@ -438,4 +455,22 @@ func runChecks(ctx context.Context, e *engine.Engine, instance string, ent *bank
 		return "", fmt.Errorf("containers of %s are not healthy: %s", instance, strings.Join(unhealthy, ", "))
 	}
 	return fmt.Sprintf("(%d container(s) healthy; checks passed: %s)", len(ctrs), orNone(strings.Join(passed, ", "))), nil
+}
+
+// mergeAccess is a with the fields of over that are set.
+func mergeAccess(a, over site.Access) site.Access {
+	if over.CredentialsFile != "" {
+		a.CredentialsFile = over.CredentialsFile
+	}
+	if over.SSHConfigFile != "" {
+		a.SSHConfigFile = over.SSHConfigFile
+	}
+	if over.CACertFile != "" {
+		a.CACertFile = over.CACertFile
+	}
+	if over.StallTimeout != "" {
+		a.StallTimeout = over.StallTimeout
+	}
+	a.LimitUpload, a.LimitDownload = max(a.LimitUpload, over.LimitUpload), max(a.LimitDownload, over.LimitDownload)
+	return a
 }

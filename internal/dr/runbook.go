@@ -57,9 +57,17 @@ func Runbook(m Manifest) string {
 	}
 	w("3. **The backup repository** `%s` and **its password**. The password is never in this bundle: it is the escrow copy of the site's `backup-key` file (shown by `dockerbank backup key show` while the host lived). Pass it with `--backup-key FILE`.\n", m.Repository)
 	if isUnder(m.Repository, m.SiteDir) {
-		w("   - **Warning:** this repository lies inside the site directory on the host itself. If the host is lost, so are the backups, unless a copy is kept elsewhere (`restic copy`, a replicated disk). Set `backup.repository` in site.yaml to an off-host location, take a new backup and export a new bundle.\n")
+		w("   - **Warning:** this repository lies inside the site directory on the host itself. If the host is lost, so are the backups, unless a copy is kept elsewhere (`backup.copies` in site.yaml, see below). Set `backup.repository` in site.yaml to an off-host location, take a new backup and export a new bundle.\n")
 	} else {
 		w("   - If the repository moved, pass its new location with `--repository`.\n")
+	}
+	if len(m.Copies) > 0 {
+		w("   - **Off-site copies.** When the host and its disks are lost, restore from one of these with `--repository NAME`; each has its own password, in the file named here: keep an escrow copy of each file (and of the credential and ssh files) off this host.\n\n")
+		w("     | copy | repository | password file | credentials / ssh config / CA |\n     |---|---|---|---|\n")
+		for _, c := range m.Copies {
+			w("     | %s | `%s` | `%s` | %s |\n", c.Name, c.Repository, c.PasswordFile, orNone(strings.Join(nonEmpty(c.CredentialsFile, c.SSHConfigFile, c.CACertFile), ", ")))
+		}
+		w("\n     e.g. `dockerbank dr restore BUNDLE --identity KEY --repository %s` (put the escrowed files back at those paths first, or pass `--backup-key`, `--credentials-file`, `--ssh-config`, `--cacert`).\n", m.Copies[0].Name)
 	}
 	w("4. Images:\n")
 	var pulls, builds, locals []string
@@ -191,4 +199,14 @@ func isUnder(repo, dir string) bool {
 	}
 	rel, err := filepath.Rel(dir, repo)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, "`"+s+"`")
+		}
+	}
+	return out
 }

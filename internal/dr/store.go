@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -24,8 +23,11 @@ var (
 
 // OpenBackupRepository opens the restic repository of the backup job at a
 // location with a password file, without any site.
-func OpenBackupRepository(ctx context.Context, location, passwordFile string) (Repository, error) {
-	r := &backup.Restic{Repository: location, PasswordFile: passwordFile, Bin: os.Getenv("DOCKERBANK_RESTIC")}
+func OpenBackupRepository(ctx context.Context, location, passwordFile string, a site.Access) (Repository, error) {
+	r, err := backup.Open(location, passwordFile, a)
+	if err != nil {
+		return nil, err
+	}
 	ok, err := r.Exists(ctx)
 	if errors.Is(err, backup.ErrWrongPassword) {
 		return nil, fmt.Errorf("%w: %w", ErrNoBackupKey, err)
@@ -92,17 +94,17 @@ func (BackupRestorer) RestoreGroup(ctx context.Context, m *deploy.Manager, sourc
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d tables and %d files match the manifest", res.Tables, res.Files), nil
+	return fmt.Sprintf("%d tables and %d files match the manifest; fingerprint: %s", res.Tables, res.Files, res.Fingerprint), nil
 }
 
 // ConfigureBackupSite points a site at a repository location (unless it is
 // the site's default already).
-func ConfigureBackupSite(s *site.Site, location string) error {
+func ConfigureBackupSite(s *site.Site, location string, a site.Access) error {
 	cur, err := backup.RepositoryOf(s)
 	if err != nil {
 		return err
 	}
-	if filepath.Clean(cur) == filepath.Clean(location) {
+	if filepath.Clean(cur) == filepath.Clean(location) && a == (site.Access{}) {
 		return nil
 	}
 	c, err := s.Config()
@@ -110,7 +112,23 @@ func ConfigureBackupSite(s *site.Site, location string) error {
 		return err
 	}
 	c.Backup.Repository = location
+	c.Backup.Access = mergeAccess(c.Backup.Access, a)
 	return s.SaveConfig(c)
+}
+
+// CopiesOf returns the off-site copies of a site's site.yaml, as a
+// bundle records them.
+func CopiesOf(s *site.Site) []Copy {
+	c, err := s.Config()
+	if err != nil {
+		return nil
+	}
+	var out []Copy
+	for i, cc := range c.Backup.Copies {
+		out = append(out, Copy{Name: cc.CopyName(i), Repository: cc.Repository, PasswordFile: cc.PasswordFile,
+			CredentialsFile: cc.CredentialsFile, SSHConfigFile: cc.SSHConfigFile, CACertFile: cc.CACertFile})
+	}
+	return out
 }
 
 // BackupDefaults fills the backup job's parts of RestoreOptions that are

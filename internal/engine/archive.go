@@ -11,8 +11,16 @@ import (
 // CopyFrom streams a tar archive of path inside a container (running or
 // only created) through the engine's archive API: no process runs in the
 // container and nothing passes through its log driver. The caller closes
-// the stream.
+// the stream. A path ending in "/." gives the directory's contents as
+// "./" and "./name" members.
+//
+// On Podman, whose archive API gives every member the owner of the
+// container's user instead of its own, it runs tar in the container
+// instead (see copyFromPodman).
 func (e *Engine) CopyFrom(ctx context.Context, id, path string) (io.ReadCloser, error) {
+	if e.podman != nil {
+		return e.copyFromPodman(ctx, id, path)
+	}
 	res, err := e.api.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: path})
 	if err != nil {
 		return nil, fmt.Errorf("read archive of %s in %s: %w", path, id, mapErr(err))

@@ -59,9 +59,15 @@ func (e *Engine) Containers(ctx context.Context, labels map[string]string) ([]Co
 			Labels: c.Labels, Service: c.Labels[LabelService], Project: c.Labels[LabelProject],
 			Created: time.Unix(c.Created, 0),
 		}
-		if c.Health != nil {
+		switch {
+		case c.Health != nil:
 			ct.Health = string(c.Health.Status)
-		} else {
+		case e.podman != nil:
+			// Podman's list says nothing of health: ask the container.
+			if h, err := e.health(ctx, c.ID); err == nil {
+				ct.Health = h
+			}
+		default:
 			ct.Health = healthFromStatus(c.Status)
 		}
 		out = append(out, ct)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/docker/cli/cli/command"
@@ -45,6 +46,10 @@ type Engine struct {
 	Endpoint string
 	// APIVersion is the negotiated API version.
 	APIVersion string
+
+	podman   *podman  // nil unless the engine is Podman (podman.go)
+	checking sync.Map // container ID -> *sync.Mutex of a running health check
+	stop     context.CancelFunc
 }
 
 // Connect opens the engine and checks that it answers. The error for an
@@ -98,8 +103,20 @@ func Connect(ctx context.Context, o Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create compose service: %w", err)
 	}
+	if e.podman = detectPodman(pctx, e.api); e.podman != nil {
+		// Runs health checks that Podman itself does not (podman.go),
+		// until Close.
+		hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		e.stop = stop
+		go e.driveHealth(hctx)
+	}
 	return e, nil
 }
 
 // Close releases the connection.
-func (e *Engine) Close() error { return e.api.Close() }
+func (e *Engine) Close() error {
+	if e.stop != nil {
+		e.stop()
+	}
+	return e.api.Close()
+}

@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
 )
 
@@ -33,11 +35,25 @@ type EventsOptions struct {
 func (e *Engine) ContainerEvents(ctx context.Context, o EventsOptions, fn func(ContainerEvent)) error {
 	f := client.Filters{}
 	f.Add("type", "container")
-	if o.Label != "" {
-		f.Add("label", o.Label)
+	if e.podman == nil {
+		if o.Label != "" {
+			f.Add("label", o.Label)
+		}
+		for _, a := range o.Actions {
+			f.Add("event", a)
+		}
 	}
-	for _, a := range o.Actions {
-		f.Add("event", a)
+	// Podman 4.3 matches no event on a label filter without a value, nor
+	// on event=die (its own name is "died"): it gets only the type filter,
+	// and wanted filters here.
+	wanted := func(m events.Message) bool {
+		if e.podman == nil {
+			return true
+		}
+		if _, ok := m.Actor.Attributes[o.Label]; o.Label != "" && !ok {
+			return false
+		}
+		return len(o.Actions) == 0 || slices.Contains(o.Actions, string(m.Action))
 	}
 	res := e.api.Events(ctx, client.EventsListOptions{Filters: f})
 	for {
@@ -50,6 +66,9 @@ func (e *Engine) ContainerEvents(ctx context.Context, o EventsOptions, fn func(C
 			}
 			return fmt.Errorf("read container events: %w", err)
 		case m := <-res.Messages:
+			if !wanted(m) {
+				continue
+			}
 			t := time.Unix(0, m.TimeNano)
 			fn(ContainerEvent{ID: m.Actor.ID, Action: string(m.Action), Time: t, Labels: m.Actor.Attributes})
 		}

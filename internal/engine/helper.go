@@ -29,6 +29,12 @@ type HelperOptions struct {
 // volumes mounted and logging disabled, and returns its ID. Remove it with
 // RemoveContainer.
 func (e *Engine) CreateHelper(ctx context.Context, o HelperOptions) (string, error) {
+	cmd := []string{"true"}
+	if e.podman != nil {
+		// CopyFrom runs tar in the helper on Podman (podman.go): it must
+		// be able to run, until RemoveContainer.
+		cmd = helperSleep
+	}
 	var mounts []mount.Mount
 	for _, m := range o.Mounts {
 		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: m.Volume, Target: m.Target, ReadOnly: m.ReadOnly})
@@ -36,7 +42,7 @@ func (e *Engine) CreateHelper(ctx context.Context, o HelperOptions) (string, err
 	res, err := e.api.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: o.Name,
 		Config: &container.Config{
-			Image: o.Image, Cmd: []string{"true"}, Labels: o.Labels,
+			Image: o.Image, Cmd: cmd, Labels: o.Labels,
 			NetworkDisabled: true,
 		},
 		HostConfig: &container.HostConfig{

@@ -74,6 +74,25 @@ func (e *Engine) Up(ctx context.Context, p *types.Project, o UpOptions) error {
 	return nil
 }
 
+// Recreate replaces every container of the project with a new one (compose
+// up --force-recreate), networks created again where missing; volumes are
+// kept. It waits for health like Up.
+func (e *Engine) Recreate(ctx context.Context, p *types.Project, o UpOptions) error {
+	err := e.compose.Up(ctx, p, api.UpOptions{
+		Create: api.CreateOptions{
+			RemoveOrphans:        true,
+			Recreate:             api.RecreateForce,
+			RecreateDependencies: api.RecreateForce,
+			Inherit:              true,
+		},
+		Start: api.StartOptions{Project: p, Wait: o.Wait, WaitTimeout: o.WaitTimeout},
+	})
+	if err != nil {
+		return fmt.Errorf("compose up --force-recreate %s: %w", p.Name, err)
+	}
+	return nil
+}
+
 // Down removes the project's containers and networks. Volumes are kept,
 // always: removing user data is never a side effect of down.
 func (e *Engine) Down(ctx context.Context, project string, timeout time.Duration) error {

@@ -33,7 +33,7 @@ func EntryProject(ctx context.Context, fsys fs.FS, dir, workDir string, e *bank.
 	if err := os.CopyFS(workDir, sub); err != nil {
 		return nil, bank.Version{}, fmt.Errorf("copy entry %s: %w", e.ID, err)
 	}
-	p, err := bank.LoadProject(ctx, bank.LoadOptions{Dir: workDir, Files: e.ComposeFilesOf(v), Name: e.ID,
+	p, err := bank.LoadProject(ctx, bank.LoadOptions{Dir: workDir, Files: e.ComposeFilesOf(ver, v), Name: e.ID,
 		Env: e.ParamEnv(set), Profiles: v.Profiles})
 	if err != nil {
 		return nil, bank.Version{}, fmt.Errorf("load entry %s: %w", e.ID, err)

@@ -197,6 +197,23 @@ func (e *UsageError) Unwrap() error { return e.Err }
 
 // Check loads the compose project described by opts and runs every rule on it.
 func Check(ctx context.Context, opts Options) (*Report, error) {
+	return check(ctx, opts, nil)
+}
+
+// HostExposureRules are the rules about what a service reaches on its
+// host (privileged, sensitive host mounts, host namespaces, capabilities,
+// confinement switched off). The bank's validation runs them on every
+// entry (CheckRules), so that an entry cannot expose the host that
+// `dockerbank lint` would flag.
+var HostExposureRules = []string{"DB012", "DB013", "DB014", "DB015", "DB025"}
+
+// CheckRules is Check with only the rules whose IDs are given (findings
+// made while loading, such as DB090, are dropped).
+func CheckRules(ctx context.Context, opts Options, ids []string) (*Report, error) {
+	return check(ctx, opts, ids)
+}
+
+func check(ctx context.Context, opts Options, only []string) (*Report, error) {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
@@ -205,9 +222,15 @@ func Check(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	findings := slices.Clone(p.loadFindings)
+	if only != nil {
+		findings = nil
+	}
 	for _, r := range registry {
-		if r.check == nil {
+		if r.check == nil || (only != nil && !slices.Contains(only, r.ID)) {
 			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("lint: %w", err)
 		}
 		for _, f := range r.check(p) {
 			f.Rule = r.ID

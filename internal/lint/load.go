@@ -42,6 +42,11 @@ type project struct {
 	// missingIncludes is set when an include file does not exist; the
 	// project is then analysed without includes.
 	missingIncludes bool
+	// includeFiles are the include targets that exist.
+	includeFiles []string
+	// awaited names the services another waits for to complete
+	// (depends_on condition service_completed_successfully); see isJob.
+	awaited map[string]bool
 }
 
 // FindComposeFiles returns the compose file and its override file in dir, the way compose finds them.
@@ -93,7 +98,7 @@ func load(ctx context.Context, opts Options) (*project, error) {
 		if err != nil {
 			return nil, &UsageError{Err: fmt.Errorf("resolve compose file %s: %w", f, err)}
 		}
-		data, err := os.ReadFile(abs)
+		data, err := readBounded(abs)
 		if err != nil {
 			return nil, &AnalysisError{Pos: Position{File: p.displayPath(abs)}, Err: fmt.Errorf("read compose file: %w", err)}
 		}
@@ -270,6 +275,9 @@ func (p *project) loadModel(ctx context.Context, opts Options) error {
 		base = withSkipInclude(base)
 	}
 	model, strictErr := safeLoad(ctx, details, base)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("load compose project: %w", err)
+	}
 	if strictErr == nil {
 		p.model = model
 		return nil
@@ -367,7 +375,7 @@ func (p *project) errPosition(err error) Position {
 // prepare returns the content given to compose-go for f: the file as is,
 // or rewritten when it is a v1 file or extends a file that does not exist.
 func (p *project) prepare(f *composeFile) ([]byte, error) {
-	data, err := os.ReadFile(f.path)
+	data, err := readBounded(f.path)
 	if err != nil {
 		return nil, &AnalysisError{Pos: Position{File: f.path}, Err: fmt.Errorf("read compose file: %w", err)}
 	}
@@ -389,6 +397,10 @@ func (p *project) prepare(f *composeFile) ([]byte, error) {
 				target = filepath.Join(filepath.Dir(f.path), file)
 			}
 			if _, err := os.Stat(target); err == nil {
+				// compose-go loads it too: the same bounds first.
+				if err := checkBounded(target); err != nil {
+					return nil, err
+				}
 				continue
 			}
 			cuts = append(cuts, svc)
@@ -403,6 +415,11 @@ func (p *project) prepare(f *composeFile) ([]byte, error) {
 	}
 	p.checkEnvFiles(f)
 	p.checkIncludes(f)
+	for _, inc := range p.includeFiles {
+		if err := checkBounded(inc); err != nil {
+			return nil, err
+		}
+	}
 	if !f.v1 && len(cuts) == 0 {
 		return data, nil
 	}
@@ -520,16 +537,53 @@ func (p *project) unsetNames() []string {
 	return names
 }
 
+// checkBounded applies the input bounds to a file compose-go will read
+// (an extends or include target).
+func checkBounded(path string) error {
+	data, err := readBounded(path)
+	if err != nil {
+		return &AnalysisError{Pos: Position{File: path}, Err: fmt.Errorf("read compose file: %w", err)}
+	}
+	if _, err := parseFile(path, data); err != nil {
+		var ae *AnalysisError
+		if errors.As(err, &ae) && strings.Contains(ae.Err.Error(), "alias") {
+			return err
+		}
+	}
+	return nil
+}
+
 // safeLoad runs compose-go's loader and turns a panic into an error:
 // FuzzLoad found inputs (a top-level scalar beside an empty services: key,
 // with validation off) that make compose-go v2.16.2 panic in normalizeNetworks.
-func safeLoad(ctx context.Context, details types.ConfigDetails, opts ...func(*loader.Options)) (model *types.Project, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			model, err = nil, fmt.Errorf("compose-go loader panicked: %v", r)
-		}
+// compose-go does not stop on a cancelled context: the load then runs on
+// in its goroutine, and safeLoad returns the context's error at once (the
+// process is on its way out).
+func safeLoad(ctx context.Context, details types.ConfigDetails, opts ...func(*loader.Options)) (*types.Project, error) {
+	type result struct {
+		model *types.Project
+		err   error
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() {
+			if rec := recover(); rec != nil {
+				r = result{nil, fmt.Errorf("compose-go loader panicked: %v", rec)}
+			}
+			done <- r
+		}()
+		r.model, r.err = loader.LoadWithContext(ctx, details, opts...)
 	}()
-	return loader.LoadWithContext(ctx, details, opts...)
+	select {
+	case r := <-done:
+		return r.model, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // checkIncludes reports include entries of f whose files do not exist.
@@ -567,6 +621,7 @@ func (p *project) checkIncludes(f *composeFile) {
 				file = filepath.Join(filepath.Dir(f.path), file)
 			}
 			if _, err := os.Stat(file); err == nil {
+				p.includeFiles = append(p.includeFiles, file)
 				continue
 			}
 			p.missingIncludes = true

@@ -179,12 +179,18 @@ func (p *project) isJob(s types.ServiceConfig) bool {
 			return true
 		}
 	}
-	for _, o := range p.model.Services {
-		if d, ok := o.DependsOn[s.Name]; ok && d.Condition == types.ServiceConditionCompletedSuccessfully {
-			return true
+	if p.awaited == nil {
+		// Computed once: one pass over every service's depends_on.
+		p.awaited = map[string]bool{}
+		for _, o := range p.model.Services {
+			for n, d := range o.DependsOn {
+				if d.Condition == types.ServiceConditionCompletedSuccessfully {
+					p.awaited[n] = true
+				}
+			}
 		}
 	}
-	return false
+	return p.awaited[s.Name]
 }
 
 // engineOfImage recognises the engine from the image name alone.

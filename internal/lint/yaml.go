@@ -3,8 +3,12 @@ package lint
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"regexp"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v4"
 )
@@ -20,6 +24,56 @@ type composeFile struct {
 }
 
 var yamlLineRE = regexp.MustCompile(`line (\d+)(?:, column (\d+))?`)
+
+// Bounds on input, checked before compose-go loads a file (it expands
+// every alias into Go values: a "billion laughs" of a few hundred bytes ran
+// it out of memory). A file with 20 000 services stays far below both.
+const (
+	maxComposeBytes = 32 << 20
+	maxYAMLNodes    = 4_000_000
+)
+
+// expandedNodes counts the nodes of n with every alias expanded, in time
+// linear in the nodes as written (memo), stopping past maxYAMLNodes.
+func expandedNodes(n *yaml.Node, memo map[*yaml.Node]int64) int64 {
+	if n == nil {
+		return 0
+	}
+	if v, ok := memo[n]; ok {
+		return v
+	}
+	memo[n] = maxYAMLNodes + 1 // a recursive alias counts as too many
+	total := int64(1)
+	if n.Kind == yaml.AliasNode {
+		total = expandedNodes(n.Alias, memo)
+	}
+	for _, c := range n.Content {
+		total += expandedNodes(c, memo)
+		if total > maxYAMLNodes {
+			break
+		}
+	}
+	total = min(total, maxYAMLNodes+1)
+	memo[n] = total
+	return total
+}
+
+// readBounded reads a compose file, refusing one past maxComposeBytes.
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxComposeBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxComposeBytes {
+		return nil, fmt.Errorf("larger than %d MiB; a compose file this large is refused", maxComposeBytes>>20)
+	}
+	return data, nil
+}
 
 // parseFile parses data as one YAML document holding a mapping. Errors are
 // *AnalysisError carrying the file and, when the parser says, line and column.
@@ -42,6 +96,9 @@ func parseFile(path string, data []byte) (*composeFile, error) {
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &AnalysisError{Pos: Position{File: path}, Err: fmt.Errorf("empty compose file")}
+	}
+	if n := expandedNodes(&doc, map[*yaml.Node]int64{}); n > maxYAMLNodes {
+		return nil, &AnalysisError{Pos: Position{File: path}, Err: fmt.Errorf("YAML aliases expand this file to more than %d nodes (an alias bomb?); refused before loading: use fewer or smaller anchors", maxYAMLNodes)}
 	}
 	root := deref(doc.Content[0])
 	if root.Kind != yaml.MappingNode {
@@ -103,9 +160,18 @@ func mapGet(m *yaml.Node, key string) (k, v *yaml.Node) {
 	if m == nil || m.Kind != yaml.MappingNode {
 		return nil, nil
 	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key && m.Content[i].Tag != "!!merge" {
+	if len(m.Content) >= 2*indexFrom {
+		// Rules look services and volumes up by name once per rule and
+		// service: a scan of a mapping of thousands made that quadratic.
+		if i, ok := keyIndex(m, key); ok {
 			return m.Content[i], m.Content[i+1]
+		}
+	} else {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			mapSteps.Add(1)
+			if m.Content[i].Value == key && m.Content[i].Tag != "!!merge" {
+				return m.Content[i], m.Content[i+1]
+			}
 		}
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
@@ -126,6 +192,65 @@ func mapGet(m *yaml.Node, key string) (k, v *yaml.Node) {
 		}
 	}
 	return nil, nil
+}
+
+// indexFrom is the number of keys from which a mapping is looked up
+// through an index.
+const indexFrom = 16
+
+// mapSteps counts the keys compared by mapGet and the indexes built (tests
+// assert that lookups stay linear overall).
+var mapSteps atomic.Int64
+
+type mapIndex struct {
+	n    int // len(Content) when built
+	keys map[string]int
+}
+
+var (
+	indexMu sync.Mutex
+	// indexes of large mappings, by node. Nodes are mutated in a few
+	// places (a copy for compose-go): an entry is checked on every hit and
+	// rebuilt when the mapping's length changed. Bounded: cleared when full.
+	indexes = map[*yaml.Node]*mapIndex{}
+)
+
+// keyIndex returns the position in m.Content of the explicit key.
+func keyIndex(m *yaml.Node, key string) (int, bool) {
+	indexMu.Lock()
+	idx := indexes[m]
+	if idx == nil || idx.n != len(m.Content) {
+		if len(indexes) >= 4096 {
+			clear(indexes)
+		}
+		idx = &mapIndex{n: len(m.Content), keys: make(map[string]int, len(m.Content)/2)}
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			mapSteps.Add(1)
+			c := m.Content[i]
+			if c.Tag == "!!merge" {
+				continue
+			}
+			if _, dup := idx.keys[c.Value]; !dup {
+				idx.keys[c.Value] = i
+			}
+		}
+		indexes[m] = idx
+	}
+	i, ok := idx.keys[key]
+	indexMu.Unlock()
+	mapSteps.Add(1)
+	if ok && m.Content[i].Value == key && m.Content[i].Tag != "!!merge" {
+		return i, true
+	}
+	if ok {
+		// Changed in place since: scan.
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == key && m.Content[i].Tag != "!!merge" {
+				return i, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // mapKeys lists the keys of mapping m (explicit keys and merged ones).

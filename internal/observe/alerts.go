@@ -103,6 +103,17 @@ func Rules(p Policy) []Rule {
 				}
 				return out
 			}},
+		{Name: "ContainerHealGivenUp", Severity: "critical",
+			Help: "serve restarted (or recreated) a container that stays unhealthy as often as its policy allows, and gave up",
+			Expr: "dockerbank_container_heal_given_up == 1",
+			eval: func(_ Policy, s Snapshot, _ *restartHistory) []Alert {
+				var out []Alert
+				for _, g := range s.HealGivenUp {
+					out = append(out, Alert{Subject: g.Instance + "/" + g.Service, Instance: g.Instance,
+						Summary: fmt.Sprintf("healing of %s/%s given up after %d attempts (%s): see `dockerbank logs %s` and `dockerbank journal`", g.Instance, g.Service, g.Attempts, g.Reason, g.Instance)})
+				}
+				return out
+			}},
 		{Name: "BackupTooOld", Severity: "critical",
 			Help: "the newest backup of the instance is older than " + p.BackupMaxAge.String() + " (or it has none)",
 			Expr: fmt.Sprintf("time() - dockerbank_backup_last_success_timestamp_seconds > %s or ((time() - dockerbank_instance_created_timestamp_seconds > %s) unless on(instance) dockerbank_backup_last_success_timestamp_seconds)", secs(p.BackupMaxAge), secs(p.BackupMaxAge)),
@@ -115,6 +126,25 @@ func Rules(p Policy) []Rule {
 						out = append(out, Alert{Subject: i.Name, Instance: i.Name, Summary: fmt.Sprintf("last backup of %s is %s old", i.Name, s.Time.Sub(i.LastBackup).Round(time.Minute))})
 					case i.LastBackup.IsZero() && s.Time.Sub(i.Created) > p.BackupMaxAge:
 						out = append(out, Alert{Subject: i.Name, Instance: i.Name, Summary: fmt.Sprintf("%s has never been backed up (created %s ago)", i.Name, s.Time.Sub(i.Created).Round(time.Minute))})
+					}
+				}
+				return out
+			}},
+		{Name: "OffsiteCopyTooOld", Severity: "critical",
+			Help: "the newest backup group verified on an off-site copy is older than that copy's maxAge (or none is, though the instance has a backup older than that)",
+			Expr: "dockerbank_backup_copy_age_seconds > dockerbank_backup_copy_max_age_seconds",
+			eval: func(_ Policy, s Snapshot, _ *restartHistory) []Alert {
+				var out []Alert
+				for _, in := range s.Instances {
+					i := in.Instance
+					for _, cs := range in.Copies {
+						subject := i.Name + "/" + cs.Copy
+						switch {
+						case !cs.Verified.IsZero() && s.Time.Sub(cs.Verified) > cs.MaxAge:
+							out = append(out, Alert{Subject: subject, Instance: i.Name, Summary: fmt.Sprintf("off-site copy %s of %s lags: its newest verified group is %s old (at most %s); run `dockerbank backup copy %s`", cs.Copy, i.Name, s.Time.Sub(cs.Verified).Round(time.Minute), cs.MaxAge, i.Name)})
+						case cs.Verified.IsZero() && !i.LastBackup.IsZero() && s.Time.Sub(i.LastBackup) > cs.MaxAge:
+							out = append(out, Alert{Subject: subject, Instance: i.Name, Summary: fmt.Sprintf("%s has no verified group on off-site copy %s, and its last backup is %s old; run `dockerbank backup copy %s`", i.Name, cs.Copy, s.Time.Sub(i.LastBackup).Round(time.Minute), i.Name)})
+						}
 					}
 				}
 				return out

@@ -79,6 +79,18 @@ type Snapshot struct {
 	Volumes    []VolumeStat
 	// Findings are the cached audit results of the containers' images.
 	Findings []Findings
+	// HealGivenUp are the services serve's healer gave up on (serve fills
+	// it in before the rules run).
+	HealGivenUp []HealGivenUp
+}
+
+// HealGivenUp is a service that stays unhealthy after the healer's
+// attempts.
+type HealGivenUp struct {
+	Instance, Service string
+	Since             time.Time
+	Attempts          int
+	Reason            string
 }
 
 // Findings is the audit result of one image of one instance.
@@ -106,6 +118,17 @@ type InstanceStat struct {
 	Health   string // healthy, unhealthy, starting, running, partial, stopped, missing
 	// Drill is the newest restore drill result; nil when never drilled.
 	Drill *site.Drill
+	// Copies are the instance's off-site copies (site.yaml backup.copies).
+	Copies []CopyStat
+}
+
+// CopyStat is the state of one off-site copy of an instance.
+type CopyStat struct {
+	Copy string
+	// Verified is the time of the newest group verified on the copy;
+	// zero when none is.
+	Verified time.Time
+	MaxAge   time.Duration
 }
 
 // VolumeStat is the file system holding one instance volume.
@@ -114,6 +137,8 @@ type VolumeStat struct {
 	// FSSize and FSAvail are the bytes of the file system holding the
 	// volume (read with statfs on the engine's host); 0 when unknown.
 	FSSize, FSAvail uint64
+
+	mountpoint string
 }
 
 func (c *Collector) interval() time.Duration {
@@ -468,6 +493,14 @@ func (c *Collector) instances(stats []ContainerStat) ([]InstanceStat, error) {
 	for _, s := range stats {
 		by[s.Instance] = append(by[s.Instance], s.Container)
 	}
+	cfg, err := c.Site.Config()
+	if err != nil {
+		return nil, err
+	}
+	recs, err := c.Site.Copies()
+	if err != nil {
+		return nil, err
+	}
 	out := make([]InstanceStat, 0, len(ins))
 	for _, in := range ins {
 		st := deploy.Status{Instance: in, Containers: by[in.Name]}
@@ -477,6 +510,15 @@ func (c *Collector) instances(stats []ContainerStat) ([]InstanceStat, error) {
 			return out, err
 		}
 		is.Drill = d
+		for i, cc := range cfg.Backup.Copies {
+			cs := CopyStat{Copy: cc.CopyName(i), MaxAge: cc.Age()}
+			for _, r := range recs {
+				if r.Instance == in.Name && r.Copy == cs.Copy && !r.Verified.IsZero() && r.GroupAt.After(cs.Verified) {
+					cs.Verified = r.GroupAt
+				}
+			}
+			is.Copies = append(is.Copies, cs)
+		}
 		out = append(out, is)
 	}
 	return out, nil
@@ -513,21 +555,34 @@ func (c *Collector) volumes(ctx context.Context) []VolumeStat {
 		c.log().Warn("list volumes", "err", err)
 		return nil
 	}
+	siteID, err := c.Site.ID()
+	if err != nil {
+		c.log().Warn("list volumes", "err", err)
+		return nil
+	}
+	out := siteVolumes(siteID, vols)
+	for i, vs := range out {
+		if c.Cgroup != nil && vs.mountpoint != "" {
+			var fs syscall.Statfs_t
+			if syscall.Statfs(vs.mountpoint, &fs) == nil {
+				out[i].FSSize = fs.Blocks * uint64(fs.Bsize)
+				out[i].FSAvail = fs.Bavail * uint64(fs.Bsize)
+			}
+		}
+	}
+	return out
+}
+
+// siteVolumes keeps the instance volumes of the site siteID: other sites
+// may deploy instances on the same engine, and their volumes are theirs.
+func siteVolumes(siteID string, vols []engine.Volume) []VolumeStat {
 	var out []VolumeStat
 	for _, v := range vols {
 		in := v.Labels[deploy.LabelInstance]
-		if in == "" {
+		if in == "" || v.Labels[deploy.LabelSite] != siteID {
 			continue
 		}
-		vs := VolumeStat{Name: v.Name, Instance: in, Class: v.Labels[deploy.LabelClass]}
-		if c.Cgroup != nil && v.Mountpoint != "" {
-			var fs syscall.Statfs_t
-			if syscall.Statfs(v.Mountpoint, &fs) == nil {
-				vs.FSSize = fs.Blocks * uint64(fs.Bsize)
-				vs.FSAvail = fs.Bavail * uint64(fs.Bsize)
-			}
-		}
-		out = append(out, vs)
+		out = append(out, VolumeStat{Name: v.Name, Instance: in, Class: v.Labels[deploy.LabelClass], mountpoint: v.Mountpoint})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -546,12 +601,19 @@ func siteContainers(s *site.Site, cs []engine.Container) ([]engine.Container, er
 	if err != nil {
 		return cs, err
 	}
+	id, err := s.ID()
+	if err != nil {
+		return cs, err
+	}
 	names := map[string]bool{}
 	for _, in := range ins {
 		names[in.Name] = true
 	}
 	out := cs[:0]
 	for _, c := range cs {
+		if sid := c.Labels[deploy.LabelSite]; sid != "" && sid != id {
+			continue // another site's instance of the same name
+		}
 		if names[c.Labels[deploy.LabelInstance]] {
 			out = append(out, c)
 		}

@@ -3,7 +3,6 @@ package observe
 import (
 	"crypto/rand"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
 const testImage = "dockerbank/busybox:1.36"
@@ -21,18 +21,11 @@ func connect(t *testing.T) *engine.Engine {
 	t.Helper()
 	e, err := engine.Connect(t.Context(), engine.Options{})
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no engine in CI: %v", err)
-		}
-		t.Skipf("no engine: %v", err)
+		testenv.Missing(t, "no engine: %v", err)
 	}
 	t.Cleanup(func() { e.Close() })
 	if ok, err := e.ImageExists(t.Context(), testImage); err != nil || !ok {
-		msg := testImage + " is missing: run scripts/images.sh"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Missing(t, "%s is missing: run scripts/images.sh", testImage)
 	}
 	return e
 }

@@ -49,6 +49,8 @@ var (
 	descBackupDur  = prometheus.NewDesc("dockerbank_backup_last_duration_seconds", "Duration of the instance's newest complete backup.", []string{"instance"}, nil)
 	descDrillOK    = prometheus.NewDesc("dockerbank_drill_last_success", "1 when the instance's newest restore drill succeeded, 0 when it failed.", []string{"instance"}, nil)
 	descDrillTime  = prometheus.NewDesc("dockerbank_drill_last_timestamp_seconds", "Time of the instance's newest restore drill.", []string{"instance"}, nil)
+	descCopyAge    = prometheus.NewDesc("dockerbank_backup_copy_age_seconds", "Age of the newest backup group verified on an off-site copy (absent while none is).", []string{"instance", "copy"}, nil)
+	descCopyMax    = prometheus.NewDesc("dockerbank_backup_copy_max_age_seconds", "How old the newest verified off-site copy may be (site.yaml backup.copies maxAge).", []string{"instance", "copy"}, nil)
 	descFindings   = prometheus.NewDesc("dockerbank_audit_findings", "Audit findings of an image an instance runs, by severity (suppressed findings excluded).", []string{"instance", "image", "severity"}, nil)
 	descEngineUp   = prometheus.NewDesc("dockerbank_engine_up", "1 when the engine answered the last collection, 0 otherwise.", []string{"engine"}, nil)
 	descVolSize    = prometheus.NewDesc("dockerbank_volume_fs_size_bytes", "Size of the file system holding the volume.", []string{"instance", "volume", "class"}, nil)
@@ -64,7 +66,7 @@ func describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCPU, descCPUUser, descCPUSystem, descMemUsage, descMemWS, descMemRSS,
 		descMemCache, descMemFail, descMemLimit, descRx, descTx, descRxErr, descTxErr, descFSRead, descFSWrite,
 		descLastSeen, descStart, descHealth, descTasks, descRestarts, descInstHealth, descInstInfo, descCreated, descBackupLast,
-		descBackupSize, descBackupDur, descDrillOK, descDrillTime, descFindings, descEngineUp,
+		descBackupSize, descBackupDur, descDrillOK, descDrillTime, descCopyAge, descCopyMax, descFindings, descEngineUp,
 		descVolSize, descVolAvail, descCollectDur, descCollectErr} {
 		ch <- d
 	}
@@ -167,6 +169,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(descDrillOK, gauge, ok, in.Instance.Name)
 			ch <- prometheus.MustNewConstMetric(descDrillTime, gauge, float64(d.Time.Unix()), in.Instance.Name)
+		}
+		for _, cs := range in.Copies {
+			ch <- prometheus.MustNewConstMetric(descCopyMax, gauge, cs.MaxAge.Seconds(), in.Instance.Name, cs.Copy)
+			if !cs.Verified.IsZero() {
+				ch <- prometheus.MustNewConstMetric(descCopyAge, gauge, snap.Time.Sub(cs.Verified).Seconds(), in.Instance.Name, cs.Copy)
+			}
 		}
 	}
 	for _, f := range snap.Findings {

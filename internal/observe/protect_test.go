@@ -115,3 +115,45 @@ func TestLateStartEventNotCountedTwice(t *testing.T) {
 		t.Errorf("a later start counted %v starts, want 1", n)
 	}
 }
+
+// An off-site copy that lags longer than its maxAge (or has nothing
+// verified while the instance's backups are older than that) fires
+// OffsiteCopyTooOld; the copy's age is a metric.
+func TestOffsiteCopyAgeMetricAndAlert(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	in := &site.Instance{Name: "orthanc", Created: t0.Add(-72 * time.Hour), LastBackup: t0.Add(-time.Hour)}
+	snap := func(copies ...CopyStat) Snapshot {
+		return Snapshot{Engine: "local", Up: true, Time: t0, Instances: []InstanceStat{{Instance: in, Health: "healthy", Copies: copies}}}
+	}
+	c := &Collector{}
+	c.snap = snap(CopyStat{Copy: "offsite", Verified: t0.Add(-30 * time.Hour), MaxAge: 26 * time.Hour}, CopyStat{Copy: "s3", MaxAge: time.Hour})
+	text := gather(t, c)
+	for _, want := range []string{
+		`dockerbank_backup_copy_age_seconds{copy="offsite",instance="orthanc"} 108000`,
+		`dockerbank_backup_copy_max_age_seconds{copy="offsite",instance="orthanc"} 93600`,
+		`dockerbank_backup_copy_max_age_seconds{copy="s3",instance="orthanc"} 3600`,
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("metrics lack %s:\n%s", want, grepLines(text, "copy"))
+		}
+	}
+	if strings.Contains(text, `dockerbank_backup_copy_age_seconds{copy="s3"`) {
+		t.Errorf("a copy with nothing verified has an age:\n%s", grepLines(text, "copy"))
+	}
+	ev := &Evaluator{}
+	var got []string
+	for _, a := range ev.Eval(t.Context(), c.snap) {
+		got = append(got, a.Rule+"/"+a.Subject+"/"+a.State)
+	}
+	// s3: nothing verified, last backup 1h old, maxAge 1h: not yet.
+	if d := cmp.Diff([]string{"OffsiteCopyTooOld/orthanc/offsite/firing"}, got); d != "" {
+		t.Errorf("lagging copy (-want +got):\n%s", d)
+	}
+	got = nil
+	for _, a := range ev.Eval(t.Context(), snap(CopyStat{Copy: "offsite", Verified: t0.Add(-time.Hour), MaxAge: 26 * time.Hour}, CopyStat{Copy: "s3", MaxAge: 30 * time.Minute})) {
+		got = append(got, a.Rule+"/"+a.Subject+"/"+a.State)
+	}
+	if d := cmp.Diff([]string{"OffsiteCopyTooOld/orthanc/offsite/resolved", "OffsiteCopyTooOld/orthanc/s3/firing"}, got, sortStrings); d != "" {
+		t.Errorf("copy caught up, other never verified (-want +got):\n%s", d)
+	}
+}

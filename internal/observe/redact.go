@@ -1,7 +1,9 @@
 package observe
 
 import (
+	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Redacted replaces a secret value in views.
@@ -41,11 +43,12 @@ func RedactEnv(env []string, secrets map[string]string) []string {
 	return out
 }
 
-// RedactText replaces every occurrence of a generated secret in s.
+// RedactText replaces every occurrence of a generated secret in s, in any
+// case: PostgreSQL, for one, lower-cases identifiers in its messages.
 func RedactText(s string, secrets map[string]string) string {
 	for _, v := range secrets {
 		if len(v) >= 4 {
-			s = strings.ReplaceAll(s, v, Redacted)
+			s = replaceFold(s, v)
 		}
 	}
 	return s
@@ -53,9 +56,42 @@ func RedactText(s string, secrets map[string]string) string {
 
 func containsSecret(v string, secrets map[string]string) bool {
 	for _, s := range secrets {
-		if len(s) >= 4 && strings.Contains(v, s) {
+		if len(s) >= 4 && replaceFold(v, s) != v {
 			return true
 		}
 	}
 	return false
+}
+
+// replaceFold replaces every case-insensitive occurrence of secret in s.
+func replaceFold(s, secret string) string {
+	if !isASCII(s) || !isASCII(secret) {
+		return regexp.MustCompile("(?i)"+regexp.QuoteMeta(secret)).ReplaceAllLiteralString(s, Redacted)
+	}
+	// ASCII lower-casing keeps every byte offset.
+	ls, lv := strings.ToLower(s), strings.ToLower(secret)
+	if !strings.Contains(ls, lv) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(ls, lv)
+		if i < 0 {
+			break
+		}
+		b.WriteString(s[:i])
+		b.WriteString(Redacted)
+		s, ls = s[i+len(lv):], ls[i+len(lv):]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

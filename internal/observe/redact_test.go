@@ -28,3 +28,23 @@ func TestRedactEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestRedactIgnoresCase: PostgreSQL lower-cases unquoted identifiers in its
+// messages, so a secret used as one comes back in another case.
+func TestRedactIgnoresCase(t *testing.T) {
+	secrets := map[string]string{"db_password": "S3cr3tValue42", "ü": "GRÜNSCHLÜSSEL"}
+	for in, want := range map[string]string{
+		`ERROR:  role "s3cr3tvalue42" does not exist`:     `ERROR:  role "[redacted]" does not exist`,
+		`FATAL: password S3CR3TVALUE42 and s3cr3tValue42`: `FATAL: password [redacted] and [redacted]`,
+		`exact S3cr3tValue42 stays redacted`:              `exact [redacted] stays redacted`,
+		`key grünschlüssel in lower case`:                 `key [redacted] in lower case`,
+		`nothing secret here`:                             `nothing secret here`,
+	} {
+		if got := RedactText(in, secrets); got != want {
+			t.Errorf("RedactText(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := RedactEnv([]string{"DSN=postgres://s3cr3tvalue42@db"}, secrets); got[0] != "DSN=[redacted]" {
+		t.Errorf("RedactEnv: %q", got)
+	}
+}

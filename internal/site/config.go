@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -30,6 +31,15 @@ type Config struct {
 	// backups and restore drills, retention) for the whole site and per
 	// instance.
 	Protect ProtectConfig `yaml:"protect,omitempty"`
+	// Heal overrides the entries' heal modes (what serve may do when an
+	// instance's containers stay unhealthy) for the site and per instance.
+	Heal HealConfig `yaml:"heal,omitempty"`
+}
+
+// HealConfig is the site's layer of heal modes: off, restart or recreate.
+type HealConfig struct {
+	Default   string            `yaml:"default,omitempty"`
+	Instances map[string]string `yaml:"instances,omitempty"`
 }
 
 // ProtectConfig is the site's layer of protect policies.
@@ -48,6 +58,60 @@ type BackupConfig struct {
 	// Compression is restic's compression of new data: auto (the
 	// default), off (faster on a CPU-bound host, larger repository) or max.
 	Compression string `yaml:"compression,omitempty"`
+	// Access holds how the primary repository is reached when it is
+	// remote (credentials, ssh, CA, limits).
+	Access `yaml:",inline"`
+	// Copies are off-site repositories every complete group is copied
+	// to (3-2-1: three copies, two media, one off site).
+	Copies []CopyConfig `yaml:"copies,omitempty"`
+}
+
+// Access says how a restic repository is reached. Secrets are only ever
+// read from files (mode 0600), never from site.yaml itself.
+type Access struct {
+	// CredentialsFile holds KEY=VALUE lines: AWS_ACCESS_KEY_ID and
+	// AWS_SECRET_ACCESS_KEY (s3:), REST_USERNAME and REST_PASSWORD (rest:).
+	CredentialsFile string `yaml:"credentialsFile,omitempty"`
+	// SSHConfigFile is the ssh_config used for sftp: (identity, known
+	// hosts, port); default ssh's own.
+	SSHConfigFile string `yaml:"sshConfigFile,omitempty"`
+	// CACertFile holds the CA certificates a rest: or s3: server over
+	// https is checked against; default the system's.
+	CACertFile string `yaml:"caCertFile,omitempty"`
+	// LimitUpload and LimitDownload cap restic's traffic in KiB/s.
+	LimitUpload   int `yaml:"limitUpload,omitempty"`
+	LimitDownload int `yaml:"limitDownload,omitempty"`
+	// StallTimeout ends a restic run that moved no byte for this long
+	// (a cut network, a server that stopped answering); default 2m.
+	StallTimeout string `yaml:"stallTimeout,omitempty"`
+}
+
+// CopyConfig is one off-site copy of the backups.
+type CopyConfig struct {
+	// Name identifies the copy in commands, metrics and the journal;
+	// default copy1, copy2...
+	Name string `yaml:"name,omitempty"`
+	// Repository is a restic repository URL (sftp:, s3:, rest:) or path.
+	Repository string `yaml:"repository"`
+	// PasswordFile holds the copy repository's own password (0600).
+	PasswordFile string `yaml:"passwordFile"`
+	// Schedule runs the copy on its own (e.g. "daily 04:00") instead of
+	// after every backup.
+	Schedule string `yaml:"schedule,omitempty"`
+	// MaxAge is how far the newest verified copy of an instance may lag
+	// behind before an alert fires; default 26h.
+	MaxAge string `yaml:"maxAge,omitempty"`
+	// Keep overrides the retention applied to this copy.
+	Keep   *schedule.Keep `yaml:"keep,omitempty"`
+	Access `yaml:",inline"`
+}
+
+// CopyName is the name of the i-th copy (0-based).
+func (c CopyConfig) CopyName(i int) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return fmt.Sprintf("copy%d", i+1)
 }
 
 const configVersion = "dockerbank/v1"
@@ -107,6 +171,19 @@ func (c *Config) validate(path string, data []byte) error {
 			errs = append(errs, fmt.Errorf("%s:%d: %s: %s (see docs/watch.md, Scheduler)", path, nodeLine(&root, at...), strings.Join(at, "."), pr.Message))
 		}
 	}
+	errs = append(errs, c.validateBackup(path, &root)...)
+	checkHeal := func(mode string, keys ...string) {
+		if mode == "" {
+			return
+		}
+		if _, err := schedule.ParseHealMode(mode); err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %s: %v (see docs/watch.md, Self-healing)", path, nodeLine(&root, keys...), strings.Join(keys, "."), err))
+		}
+	}
+	checkHeal(c.Heal.Default, "heal", "default")
+	for _, name := range slices.Sorted(maps.Keys(c.Heal.Instances)) {
+		checkHeal(c.Heal.Instances[name], "heal", "instances", name)
+	}
 	check(c.Protect.Default, "protect", "default")
 	for _, name := range slices.Sorted(maps.Keys(c.Protect.Instances)) {
 		check(c.Protect.Instances[name], "protect", "instances", name)
@@ -121,6 +198,15 @@ func nodeLine(n *yaml.Node, path ...string) int {
 	}
 	line := 1
 	for _, key := range path {
+		if n.Kind == yaml.SequenceNode {
+			i, err := strconv.Atoi(key)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return line
+			}
+			n = n.Content[i]
+			line = n.Line
+			continue
+		}
 		if n.Kind != yaml.MappingNode {
 			return line
 		}

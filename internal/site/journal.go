@@ -25,6 +25,8 @@ type Record struct {
 	Containers []string `json:"containers,omitempty"`
 	// Op ties together the records of one operation.
 	Op string `json:"op,omitempty"`
+	// PID is the process that wrote the record (set by Append).
+	PID int `json:"pid,omitempty"`
 }
 
 func (s *Site) journalPath() string { return filepath.Join(s.Dir, "journal.jsonl") }
@@ -37,6 +39,9 @@ func (s *Site) Append(r Record) error {
 	}
 	if r.User == "" {
 		r.User = currentUser()
+	}
+	if r.PID == 0 {
+		r.PID = os.Getpid()
 	}
 	line, err := json.Marshal(r)
 	if err != nil {

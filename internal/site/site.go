@@ -74,16 +74,27 @@ const (
 	StateDown = "down"
 )
 
+// ErrInvalidName means a string is not a valid instance name.
+var ErrInvalidName = errors.New("invalid instance name")
+
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // ValidName checks an instance name: it becomes a compose project name and
 // a prefix of volume names.
 func ValidName(name string) error {
 	if !nameRE.MatchString(name) {
-		return fmt.Errorf("instance name %q is not valid: use lower-case letters, digits, '-' and '_', starting with a letter or digit, at most 63 characters", name)
+		return invalidName(name)
 	}
 	return nil
 }
+
+type invalidName string
+
+func (n invalidName) Error() string {
+	return fmt.Sprintf("instance name %q is not valid: use lower-case letters, digits, '-' and '_', starting with a letter or digit, at most 63 characters", string(n))
+}
+
+func (n invalidName) Is(target error) bool { return target == ErrInvalidName }
 
 // InstanceDir is the directory of an instance's files.
 func (s *Site) InstanceDir(name string) string { return filepath.Join(s.Dir, "instances", name) }
@@ -94,6 +105,10 @@ func (s *Site) recordPath(name string) string {
 
 // Instance reads an instance record.
 func (s *Site) Instance(name string) (*Instance, error) {
+	// A name that is not valid could reach outside the site directory.
+	if err := ValidName(name); err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(s.recordPath(name))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s (see `dockerbank ls`)", ErrNoInstance, name)

@@ -139,6 +139,8 @@ func TestConfigProtect(t *testing.T) {
 		{"valid", "apiVersion: dockerbank/v1\nprotect:\n  default: {backup: daily 01:30}\n  instances:\n    redcap: {backup: every 6h, drill: 'off', keep: {daily: 3}}\n", nil},
 		{"bad schedule at its line", "apiVersion: dockerbank/v1\nprotect:\n  default:\n    backup: hourly\n  instances:\n    a:\n      drill: weekly xyz\n",
 			[]string{"site.yaml:4: protect.default.backup:", `schedule "hourly"`, "site.yaml:7: protect.instances.a.drill:"}},
+		{"bad heal mode at its line", "apiVersion: dockerbank/v1\nheal:\n  default: restart\n  instances:\n    a: always\n",
+			[]string{"site.yaml:5: heal.instances.a:", `heal "always": write off, restart or recreate`}},
 		{"unknown key", "apiVersion: dockerbank/v1\nprotect:\n  default: {bakup: daily}\n", []string{"field bakup not found"}},
 	}
 	for _, tt := range tests {

@@ -8,9 +8,14 @@ package testenv
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -18,9 +23,11 @@ import (
 // InCI reports whether the tests run in CI, where nothing may be skipped.
 func InCI() bool { return os.Getenv("CI") == "true" }
 
-// Missing skips the test, or fails it in CI.
+// Missing skips the test, or fails it in CI. Either way it is recorded
+// for the summary Main prints and `make test` collects (MissingFileEnv).
 func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
+	record(t, fmt.Sprintf(format, args...))
 	if InCI() {
 		t.Fatalf("CI=true and a prerequisite is missing: "+format, args...)
 	}
@@ -93,4 +100,79 @@ func Corpus(t testing.TB) string {
 	}
 	Missing(t, "shared/corpus/compose not found beside %s", root)
 	return ""
+}
+
+// Podman starts Podman's Docker-compatible API service for the test, on a
+// socket of its own, with the project's configuration (scripts/podman.sh
+// serve), and points DOCKER_HOST at it for the rest of the test, so the
+// docker CLI and dockerbank both talk to Podman. It stops the service when
+// the test ends (after the test's own cleanups). It needs podman (scripts/
+// deps.sh) and the local images in Podman's storage (DOCKER_HOST=... scripts/
+// images.sh, see .ci/run); it returns the DOCKER_HOST value.
+func Podman(t *testing.T, images ...string) string {
+	t.Helper()
+	RequireCommand(t, "podman")
+	if os.Geteuid() != 0 {
+		Missing(t, "the Podman tests run a rootful Podman service and need root")
+	}
+	dir, err := os.MkdirTemp("", "dockerbank-podman-") // short: a socket path has at most 107 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "podman.sock")
+	logf, err := os.Create(filepath.Join(dir, "service.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", filepath.Join(RepoRoot(t), "scripts", "podman.sh"), "serve", sock)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start podman system service: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		logf.Close()
+		if !t.Failed() {
+			os.RemoveAll(dir)
+		} else {
+			t.Logf("podman service log kept in %s", logf.Name())
+		}
+	})
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
+	}}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, err := hc.Get("http://podman/_ping")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(logf.Name())
+			t.Fatalf("podman system service did not answer on %s within 60 s: %v\n%s", sock, err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	host := "unix://" + sock
+	t.Setenv("DOCKER_HOST", host)
+	for _, ref := range images {
+		if out, err := exec.Command("docker", "image", "inspect", ref).CombinedOutput(); err != nil {
+			Missing(t, "image %s is not in Podman's storage; run `env $(scripts/podman.sh start) scripts/images.sh` as .ci/run does: %s", ref, strings.TrimSpace(string(out)))
+		}
+	}
+	return host
 }

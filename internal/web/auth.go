@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -69,10 +70,56 @@ type Auth struct {
 	// Secure marks cookies Secure (serve over TLS).
 	Secure bool
 
-	mu       sync.Mutex
-	sessions map[string]*session
-	failures int
-	lastFail time.Time
+	// Now is the clock of sessions and lockouts (default time.Now).
+	Now func() time.Time
+
+	mu        sync.Mutex
+	sessions  map[string]*session
+	throttles map[string]*throttle
+	// checked counts the credentials checked (tests).
+	checked atomic.Int64
+}
+
+// Login throttling: each client address and each user may fail
+// maxFailures times in a row (attempts still being checked count as
+// failed); then it is locked out for lockoutBase, doubled with each further
+// lockout up to lockoutMax. A successful login clears both.
+const (
+	maxFailures = 5
+	lockoutBase = 30 * time.Second
+	lockoutMax  = 15 * time.Minute
+)
+
+type throttle struct {
+	failures int // in a row, including attempts being checked
+	lockouts int // lockouts in a row
+	until    time.Time
+	last     time.Time
+}
+
+// ErrLockedOut means a client or user failed too many logins in a row.
+var ErrLockedOut = errors.New("too many failed logins")
+
+// LockedOut says for how long.
+type LockedOut struct {
+	Key  string
+	Wait time.Duration
+}
+
+func (e *LockedOut) Error() string {
+	return fmt.Sprintf("%s: %s is locked out for %s", ErrLockedOut, e.Key, e.Wait.Round(time.Second))
+}
+
+func (e *LockedOut) Unwrap() error { return ErrLockedOut }
+
+// errWrongCredentials means the password or token did not match.
+var errWrongCredentials = errors.New("wrong password or token")
+
+func (a *Auth) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
 }
 
 type session struct {
@@ -93,38 +140,90 @@ func (a *Auth) Configured() bool {
 	return false
 }
 
-// check verifies a password or a token; it slows down after failures.
-func (a *Auth) check(password, token string) (string, bool) {
+// check verifies a password or a token from client (its address). It
+// refuses at once, without checking, while the client or the user is
+// locked out, and journals each new lockout.
+func (a *Auth) check(client, password, token string) (string, error) {
+	user := "admin"
+	if password == "" {
+		user = "token"
+	}
+	keys := []string{"client " + client, "user " + user}
 	a.mu.Lock()
-	wait := time.Duration(0)
-	if a.failures > 3 && time.Since(a.lastFail) < time.Minute {
-		wait = time.Duration(min(a.failures, 10)) * 200 * time.Millisecond
+	now := a.now()
+	if a.throttles == nil {
+		a.throttles = map[string]*throttle{}
+	}
+	if len(a.throttles) > 10000 {
+		for k, t := range a.throttles {
+			if now.Sub(t.last) > 24*time.Hour {
+				delete(a.throttles, k)
+			}
+		}
+	}
+	for _, k := range keys {
+		t := a.throttles[k]
+		if t == nil {
+			t = &throttle{}
+			a.throttles[k] = t
+		}
+		if now.Sub(t.last) > 24*time.Hour {
+			t.lockouts = 0
+		}
+		switch {
+		case now.Before(t.until):
+			a.mu.Unlock()
+			return "", &LockedOut{Key: k, Wait: t.until.Sub(now)}
+		case t.failures >= maxFailures:
+			// Attempts in flight already fill the allowance.
+			a.mu.Unlock()
+			return "", &LockedOut{Key: k, Wait: time.Second}
+		}
+	}
+	for _, k := range keys {
+		t := a.throttles[k]
+		t.failures++
+		t.last = now
 	}
 	a.mu.Unlock()
-	time.Sleep(wait)
+
+	a.checked.Add(1)
 	dir := CredentialsDir(a.Site)
-	ok, user := false, ""
+	ok := false
 	if password != "" {
 		if hash, err := os.ReadFile(filepath.Join(dir, PasswordFile)); err == nil {
 			ok = bcrypt.CompareHashAndPassword([]byte(strings.TrimSpace(string(hash))), []byte(password)) == nil
-			user = "admin"
 		}
 	} else if token != "" {
 		if want, err := os.ReadFile(filepath.Join(dir, TokenFile)); err == nil {
 			sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
 			ok = subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(strings.TrimSpace(string(want)))) == 1
-			user = "token"
 		}
 	}
+
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !ok {
-		a.failures++
-		a.lastFail = time.Now()
-		return "", false
+	now = a.now()
+	var locked []string
+	for _, k := range keys {
+		t := a.throttles[k]
+		switch {
+		case ok:
+			delete(a.throttles, k)
+		case t.failures >= maxFailures && !now.Before(t.until):
+			t.lockouts++
+			wait := min(lockoutBase<<min(t.lockouts-1, 10), lockoutMax)
+			t.until, t.failures, t.last = now.Add(wait), 0, now
+			locked = append(locked, fmt.Sprintf("%s locked out for %s after %d failed logins", k, wait, maxFailures))
+		}
 	}
-	a.failures = 0
-	return user, true
+	a.mu.Unlock()
+	for _, l := range locked {
+		a.Site.Append(site.Record{Command: "serve login", Outcome: "locked-out", User: user, Detail: l})
+	}
+	if !ok {
+		return "", errWrongCredentials
+	}
+	return user, nil
 }
 
 func randomToken() string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/observe"
 	"github.com/dockerbank/dockerbank/internal/site"
+	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
 var screenshots = flag.String("screenshots", "", "save the browser test's screenshots in this directory (e.g. ../../docs/screenshots)")
@@ -52,10 +52,7 @@ func startedAt(t *testing.T, id string) string {
 func TestBrowser(t *testing.T) {
 	e, err := engine.Connect(t.Context(), engine.Options{})
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no engine in CI: %v", err)
-		}
-		t.Skipf("no engine: %v", err)
+		testenv.Missing(t, "no engine: %v", err)
 	}
 	defer e.Close()
 	b := startBrowser(t)
@@ -78,7 +75,7 @@ func TestBrowser(t *testing.T) {
 			"--label", deploy.LabelInstance+"="+in, "--label", "com.docker.compose.service="+svc, "--label", deploy.LabelRole+"="+role,
 			"dockerbank/busybox:1.36", "sh", "-c", `trap 'exit 0' TERM; while :; do head -c 200000 /dev/urandom > /dev/null; sleep 0.2; done`).CombinedOutput()
 		if err != nil {
-			t.Skipf("docker run: %v: %s (run scripts/images.sh)", err, out)
+			testenv.Missing(t, "docker run: %v: %s (run scripts/images.sh)", err, out)
 		}
 		id := strings.TrimSpace(string(out))
 		ids = append(ids, id)

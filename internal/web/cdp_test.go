@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dockerbank/dockerbank/internal/testenv"
 	"golang.org/x/net/websocket"
 )
 
@@ -42,10 +43,7 @@ func startBrowser(t *testing.T) *browser {
 	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed (apt-get install -y chromium)")
-		}
-		t.Skip("chromium is not installed (apt-get install -y chromium)")
+		testenv.Missing(t, "chromium is not installed (scripts/deps.sh installs it; apt-get install -y chromium)")
 	}
 	// Chromium's helper processes outlive the main one for a moment and keep
 	// writing to the profile, so the profile is not a t.TempDir (whose

@@ -9,11 +9,13 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -87,9 +89,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /login", s.handle(s.loginPost))
 	mux.HandleFunc("POST /logout", s.authed(s.logoutPost))
 	mux.HandleFunc("GET /{$}", s.authed(s.dashboard))
-	mux.HandleFunc("GET /instances/{name}", s.authed(s.instancePage))
-	mux.HandleFunc("POST /instances/{name}/restart", s.authed(s.restartPost))
-	mux.HandleFunc("POST /instances/{name}/backup", s.authed(s.backupPost))
+	mux.HandleFunc("GET /instances/{name}", s.authed(s.named(s.instancePage)))
+	mux.HandleFunc("POST /instances/{name}/restart", s.authed(s.named(s.restartPost)))
+	mux.HandleFunc("POST /instances/{name}/backup", s.authed(s.named(s.backupPost)))
 	mux.HandleFunc("GET /journal", s.authed(s.journalPage))
 	return securityHeaders(mux)
 }
@@ -164,9 +166,16 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || c.Value == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 {
 		return &httpError{http.StatusForbidden, "missing or invalid CSRF token"}
 	}
-	user, ok := s.Auth.check(r.PostFormValue("password"), r.PostFormValue("token"))
+	user, err := s.Auth.check(clientOf(r), r.PostFormValue("password"), r.PostFormValue("token"))
 	next := safeNext(r.PostFormValue("next"))
-	if !ok {
+	var lo *LockedOut
+	if errors.As(err, &lo) {
+		s.Log.Warn("dashboard login refused", "remote", r.RemoteAddr, "err", err)
+		w.Header().Set("Retry-After", fmt.Sprint(int(lo.Wait.Seconds()+1)))
+		http.Redirect(w, r, "/login?error=locked&next="+url.QueryEscape(next), http.StatusSeeOther)
+		return nil
+	}
+	if err != nil {
 		s.Log.Warn("dashboard login refused", "remote", r.RemoteAddr)
 		http.Redirect(w, r, "/login?error=1&next="+url.QueryEscape(next), http.StatusSeeOther)
 		return nil
@@ -177,12 +186,49 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// safeNext keeps redirects on this site.
+// clientOf is the client's address (without port) for login throttling.
+// Forwarded headers are not trusted: behind a proxy every client shares the
+// proxy's address, which then throttles them together.
+func clientOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// safeNext keeps redirects on this site: a path starting with one "/",
+// without backslashes, control characters or white space (browsers drop
+// tabs and newlines, so "/\t/evil.example" would become "//evil.example"),
+// with neither scheme nor host.
 func safeNext(p string) string {
 	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.Contains(p, "\\") {
 		return "/"
 	}
+	for _, r := range p {
+		if r < 0x21 || r == 0x7f || unicode.IsSpace(r) {
+			return "/"
+		}
+	}
+	if u, err := url.Parse(p); err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || strings.HasPrefix(u.Path, "//") {
+		return "/"
+	}
+	if strings.Contains(strings.ToLower(p), "%0") || strings.Contains(strings.ToLower(p), "%5c") {
+		return "/"
+	}
 	return p
+}
+
+// named refuses a request whose {name} is not a valid instance name (a
+// name that could climb out of the site directory) before the handler
+// sees it.
+func (s *Server) named(fn func(http.ResponseWriter, *http.Request, *session) error) func(http.ResponseWriter, *http.Request, *session) error {
+	return func(w http.ResponseWriter, r *http.Request, sess *session) error {
+		if err := site.ValidName(r.PathValue("name")); err != nil {
+			return &httpError{http.StatusNotFound, "no such instance: " + err.Error()}
+		}
+		return fn(w, r, sess)
+	}
 }
 
 func (s *Server) logoutPost(w http.ResponseWriter, r *http.Request, _ *session) error {
@@ -323,6 +369,9 @@ func (s *Server) backupPost(w http.ResponseWriter, r *http.Request, sess *sessio
 		return &httpError{http.StatusNotImplemented, "backups are not available in this build"}
 	}
 	name := r.PathValue("name")
+	if _, err := s.Site.Instance(name); err != nil {
+		return &httpError{http.StatusNotFound, err.Error()}
+	}
 	if err := b.Backup(r.Context(), name, sess.user); err != nil {
 		return fmt.Errorf("back up %s: %w", name, err)
 	}

@@ -1,5 +1,7 @@
 #!/bin/sh
-# Initialises /var/lib/mysql on first start, then runs the server.
+# Initialises an empty /var/lib/mysql on first start (root password and an
+# optional database and user from MARIADB_* variables or their *_FILE
+# secrets, as the official image does), then runs the server.
 set -eu
 file_env() {
 	var=$1 def=${2:-}
@@ -9,6 +11,13 @@ file_env() {
 	[ -n "$val" ] || val=$def
 	export "$var=$val"
 }
+# sql_string VALUE: VALUE as a quoted SQL string literal.
+sql_string() {
+	printf "'%s'" "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e "s/'/\\\\'/g")"
+}
+# sql LINE: one statement for the client (printf: dash's echo would turn
+# the backslashes of escaped passwords into escapes of its own).
+sql() { printf '%s\n' "$1"; }
 datadir=/var/lib/mysql
 if [ "${1:-}" = mariadbd ] && [ ! -d "$datadir/mysql" ]; then
 	file_env MARIADB_ROOT_PASSWORD
@@ -28,15 +37,21 @@ if [ "${1:-}" = mariadbd ] && [ ! -d "$datadir/mysql" ]; then
 		sleep 0.5
 	done
 	{
-		echo "ALTER USER 'root'@'localhost' IDENTIFIED BY '$MARIADB_ROOT_PASSWORD';"
-		echo "CREATE USER 'root'@'%' IDENTIFIED BY '$MARIADB_ROOT_PASSWORD'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;"
-		[ -z "$MARIADB_DATABASE" ] || echo "CREATE DATABASE IF NOT EXISTS \`$MARIADB_DATABASE\`;"
+		# Like the official image: root@localhost by password or, for the
+		# container's own root user (dumps inside the container), by the
+		# unix socket; root@% by password; no password-less root@127.0.0.1.
+		rootpw=$(sql_string "$MARIADB_ROOT_PASSWORD")
+		sql "DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1';"
+		sql "EXECUTE IMMEDIATE CONCAT('DROP USER IF EXISTS root@\\'', @@hostname, '\\'');"
+		sql "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD($rootpw) OR unix_socket;"
+		sql "CREATE USER 'root'@'%' IDENTIFIED BY $rootpw; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;"
+		[ -z "$MARIADB_DATABASE" ] || sql "CREATE DATABASE IF NOT EXISTS \`$MARIADB_DATABASE\`;"
 		if [ -n "$MARIADB_USER" ]; then
-			echo "CREATE USER '$MARIADB_USER'@'%' IDENTIFIED BY '$MARIADB_PASSWORD';"
-			[ -z "$MARIADB_DATABASE" ] || echo "GRANT ALL ON \`$MARIADB_DATABASE\`.* TO '$MARIADB_USER'@'%';"
+			sql "CREATE USER '$MARIADB_USER'@'%' IDENTIFIED BY $(sql_string "$MARIADB_PASSWORD");"
+			[ -z "$MARIADB_DATABASE" ] || sql "GRANT ALL ON \`$MARIADB_DATABASE\`.* TO '$MARIADB_USER'@'%';"
 		fi
-		echo "FLUSH PRIVILEGES;"
-	} | mariadb --socket=/run/mysqld/init.sock -uroot
+		sql "FLUSH PRIVILEGES;"
+	} | mariadb --socket=/run/mysqld/init.sock -uroot || { kill "$pid"; wait "$pid" || true; echo "entrypoint: setting up users failed" >&2; exit 1; }
 	kill "$pid"
 	wait "$pid" || true
 	echo "entrypoint: initialised $datadir"

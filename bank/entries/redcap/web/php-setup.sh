@@ -4,7 +4,7 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
-	libzip-dev libpng-dev libjpeg62-turbo-dev libfreetype6-dev
+	libzip-dev libpng-dev libjpeg62-turbo-dev libfreetype6-dev msmtp
 docker-php-ext-configure gd --with-freetype --with-jpeg
 docker-php-ext-install -j"$(nproc)" mysqli gd zip
 apt-get clean

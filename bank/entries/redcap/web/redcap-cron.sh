@@ -1,8 +1,12 @@
 #!/bin/sh
 # Runs REDCap's cron.php once a minute, as the REDCap install guide asks of a
-# system cron job, and touches a stamp that the health check reads.
+# system cron job. Only a round that succeeds touches the stamp the health
+# check reads, so a cron.php that keeps failing makes the service unhealthy.
 while :; do
-	php /var/www/html/cron.php >/dev/null 2>&1 || echo "redcap-cron: cron.php exited with status $?" >&2
-	touch /tmp/redcap-cron.stamp
+	if php /var/www/html/cron.php >/dev/null 2>&1; then
+		touch /tmp/redcap-cron.stamp
+	else
+		echo "redcap-cron: cron.php exited with status $?" >&2
+	fi
 	sleep 60
 done

@@ -1,0 +1,319 @@
+package backup_test
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"gopkg.in/yaml.v3"
+
+	"github.com/dockerbank/dockerbank/internal/site"
+	"github.com/dockerbank/dockerbank/internal/testenv"
+)
+
+// useCopy writes site.yaml with one off-site copy named offsite on rm.
+func (s *siteDir) useCopy(rm remote, pass string, limitUpload int) {
+	s.t.Helper()
+	acc := rm.access
+	acc.LimitUpload = limitUpload
+	c := site.Config{APIVersion: "dockerbank/v1"}
+	c.Backup.Copies = []site.CopyConfig{{Name: "offsite", Repository: rm.url, PasswordFile: pass, Access: acc}}
+	data, err := yaml.Marshal(c)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "site.yaml"), data, 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// copyRecords reads `snapshots NAME --json`'s copies per group.
+func (s *siteDir) copyRecords(name string, extra ...string) map[string][]site.CopyRecord {
+	s.t.Helper()
+	var gs []struct {
+		ID       string            `json:"id"`
+		Complete bool              `json:"complete"`
+		Copies   []site.CopyRecord `json:"copies"`
+	}
+	out := s.must(append([]string{"snapshots", name, "--json"}, extra...)...)
+	if err := json.Unmarshal([]byte(out), &gs); err != nil {
+		s.t.Fatalf("snapshots --json: %v: %s", err, out)
+	}
+	m := map[string][]site.CopyRecord{}
+	for _, g := range gs {
+		if g.Complete {
+			m[g.ID] = g.Copies
+		}
+	}
+	return m
+}
+
+// secretsOf lists the secret values of a remote's access and a password.
+func secretsOf(t *testing.T, rm remote, pass string) []string {
+	var out []string
+	data, _ := os.ReadFile(pass)
+	out = append(out, strings.TrimSpace(string(data)))
+	if rm.access.CredentialsFile != "" {
+		data, _ := os.ReadFile(rm.access.CredentialsFile)
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok && (strings.Contains(k, "SECRET") || strings.Contains(k, "PASSWORD")) {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// TestOffsiteCopy copies the demo instance's groups to a real SFTP, REST
+// and S3 server, applies retention there, loses the primary repository,
+// and restores from the copy with every file and record identical. No
+// secret appears in any output, the journal or the site.
+func TestOffsiteCopy(t *testing.T) {
+	needEngine(t)
+	for _, kind := range remoteKinds {
+		t.Run(kind, func(t *testing.T) {
+			rm := startRemote(t, kind)
+			s := newSite(t)
+			pass := passwordFile(t)
+			s.useCopy(rm, pass, 0)
+			src := uniq("bk-off-" + kind)
+			s.deploy("demo", src, "DEMO_INTERVAL=3600")
+			srcFiles := mountpoint(t, src+"_files")
+			fillVolume(t, srcFiles)
+			var outputs []string
+			out := s.must("backup", src, "--json")
+			outputs = append(outputs, out)
+			var res []struct {
+				Group  string `json:"group"`
+				Copies []struct {
+					Copy     string   `json:"copy"`
+					Groups   []string `json:"groups"`
+					Verified bool     `json:"verified"`
+					Error    string   `json:"error"`
+				} `json:"copies"`
+			}
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatalf("backup --json: %v: %s", err, out)
+			}
+			if len(res) != 1 || len(res[0].Copies) != 1 || !res[0].Copies[0].Verified || len(res[0].Copies[0].Groups) != 1 {
+				t.Fatalf("backup did not copy and verify its group: %s", out)
+			}
+			first := res[0].Group
+			if recs := s.copyRecords(src)[first]; len(recs) != 1 || recs[0].Copy != "offsite" || recs[0].Verified.IsZero() {
+				t.Fatalf("snapshots shows for %s: %+v, want a verified copy on offsite", first, recs)
+			}
+			outputs = append(outputs, s.must("snapshots", src))
+
+			// A second group, then retention on both repositories: the
+			// copy keeps only the newest, verified one.
+			if err := os.WriteFile(filepath.Join(srcFiles, "changed.txt"), []byte("second"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			outputs = append(outputs, s.must("backup", src))
+			want := tree(t, srcFiles, true)
+			maxID := docker(t, "exec", src+"-db-1", "psql", "-U", "demo", "-tAc", "select max(id) from records")
+			rows := func(ctr string) string {
+				return docker(t, "exec", ctr, "psql", "-U", "demo", "-tAc",
+					"select count(*) || ' ' || md5(string_agg(t::text, '|' order by id)) from records t where id <= "+maxID)
+			}
+			wantRows := rows(src + "-db-1")
+			outputs = append(outputs, s.must("forget", src, "--keep-daily", "1", "--keep-weekly", "0", "--keep-monthly", "0", "--json"))
+			onCopy := s.copyRecords(src, "--from", "offsite")
+			if len(onCopy) != 1 {
+				t.Fatalf("after forget the copy holds %d groups, want 1: %v", len(onCopy), onCopy)
+			}
+			for g := range onCopy {
+				if g == first {
+					t.Fatalf("forget kept the older group %s on the copy", g)
+				}
+			}
+			outputs = append(outputs, s.must("verify", src, "--from", "offsite", "--no-drill"))
+
+			// The host's repository is lost: restore from the copy.
+			if err := os.RemoveAll(filepath.Join(s.dir, "backups")); err != nil {
+				t.Fatal(err)
+			}
+			cp := src + "-back"
+			t.Cleanup(func() { s.remove(cp) })
+			outputs = append(outputs, s.must("restore", src, "--as", cp, "--from", "offsite"))
+			got := tree(t, mountpoint(t, cp+"_files"), true)
+			for p := range got {
+				if _, ok := want[p]; !ok && strings.HasPrefix(p, "files/record-") {
+					delete(got, p) // written by the restored app after its start
+				}
+			}
+			for _, m := range []map[string]entry{want, got} {
+				e := m["files"]
+				e.MTime = 0
+				m["files"] = e
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("files restored from the %s copy differ:\n%s", kind, diff)
+			}
+			if got := rows(cp + "-db-1"); got != wantRows {
+				t.Errorf("records restored from the %s copy: %s, want %s", kind, got, wantRows)
+			}
+
+			// No secret in any output, the journal, or any site file.
+			journal, _ := os.ReadFile(filepath.Join(s.dir, "journal.jsonl"))
+			outputs = append(outputs, string(journal))
+			filepath.Walk(s.dir, func(p string, fi os.FileInfo, err error) error {
+				if err == nil && fi.Mode().IsRegular() && fi.Size() < 1<<20 && !strings.Contains(p, "/cache/") {
+					data, _ := os.ReadFile(p)
+					outputs = append(outputs, p+"\n"+string(data))
+				}
+				return nil
+			})
+			for _, sec := range secretsOf(t, rm, pass) {
+				for _, o := range outputs {
+					if strings.Contains(o, sec) {
+						t.Errorf("a secret of the %s copy appears in:\n%s", kind, tail(o, 2000))
+					}
+				}
+			}
+		})
+	}
+}
+
+// randomFiles writes n MiB of random data into dir.
+func randomFiles(t *testing.T, dir string, n int) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for i := 0; i < n; i++ {
+		rand.Read(buf)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("blob-%03d.bin", i)), buf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestOffsiteFaults cuts copies the way real ones fail: the server killed
+// in the middle of a copy, and the server's disk full. Each gives a clear
+// error in bounded time, no group is shown copied that is not, the next
+// run resumes, and restic check on the copy passes.
+func TestOffsiteFaults(t *testing.T) {
+	needEngine(t)
+	t.Run("server-killed", func(t *testing.T) {
+		for _, kind := range []string{"rest", "sftp"} {
+			t.Run(kind, func(t *testing.T) {
+				rm := startRemote(t, kind)
+				s := newSite(t)
+				s.useCopy(rm, passwordFile(t), 2048)
+				src := uniq("bk-kill-" + kind)
+				s.deploy("demo", src, "DEMO_INTERVAL=3600")
+				randomFiles(t, mountpoint(t, src+"_files"), 48)
+				s.must("backup", src, "--no-copy")
+				done := make(chan result, 1)
+				start := time.Now()
+				go func() { done <- s.run(nil, "backup", "copy", src) }()
+				waitFor(t, "the copy to upload data", func() bool { return countFiles(filepath.Join(rm.repoDir, "data")) > 0 })
+				rm.server.Kill()
+				var r result
+				select {
+				case r = <-done:
+				case <-time.After(4 * time.Minute):
+					t.Fatal("copy to a killed server still runs after 4 min")
+				}
+				t.Logf("copy to a killed %s server ended after %s, exit %d: %s", kind, time.Since(start).Round(time.Second), r.code, tail(r.err, 600))
+				if r.code == 0 {
+					t.Fatalf("copy to a killed server succeeded: %s", r.out)
+				}
+				if !strings.Contains(r.err, "offsite") {
+					t.Errorf("the error does not name the copy: %s", r.err)
+				}
+				for g, recs := range s.copyRecords(src) {
+					for _, rec := range recs {
+						if !rec.Verified.IsZero() {
+							t.Errorf("group %s shown verified on %s after a cut copy", g, rec.Copy)
+						}
+					}
+				}
+				rm.server.Start()
+				s.must("backup", "copy", src)
+				for g, recs := range s.copyRecords(src) {
+					if len(recs) != 1 || recs[0].Verified.IsZero() {
+						t.Errorf("after the resumed copy group %s: %+v, want verified on offsite", g, recs)
+					}
+				}
+				s.must("verify", src, "--from", "offsite", "--no-drill", "--read-data-subset", "100%")
+			})
+		}
+	})
+	t.Run("disk-full", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			testenv.Missing(t, "mounting a small tmpfs needs root")
+		}
+		root := filepath.Join(t.TempDir(), "small")
+		if err := os.Mkdir(root, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=12m,mode=0700", "tmpfs", root).CombinedOutput(); err != nil {
+			t.Fatalf("mount tmpfs: %v: %s", err, out)
+		}
+		t.Cleanup(func() { syscall.Unmount(root, syscall.MNT_DETACH) })
+		sftp := testenv.StartSFTP(t, root)
+		rm := remote{name: "sftp", url: sftp.Repository("clinic"), access: site.Access{SSHConfigFile: sftp.ClientConfig, StallTimeout: "15s"}, server: sftp.Server, repoDir: filepath.Join(root, "clinic")}
+		s := newSite(t)
+		s.useCopy(rm, passwordFile(t), 0)
+		src := uniq("bk-full")
+		s.deploy("demo", src, "DEMO_INTERVAL=3600")
+		randomFiles(t, mountpoint(t, src+"_files"), 24)
+		s.must("backup", src, "--no-copy")
+		start := time.Now()
+		r := s.run(nil, "backup", "copy", src)
+		t.Logf("copy to a full disk ended after %s, exit %d: %s", time.Since(start).Round(time.Second), r.code, tail(r.err, 600))
+		if r.code == 0 {
+			t.Fatalf("copy to a 12 MiB disk succeeded: %s", r.out)
+		}
+		if !strings.Contains(r.err, "no space left") && !strings.Contains(r.err, "quota") && !strings.Contains(r.err, "failure") {
+			t.Errorf("the error does not say the disk is full: %s", r.err)
+		}
+		for g, recs := range s.copyRecords(src) {
+			for _, rec := range recs {
+				if !rec.Verified.IsZero() {
+					t.Errorf("group %s shown verified after a copy to a full disk", g)
+				}
+			}
+		}
+		if out, err := exec.Command("mount", "-o", "remount,size=256m", root).CombinedOutput(); err != nil {
+			t.Fatalf("grow tmpfs: %v: %s", err, out)
+		}
+		s.must("backup", "copy", src)
+		for g, recs := range s.copyRecords(src) {
+			if len(recs) != 1 || recs[0].Verified.IsZero() {
+				t.Errorf("after the resumed copy group %s: %+v, want verified", g, recs)
+			}
+		}
+		s.must("verify", src, "--from", "offsite", "--no-drill", "--read-data-subset", "100%")
+	})
+}
+
+func countFiles(dir string) int {
+	n := 0
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 3 min for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

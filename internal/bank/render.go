@@ -1,0 +1,31 @@
+package bank
+
+import "github.com/compose-spec/compose-go/v2/types"
+
+// Render applies a version to a loaded project the way deploy renders an
+// instance: generated secrets reach compose through their environment
+// variable (SecretEnv), every service gets the version's image (pinned to
+// its digest), and services the entry builds are never pulled. deploy adds
+// its labels on top; `bank lint` checks the result, so that what deploy
+// would hand to compose is what lint judged.
+func Render(p *types.Project, ver Version, model *ComposeModel) {
+	for name := range model.Secrets {
+		s := p.Secrets[name]
+		s.Environment = SecretEnv(name)
+		s.File = ""
+		p.Secrets[name] = s
+	}
+	for name, s := range p.Services {
+		if img, ok := ver.Images[name]; ok {
+			s.Image = img
+			if d, ok := ver.Digests[name]; ok {
+				s.Image = img + "@" + d
+			}
+		}
+		if _, ok := ver.Build[name]; ok {
+			s.Build = nil
+			s.PullPolicy = types.PullPolicyNever
+		}
+		p.Services[name] = s
+	}
+}

@@ -1,0 +1,113 @@
+package fingerprint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/dicom"
+)
+
+// orthancWorkers is how many REST requests run at once.
+const orthancWorkers = 4
+
+// orthancIn fingerprints every DICOM instance Orthanc lists: its ID and
+// the MD5 Orthanc recorded for its file, proven against the stored file
+// (verify-md5 reads it back); /statistics is kept as information. It talks
+// to the REST API at the container's address (dockerbank on the engine's
+// host), with the entry's REST user and the password from its secret.
+func orthancIn(ctx context.Context, e Engine, t Target, id string, s bank.FingerprintSpec, p *Part) error {
+	api, err := OrthancClient(ctx, e, t, id, s)
+	if err != nil {
+		return err
+	}
+	ids, err := api.Instances(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := api.Statistics(ctx)
+	if err != nil {
+		return err
+	}
+	p.Info = map[string]int64{"CountPatients": int64(st.CountPatients), "CountStudies": int64(st.CountStudies),
+		"CountSeries": int64(st.CountSeries), "CountInstances": int64(st.CountInstances)}
+	p.Items = make([]Item, len(ids))
+	jobs := make(chan int)
+	errs := make(chan error, orthancWorkers)
+	var wg sync.WaitGroup
+	for range orthancWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				it, err := orthancItem(ctx, api, ids[i])
+				if err != nil {
+					errs <- err
+					return
+				}
+				p.Items[i] = it
+			}
+		}()
+	}
+	var ferr error
+feed:
+	for i := range ids {
+		select {
+		case jobs <- i:
+		case ferr = <-errs:
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if ferr == nil {
+		select {
+		case ferr = <-errs:
+		default:
+		}
+	}
+	return ferr
+}
+
+// OrthancClient returns a REST client of the Orthanc container id with the
+// credentials a fingerprint spec of kind orthanc names.
+func OrthancClient(ctx context.Context, e Engine, t Target, id string, s bank.FingerprintSpec) (*dicom.Orthanc, error) {
+	addr, err := e.ContainerAddress(ctx, id, s.Port)
+	if err != nil {
+		return nil, err
+	}
+	if t.Secret == nil {
+		return nil, fmt.Errorf("the password secret %s is not at hand", s.PasswordSecret)
+	}
+	pw, err := t.Secret(s.PasswordSecret)
+	if err != nil {
+		return nil, fmt.Errorf("read secret %s: %w", s.PasswordSecret, err)
+	}
+	return &dicom.Orthanc{URL: "http://" + addr, User: s.User, Password: strings.TrimRight(string(pw), "\r\n"),
+		HTTP: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: orthancWorkers}}}, nil
+}
+
+// orthancItem returns one instance's item: "md5:<md5>" when the stored
+// file matches the MD5 in the index, else a digest saying that it does not.
+func orthancItem(ctx context.Context, api *dicom.Orthanc, id string) (Item, error) {
+	var he *dicom.HTTPError
+	md5, err := api.MD5(ctx, id)
+	if errors.As(err, &he) && he.Status == http.StatusNotFound {
+		return Item{ID: id, Digest: "no dicom attachment"}, nil
+	}
+	if err != nil {
+		return Item{}, err
+	}
+	if err := api.VerifyMD5(ctx, id); err != nil {
+		if !errors.As(err, &he) || he.Status == http.StatusUnauthorized {
+			return Item{}, err
+		}
+		return Item{ID: id, Digest: fmt.Sprintf("md5:%s, but the stored file does not match it (verify-md5: HTTP %d)", md5, he.Status)}, nil
+	}
+	return Item{ID: id, Digest: "md5:" + md5}, nil
+}
