@@ -2,7 +2,10 @@
 // layer of the image once, without extracting it, and reports provenance,
 // currency (end-of-life OS and database releases), hardening, user data and
 // secrets baked into any layer (also files that a later layer deleted), and
-// licence limits (products that may not be redistributed).
+// licence limits (products that may not be redistributed). ReadFacts and
+// ReadSaveFacts use the same layer reader to collect what `bank lint`
+// checks entries against: the user, PATH and VOLUMEs of an image and the
+// owner, mode and #! line of its directories, programs and links.
 //
 // The package reads images from a `docker save` tarball, from an engine
 // through the ImageSaver interface it declares (internal/engine implements

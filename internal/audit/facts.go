@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"slices"
@@ -102,7 +104,7 @@ func binDir(dir string) bool {
 // ReadFacts reads the facts of the image src yields.
 func ReadFacts(ctx context.Context, src Source) (*Facts, error) {
 	w := newWalker(0, nil)
-	w.index = true
+	w.index, w.factsOnly = true, true
 	d, err := src.load(ctx, w)
 	if err != nil {
 		return nil, fmt.Errorf("read image facts of %s: %w", src, err)
@@ -118,26 +120,36 @@ func ReadArchiveFacts(ctx context.Context, file string) (map[string]*Facts, erro
 		return nil, fmt.Errorf("open image archive: %w", err)
 	}
 	defer f.Close()
-	w := newWalker(0, nil)
-	w.index = true
-	sc, err := scanSave(ctx, f, w)
+	out, err := ReadSaveFacts(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", file, err)
 	}
+	return out, nil
+}
+
+// ReadSaveFacts reads every image of a `docker save` stream (of one or
+// several images) in one pass, keyed by each of its tags.
+func ReadSaveFacts(ctx context.Context, r io.Reader) (map[string]*Facts, error) {
+	w := newWalker(0, nil)
+	w.index, w.factsOnly = true, true
+	sc, err := scanSave(ctx, r, w)
+	if err != nil {
+		return nil, err
+	}
 	raw, ok := sc.blobs["manifest.json"]
 	if !ok {
-		return nil, fmt.Errorf("read %s: no manifest.json: write the archive with `docker save IMAGE...`", file)
+		return nil, errors.New("no manifest.json: write the archive with `docker save IMAGE...`")
 	}
 	var ms []saveManifest
 	if err := json.Unmarshal(raw, &ms); err != nil {
-		return nil, fmt.Errorf("decode manifest.json of %s: %w", file, err)
+		return nil, fmt.Errorf("decode manifest.json: %w", err)
 	}
 	out := map[string]*Facts{}
 	for _, m := range ms {
 		for _, tag := range m.RepoTags {
 			d, err := assemble(sc.blobs, sc.scans, sc.walkErrs, sc.links, tag)
 			if err != nil {
-				return nil, fmt.Errorf("read %s of %s: %w", tag, file, err)
+				return nil, fmt.Errorf("read %s: %w", tag, err)
 			}
 			facts := factsOf(d)
 			facts.Ref = tag

@@ -90,8 +90,9 @@ type walker struct {
 	buf      []byte
 	gz       *gzip.Reader
 	licences []LicenceRule
-	// index makes walk record the facts ReadFacts returns.
-	index bool
+	// index makes walk record the facts ReadFacts returns; factsOnly
+	// skips the audit rules.
+	index, factsOnly bool
 }
 
 func newWalker(maxScan int, licences []LicenceRule) *walker {
@@ -158,6 +159,21 @@ func (w *walker) walk(r io.Reader) (*layerScan, error) {
 		}
 		if w.index {
 			w.indexHeader(scan, hdr, p, dir)
+			if w.factsOnly {
+				// Facts need the first bytes of indexed files only (a #!
+				// line, passwd and group); the audit rules do not run.
+				if _, ok := scan.index[p]; ok && (hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA) {
+					n := int(min(hdr.Size, int64(w.maxScan)))
+					if p != "etc/passwd" && p != "etc/group" {
+						n = min(n, 256)
+					}
+					if _, err := io.ReadFull(tr, w.buf[:n]); err != nil {
+						return scan, fmt.Errorf("read %s in layer tar: %w", p, err)
+					}
+					w.indexContent(scan, p, w.buf[:n])
+				}
+				continue
+			}
 		}
 		w.checkName(scan, hdr, p, dir, base)
 		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {

@@ -243,24 +243,29 @@ problem is found.`,
 			var all bank.Problems
 			var facts []bank.FactOrigin
 			checked := 0
+			var dirs []string
 			for _, dir := range args {
-				dirs, err := entryDirs(dir)
+				ds, err := entryDirs(dir)
 				if err != nil {
 					return err
 				}
-				for _, d := range dirs {
-					checked++
-					e, err := bank.LintDir(cmd.Context(), d, bank.LintOptions{Facts: src})
-					var ps bank.Problems
-					if errors.As(err, &ps) {
-						all = append(all, ps...)
-					} else if err != nil {
-						return err
-					} else {
-						for _, f := range e.Facts {
-							f.Service = e.ID + "/" + f.Service
-							facts = append(facts, f)
-						}
+				dirs = append(dirs, ds...)
+			}
+			if err := src.prefetch(cmd.Context(), entryImages(dirs)); err != nil {
+				return err
+			}
+			for _, d := range dirs {
+				checked++
+				e, err := bank.LintDir(cmd.Context(), d, bank.LintOptions{Facts: src})
+				var ps bank.Problems
+				if errors.As(err, &ps) {
+					all = append(all, ps...)
+				} else if err != nil {
+					return err
+				} else {
+					for _, f := range e.Facts {
+						f.Service = e.ID + "/" + f.Service
+						facts = append(facts, f)
 					}
 				}
 			}

@@ -4,6 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/dockerbank/dockerbank/internal/audit"
 	"github.com/dockerbank/dockerbank/internal/bank"
@@ -13,6 +19,7 @@ import (
 type imageStore interface {
 	ImageExists(ctx context.Context, ref string) (bool, error)
 	SaveImage(ctx context.Context, ref string) (io.ReadCloser, error)
+	SaveImages(ctx context.Context, refs []string) (io.ReadCloser, error)
 }
 
 // imageFacts reads the facts of images for `bank lint` and `bank show`:
@@ -54,6 +61,78 @@ func (s *imageFacts) ImageFacts(ctx context.Context, ref string) (*bank.ImageFac
 	}
 	s.cache[ref] = out
 	return out, nil
+}
+
+// prefetch reads the facts of every image of refs the engine has in one
+// `docker save`, so that layers shared by several images (a common base)
+// stream once.
+func (s *imageFacts) prefetch(ctx context.Context, refs []string) error {
+	if s.engine == nil {
+		return nil
+	}
+	if s.cache == nil {
+		s.cache = map[string]*bank.ImageFacts{}
+	}
+	var have []string
+	for _, ref := range refs {
+		if _, done := s.cache[ref]; done || s.archive[ref] != nil || slices.Contains(have, ref) {
+			continue
+		}
+		ok, err := s.engine.ImageExists(ctx, ref)
+		if err != nil {
+			return err
+		}
+		if ok {
+			have = append(have, ref)
+		}
+	}
+	if len(have) == 0 {
+		return nil
+	}
+	rc, err := s.engine.SaveImages(ctx, have)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	all, err := audit.ReadSaveFacts(ctx, rc)
+	if err != nil {
+		return fmt.Errorf("read image facts of %s: %w", strings.Join(have, ", "), err)
+	}
+	for _, ref := range have {
+		if f, ok := all[ref]; ok {
+			s.cache[ref] = convertFacts(ref, f, "engine")
+		}
+	}
+	return nil
+}
+
+// entryImages lists the images the versions of the entries in dirs name,
+// read from their entry.yaml files (no validation: lint does that).
+func entryImages(dirs []string) []string {
+	var refs []string
+	for _, d := range dirs {
+		data, err := os.ReadFile(filepath.Join(d, bank.EntryFile))
+		if err != nil {
+			continue
+		}
+		var e struct {
+			Versions []struct {
+				Images map[string]string `yaml:"images"`
+			} `yaml:"versions"`
+		}
+		if yaml.Unmarshal(data, &e) != nil {
+			continue
+		}
+		for _, v := range e.Versions {
+			for _, ref := range v.Images {
+				if !slices.Contains(refs, ref) {
+					refs = append(refs, ref)
+				}
+			}
+		}
+	}
+	slices.Sort(refs)
+	return refs
 }
 
 func convertFacts(ref string, f *audit.Facts, origin string) *bank.ImageFacts {

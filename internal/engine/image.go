@@ -77,6 +77,16 @@ func (e *Engine) RemoveImage(ctx context.Context, ref string) error {
 	return nil
 }
 
+// SaveImages streams several images as one `docker save` tarball, each
+// layer once however many of the images share it.
+func (e *Engine) SaveImages(ctx context.Context, refs []string) (io.ReadCloser, error) {
+	res, err := e.api.ImageSave(ctx, refs)
+	if err != nil {
+		return nil, fmt.Errorf("save images %s: %w", strings.Join(refs, ", "), mapErr(err))
+	}
+	return res, nil
+}
+
 // SaveImage streams an image as a `docker save` tarball.
 func (e *Engine) SaveImage(ctx context.Context, ref string) (io.ReadCloser, error) {
 	res, err := e.api.ImageSave(ctx, []string{ref})
