@@ -163,15 +163,19 @@ func (e *Engine) Exec(ctx context.Context, containerID string, cmd []string, o E
 	if err != nil {
 		return fmt.Errorf("read exec output in %s: %w", containerID, err)
 	}
-	if err := <-inErr; err != nil {
-		return fmt.Errorf("write exec input in %s: %w", containerID, err)
-	}
 	insp, err := e.api.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
 	if err != nil {
 		return fmt.Errorf("inspect exec in %s: %w", containerID, err)
 	}
 	if insp.ExitCode != 0 {
+		// A command that failed may have stopped reading its input while
+		// the caller's reader still blocks (an interactive psql session
+		// that exits on an error): its exit is the error, and the input
+		// copy ends when the caller closes its reader or att is closed.
 		return &ExecError{Container: containerID, Cmd: cmd, ExitCode: insp.ExitCode, Stderr: tail.String()}
+	}
+	if err := <-inErr; err != nil {
+		return fmt.Errorf("write exec input in %s: %w", containerID, err)
 	}
 	return nil
 }
