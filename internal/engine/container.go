@@ -164,6 +164,15 @@ func (e *Engine) Exec(ctx context.Context, containerID string, cmd []string, o E
 		return fmt.Errorf("read exec output in %s: %w", containerID, err)
 	}
 	insp, err := e.api.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
+	// The output can end a moment before the engine records the exit.
+	for deadline := time.Now().Add(5 * time.Second); err == nil && insp.Running && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		insp, err = e.api.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
+	}
 	if err != nil {
 		return fmt.Errorf("inspect exec in %s: %w", containerID, err)
 	}
