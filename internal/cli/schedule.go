@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -127,7 +128,27 @@ func (p protectJobs) Backup(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	_, err = j.Backup(ctx, name, backup.BackupOptions{})
+	if _, err = j.Backup(ctx, name, backup.BackupOptions{}); err != nil {
+		return err
+	}
+	// The new group goes to every off-site copy without a schedule.
+	if cfg, err := j.M.Site.Config(); err != nil || len(cfg.Backup.Copies) == 0 {
+		return err
+	}
+	_, err = j.Copy(ctx, name, backup.CopyOptions{})
+	if errors.Is(err, backup.ErrNoCopies) {
+		return nil
+	}
+	return err
+}
+
+// Copy runs one off-site copy that has a schedule of its own.
+func (p protectJobs) Copy(ctx context.Context, name, copy string) error {
+	j, err := p.job(ctx, "scheduled copy "+copy+" of "+name)
+	if err != nil {
+		return err
+	}
+	_, err = j.Copy(ctx, name, backup.CopyOptions{Copies: []string{copy}, Scheduled: true})
 	return err
 }
 
@@ -149,4 +170,7 @@ func (p protectJobs) Forget(ctx context.Context, name string, k schedule.Keep) e
 	return err
 }
 
-var _ observe.ProtectJobs = protectJobs{}
+var (
+	_ observe.ProtectJobs = protectJobs{}
+	_ observe.CopyJobs    = protectJobs{}
+)

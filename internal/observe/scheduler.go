@@ -29,6 +29,16 @@ type ProtectJobs interface {
 	Forget(ctx context.Context, instance string, keep schedule.Keep) error
 }
 
+// CopyJobs, when the ProtectJobs also implement it, runs the off-site
+// copies that have a schedule of their own (site.yaml backup.copies).
+type CopyJobs interface {
+	// Copy copies the instance's new groups to one off-site copy.
+	Copy(ctx context.Context, instance, copy string) error
+}
+
+// JobCopy is the job name of a scheduled off-site copy.
+const JobCopy = "copy"
+
 // Scheduler runs each instance's backups and restore drills when its
 // protect policy says they are due, one job at a time. What ran last is
 // read from the site (the instance record's lastBackup, the drill result
@@ -239,8 +249,58 @@ func (s *Scheduler) RunDue(ctx context.Context) ([]Ran, error) {
 		if ctx.Err() == nil && due(p.NextDrill, s.now()) {
 			ran = append(ran, Ran{p.Instance, JobDrill, s.runDrill(ctx, p)})
 		}
+		ran = append(ran, s.runCopies(ctx, p)...)
 	}
 	return ran, nil
+}
+
+// runCopies runs the scheduled off-site copies of an instance that are
+// due: a copy is due by its schedule after its newest copy (or, before
+// the first, after the instance's first backup).
+func (s *Scheduler) runCopies(ctx context.Context, p Plan) []Ran {
+	cj, ok := s.Jobs.(CopyJobs)
+	if !ok || p.LastBackup.IsZero() || ctx.Err() != nil {
+		return nil
+	}
+	cfg, err := s.Site.Config()
+	if err != nil {
+		return nil
+	}
+	recs, err := s.Site.Copies()
+	if err != nil {
+		return nil
+	}
+	var ran []Ran
+	for i, cc := range cfg.Backup.Copies {
+		if cc.Schedule == "" {
+			continue
+		}
+		spec, err := schedule.Parse(cc.Schedule)
+		if err != nil {
+			continue
+		}
+		name := cc.CopyName(i)
+		var last time.Time
+		for _, r := range recs {
+			if r.Instance == p.Instance && r.Copy == name && r.Copied.After(last) {
+				last = r.Copied
+			}
+		}
+		next := spec.Next(schedule.Run{Last: last, Since: p.LastBackup, Failed: s.lastFailed(JobCopy+"-"+name, p.Instance)})
+		if !due(next, s.now()) {
+			continue
+		}
+		start := s.now()
+		err = cj.Copy(ctx, p.Instance, name)
+		if err != nil {
+			s.fail(JobCopy+"-"+name, p.Instance, start)
+			err = s.journal(p.Instance, "failed", "copy "+name+" failed: "+err.Error(), err)
+		} else {
+			err = s.journal(p.Instance, "ok", "copy "+name+" ok (schedule "+cc.Schedule+")", nil)
+		}
+		ran = append(ran, Ran{p.Instance, JobCopy, err})
+	}
+	return ran
 }
 
 func due(next, now time.Time) bool { return !next.IsZero() && !next.After(now) }

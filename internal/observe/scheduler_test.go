@@ -177,3 +177,53 @@ func TestSchedulerBadPolicyIsNotRun(t *testing.T) {
 		t.Errorf("ran %v, plans %+v; want nothing run and the policy error shown", jobs.ran, plans)
 	}
 }
+
+// copyJobs adds scheduled off-site copies to fakeJobs.
+type copyJobs struct {
+	*fakeJobs
+}
+
+func (c copyJobs) Copy(_ context.Context, name, copy string) error {
+	c.ran = append(c.ran, "copy "+copy+" "+name)
+	return c.s.UpdateCopies([]site.CopyRecord{{Instance: name, Group: "g", Copy: copy, Copied: *c.now, Verified: *c.now}}, name, copy, nil)
+}
+
+// A copy with a schedule of its own runs when due after the instance's
+// first backup, then by its schedule; copies without one are the
+// backup job's.
+func TestSchedulerRunsScheduledCopies(t *testing.T) {
+	s, err := site.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass := filepath.Join(t.TempDir(), "p")
+	os.WriteFile(pass, []byte("x"), 0o600)
+	cfg := "apiVersion: dockerbank/v1\nbackup:\n  copies:\n    - {name: night, repository: 'sftp:offsite:/srv/r', passwordFile: " + pass + ", schedule: 'daily 04:00'}\n    - {name: each, repository: 'sftp:offsite:/srv/e', passwordFile: " + pass + "}\n"
+	if err := os.WriteFile(filepath.Join(s.Dir, site.ConfigFile), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)
+	if err := s.Save(&site.Instance{Name: "a", Entry: "demo", Created: t0, Changed: t0, LastBackup: t0}); err != nil {
+		t.Fatal(err)
+	}
+	now := t0
+	jobs := copyJobs{&fakeJobs{s: s, now: &now}}
+	sch := &Scheduler{Site: s, Jobs: jobs, Now: func() time.Time { return now }}
+	var got []string
+	for _, h := range []int{2, 5, 6, 29} {
+		now = t0.Add(time.Duration(h) * time.Hour)
+		ran, err := sch.RunDue(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range ran {
+			if r.Job == JobCopy {
+				got = append(got, fmt.Sprintf("%dh %s %v", h, r.Instance, r.Err))
+			}
+		}
+	}
+	// 04:00 passes between 02:00 and 05:00, and again before 29h (05:00 next day).
+	if d := cmp.Diff([]string{"5h a <nil>", "29h a <nil>"}, got); d != "" {
+		t.Errorf("scheduled copies (-want +got):\n%s", d)
+	}
+}

@@ -76,7 +76,7 @@ func Main(m *testing.M) {
 		code = 1
 	}
 	if hc != nil {
-		problems := hc.Finish(3 * time.Minute)
+		problems := hc.Finish(time.Minute)
 		for _, p := range problems {
 			fmt.Fprintf(os.Stderr, "host check: %s\n", p)
 		}

@@ -1,0 +1,173 @@
+// Package offsite_test is bench/offsite: the cost of off-site copies over
+// real servers on loopback (run by run.sh, not by `go test ./...`).
+package offsite_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/dockerbank/dockerbank/internal/site"
+	"github.com/dockerbank/dockerbank/internal/testenv"
+)
+
+func TestOffsiteBench(t *testing.T) {
+	if os.Getenv("DOCKERBANK_BENCH_OFFSITE") != "1" {
+		t.Skip("a benchmark: run bench/offsite/run.sh")
+	}
+	testenv.RequireImages(t, "dockerbank/postgres:15", "dockerbank/busybox:1.36")
+	root := testenv.RepoRoot(t)
+	mb := 256
+	if v, err := strconv.Atoi(os.Getenv("BENCH_MB")); err == nil && v > 0 {
+		mb = v
+	}
+	work := t.TempDir()
+	bin := filepath.Join(work, "dockerbank")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/dockerbank").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v: %s", err, out)
+	}
+	siteDir := filepath.Join(work, "site")
+	env := append(os.Environ(), "DOCKERBANK_HOME="+siteDir, "DOCKERBANK_BANKS="+filepath.Join(root, "bench/backup/bank"))
+	run := func(args ...string) (string, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("dockerbank %s: %v\n%s\n%s", strings.Join(args, " "), err, out.String(), errb.String())
+		}
+		return out.String(), time.Since(start)
+	}
+	passFile := func(name string) string {
+		p := filepath.Join(work, name+".pass")
+		os.WriteFile(p, []byte(rand.Text()+rand.Text()+"\n"), 0o600)
+		return p
+	}
+	sftp := testenv.StartSFTP(t, "")
+	rest := testenv.StartREST(t)
+	s3 := testenv.StartS3(t)
+	if err := os.MkdirAll(siteDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := site.Config{APIVersion: "dockerbank/v1"}
+	cfg.Backup.Copies = []site.CopyConfig{
+		{Name: "sftp", Repository: sftp.Repository("bench"), PasswordFile: passFile("sftp"), Access: site.Access{SSHConfigFile: sftp.ClientConfig}},
+		{Name: "rest", Repository: rest.Repository("bench"), PasswordFile: passFile("rest"), Access: site.Access{CredentialsFile: rest.CredentialsFile, CACertFile: rest.CACert}},
+		{Name: "s3", Repository: s3.Repository("bench"), PasswordFile: passFile("s3"), Access: site.Access{CredentialsFile: s3.CredentialsFile}},
+	}
+	data, _ := yaml.Marshal(cfg)
+	if err := os.WriteFile(filepath.Join(siteDir, "site.yaml"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inst := fmt.Sprintf("offbench-%04x", os.Getpid()&0xffff)
+	run("deploy", "bkbench", "--name", inst, "-q")
+	t.Cleanup(func() {
+		c := exec.Command(bin, "rm", inst, "--purge-data", "--confirm", inst, "--force", "-q")
+		c.Env = env
+		c.Run()
+	})
+	mp, err := exec.Command("docker", "volume", "inspect", "-f", "{{.Mountpoint}}", inst+"_data").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol := strings.TrimSpace(string(mp))
+	var files []string
+	buf := make([]byte, 1<<20)
+	for i := 0; i < mb/2; i++ {
+		rand.Read(buf)
+		p := filepath.Join(vol, fmt.Sprintf("random-%04d.bin", i))
+		os.WriteFile(p, buf, 0o644)
+		files = append(files, p)
+	}
+	text := bytes.Repeat([]byte("patient 000000 visit record, lab values and notes\n"), 64<<10/51)
+	for i := 0; i < mb*16/2; i++ {
+		p := filepath.Join(vol, fmt.Sprintf("text-%05d.txt", i))
+		copy(text, fmt.Sprintf("patient %06d", i))
+		os.WriteFile(p, text, 0o644)
+		files = append(files, p)
+	}
+	load := func() string {
+		b, _ := os.ReadFile("/proc/loadavg")
+		return strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	type copyRes struct {
+		Copy    string  `json:"copy"`
+		Bytes   int64   `json:"bytesSent"`
+		Seconds float64 `json:"seconds"`
+	}
+	copyTo := func(name string) (copyRes, time.Duration) {
+		out, d := run("backup", "copy", inst, "--to", name, "--json", "-q")
+		var rs []copyRes
+		if err := json.Unmarshal([]byte(out), &rs); err != nil || len(rs) != 1 {
+			t.Fatalf("copy --json: %v: %s", err, out)
+		}
+		return rs[0], d
+	}
+	var lines []string
+	add := func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }
+	add("bench/offsite: %d files, %d MiB in one volume; load average at start %s (machine shared with other work)", len(files), mb, load())
+	add("")
+	_, tLocal := run("backup", inst, "--no-copy", "-q")
+	add("| step | local backup | sftp copy | rest copy | s3 copy |")
+	add("|---|---|---|---|---|")
+	first := map[string]copyRes{}
+	firstD := map[string]time.Duration{}
+	for _, n := range []string{"sftp", "rest", "s3"} {
+		first[n], firstD[n] = copyTo(n)
+	}
+	add("| first backup, then a copy to each (s) | %.1f | %.1f (x%.2f of the backup) | %.1f (x%.2f) | %.1f (x%.2f) |", tLocal.Seconds(),
+		firstD["sftp"].Seconds(), firstD["sftp"].Seconds()/tLocal.Seconds(), firstD["rest"].Seconds(), firstD["rest"].Seconds()/tLocal.Seconds(),
+		firstD["s3"].Seconds(), firstD["s3"].Seconds()/tLocal.Seconds())
+	add("| backup + copy (s) | %.1f | %.1f | %.1f | %.1f |", tLocal.Seconds(), (tLocal + firstD["sftp"]).Seconds(), (tLocal + firstD["rest"]).Seconds(), (tLocal + firstD["s3"]).Seconds())
+	// 1% of the files change.
+	for i := 0; i < len(files); i += 100 {
+		rand.Read(buf[:64<<10])
+		os.WriteFile(files[i], buf[:64<<10], 0o644)
+	}
+	_, tLocal2 := run("backup", inst, "--no-copy", "-q")
+	second := map[string]copyRes{}
+	secondD := map[string]time.Duration{}
+	for _, n := range []string{"sftp", "rest", "s3"} {
+		second[n], secondD[n] = copyTo(n)
+	}
+	add("| after 1%% of the files changed (s) | %.1f | %.1f (%.0f%% of the first copy) | %.1f (%.0f%%) | %.1f (%.0f%%) |", tLocal2.Seconds(),
+		secondD["sftp"].Seconds(), 100*secondD["sftp"].Seconds()/firstD["sftp"].Seconds(),
+		secondD["rest"].Seconds(), 100*secondD["rest"].Seconds()/firstD["rest"].Seconds(),
+		secondD["s3"].Seconds(), 100*secondD["s3"].Seconds()/firstD["s3"].Seconds())
+	add("| bytes restic copy wrote (temporary packs and network), first / after 1%% (MiB) | - | %.1f / %.1f (%.0f%%) | %.1f / %.1f (%.0f%%) | %.1f / %.1f (%.0f%%) |",
+		mib(first["sftp"].Bytes), mib(second["sftp"].Bytes), pct(second["sftp"].Bytes, first["sftp"].Bytes),
+		mib(first["rest"].Bytes), mib(second["rest"].Bytes), pct(second["rest"].Bytes, first["rest"].Bytes),
+		mib(first["s3"].Bytes), mib(second["s3"].Bytes), pct(second["s3"].Bytes, first["s3"].Bytes))
+	add("")
+	add("load average at the end %s", load())
+	for _, l := range lines {
+		t.Log("RESULT: " + l)
+		fmt.Println("RESULT: " + l)
+	}
+	for _, n := range []string{"sftp", "rest", "s3"} {
+		if second[n].Bytes*4 > first[n].Bytes {
+			t.Errorf("the copy to %s after 1%% changed sent %d bytes, more than 25%% of the first copy's %d", n, second[n].Bytes, first[n].Bytes)
+		}
+	}
+}
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
+func pct(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return 100 * float64(a) / float64(b)
+}
