@@ -325,7 +325,7 @@ func humanBytes(n int64) string {
 func (a *app) gcCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:     "gc",
-		Short:   "Remove temp and cache volumes of removed instances (never user data)",
+		Short:   "Remove temp and cache volumes of removed instances and pristine anonymous volumes left behind (never user data)",
 		GroupID: "instances",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -62,15 +62,38 @@ func uniqueName(prefix string) string {
 	return prefix + "-" + strings.ToLower(rand.Text()[:6])
 }
 
-// cleanup removes an instance with its data at the end of a test.
+// cleanup removes an instance with its data at the end of a test, and
+// the anonymous volumes its containers had (should rm leave any).
 func (h *harness) cleanup(name string) {
 	h.t.Cleanup(func() {
+		anon := anonymousVolumes(h.t, name)
 		h.run("rm", name, "--purge-data", "--confirm", name, "--force")
+		for _, v := range anon {
+			exec.Command("docker", "volume", "rm", v).Run()
+		}
 		out, _ := exec.Command("docker", "volume", "ls", "-q", "--filter", "label=org.dockerbank.instance="+name).Output()
 		for _, v := range strings.Fields(string(out)) {
 			exec.Command("docker", "volume", "rm", "-f", v).Run()
 		}
 	})
+}
+
+// anonymousVolumes lists the anonymous volumes (64-hex names) mounted by
+// the containers of an instance.
+func anonymousVolumes(t *testing.T, instance string) []string {
+	ids, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=com.docker.compose.project="+instance).Output()
+	if len(strings.TrimSpace(string(ids))) == 0 {
+		return nil
+	}
+	args := append([]string{"inspect", "--format", `{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}`}, strings.Fields(string(ids))...)
+	out, _ := exec.Command("docker", args...).Output()
+	var anon []string
+	for _, v := range strings.Fields(string(out)) {
+		if len(v) == 64 && strings.Trim(v, "0123456789abcdef") == "" {
+			anon = append(anon, v)
+		}
+	}
+	return anon
 }
 
 func docker(t *testing.T, args ...string) string {

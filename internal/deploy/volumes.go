@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
@@ -71,8 +72,10 @@ func (m *Manager) Volumes(ctx context.Context, orphanedOnly bool) ([]VolumeInfo,
 	return out, nil
 }
 
-// GC removes the temp and cache volumes of removed instances. It never
-// removes userdata or config volumes, nor anonymous ones.
+// GC removes the temp and cache volumes of removed instances, and the
+// anonymous volumes earlier versions left that provably hold nothing
+// written by anyone (see pristineAnonymous). It never removes userdata or
+// config volumes, nor other anonymous ones.
 func (m *Manager) GC(ctx context.Context) ([]string, error) {
 	var removed []string
 	err := m.locked(ctx, func() error {
@@ -89,6 +92,29 @@ func (m *Manager) GC(ctx context.Context) ([]string, error) {
 				return m.finish("", err, "")
 			}
 			removed = append(removed, v.Name)
+		}
+		var images []string
+		if m.Bank != nil {
+			for _, e := range m.Bank.List() {
+				for _, v := range e.Versions {
+					for _, img := range v.Images {
+						if !slices.Contains(images, img) {
+							images = append(images, img)
+						}
+					}
+				}
+			}
+		}
+		anon, err := m.pristineAnonymous(ctx, vols, images)
+		if err != nil {
+			return m.finish("", err, "")
+		}
+		for _, v := range anon {
+			m.step("remove anonymous volume %s: unused, and holds only what an image of the bank put there", v)
+			if err := m.Engine.RemoveVolume(ctx, v); err != nil {
+				return m.finish("", err, "")
+			}
+			removed = append(removed, v)
 		}
 		return m.finish("", nil, "gc removed "+joinOrNone(removed))
 	})

@@ -57,10 +57,11 @@ func (e *Engine) CreateHelper(ctx context.Context, o HelperOptions) (string, err
 	return res.ID, nil
 }
 
-// RemoveContainer removes a container, killing it if it runs. Anonymous
-// volumes are not removed.
+// RemoveContainer removes a container, killing it if it runs, with its
+// anonymous volumes (an image's VOLUME; named volumes stay), like
+// `docker rm -fv`.
 func (e *Engine) RemoveContainer(ctx context.Context, id string) error {
-	if _, err := e.api.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil {
+	if _, err := e.api.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, mapErr(err))
 	}
 	return nil

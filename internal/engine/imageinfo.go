@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sort"
 )
 
 // ImageLabels returns the labels of an image (its config's Labels).
@@ -18,4 +19,20 @@ func (e *Engine) ImageLabels(ctx context.Context, ref string) (map[string]string
 		}
 	}
 	return labels, nil
+}
+
+// ImageVolumes returns the paths an image declares as VOLUME.
+func (e *Engine) ImageVolumes(ctx context.Context, ref string) ([]string, error) {
+	res, err := e.api.ImageInspect(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("inspect image %s: %w", ref, mapErr(err))
+	}
+	var out []string
+	if res.Config != nil {
+		for p := range res.Config.Volumes {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }

@@ -2,13 +2,17 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/compose/v5/pkg/api"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
 )
 
 // LoadOptions names a compose project on disk.
@@ -93,14 +97,64 @@ func (e *Engine) Recreate(ctx context.Context, p *types.Project, o UpOptions) er
 	return nil
 }
 
-// Down removes the project's containers and networks. Volumes are kept,
-// always: removing user data is never a side effect of down.
+// Down removes the project's containers and networks. Named volumes are
+// kept, always: removing user data is never a side effect of down. The
+// anonymous volumes of the containers (an image's VOLUME that the project
+// maps to no named volume) go with their containers, like `docker rm -v`:
+// compose never attaches them to a container again, so they would only be
+// left behind unlabelled.
 func (e *Engine) Down(ctx context.Context, project string, timeout time.Duration) error {
-	err := e.compose.Down(ctx, project, api.DownOptions{RemoveOrphans: true, Timeout: &timeout, Volumes: false})
+	anon, err := e.anonymousVolumesOf(ctx, map[string]string{LabelProject: project})
 	if err != nil {
 		return fmt.Errorf("compose down %s: %w", project, err)
 	}
-	return nil
+	if err := e.compose.Down(ctx, project, api.DownOptions{RemoveOrphans: true, Timeout: &timeout, Volumes: false}); err != nil {
+		return fmt.Errorf("compose down %s: %w", project, err)
+	}
+	var errs []error
+	for _, v := range anon {
+		if _, err := e.api.VolumeRemove(ctx, v, client.VolumeRemoveOptions{}); err != nil && !errors.Is(mapErr(err), ErrNotFound) {
+			errs = append(errs, fmt.Errorf("remove anonymous volume %s: %w", v, mapErr(err)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var anonymousName = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// AnonymousVolume says whether a volume is anonymous: a 64-hex name the
+// engine chose, and no compose volume label (compose names its volumes).
+func AnonymousVolume(name string, labels map[string]string) bool {
+	return anonymousName.MatchString(name) && labels[LabelVolume] == ""
+}
+
+// anonymousVolumesOf lists the anonymous volumes mounted by the containers
+// with the given labels.
+func (e *Engine) anonymousVolumesOf(ctx context.Context, labels map[string]string) ([]string, error) {
+	f := client.Filters{}
+	for k, v := range labels {
+		f.Add("label", k+"="+v)
+	}
+	res, err := e.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	var out []string
+	for _, c := range res.Items {
+		for _, m := range c.Mounts {
+			if m.Type != mount.TypeVolume || !anonymousName.MatchString(m.Name) {
+				continue
+			}
+			v, err := e.api.VolumeInspect(ctx, m.Name, client.VolumeInspectOptions{})
+			if err != nil {
+				continue // gone already
+			}
+			if AnonymousVolume(v.Volume.Name, v.Volume.Labels) {
+				out = append(out, m.Name)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Stop stops the project's containers without removing them.
