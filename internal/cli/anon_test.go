@@ -8,11 +8,11 @@ import (
 	"testing"
 )
 
-// TestNoAnonymousVolumesLeft: the demo app's image declares VOLUME
-// /var/lib/postgresql/data (from its PostgreSQL base) that the entry maps
-// to no named volume, so each app container gets an anonymous volume. After
-// an upgrade, a rollback, a down and an rm of the instance, none of them
-// is left on the engine.
+// TestNoAnonymousVolumesLeft: after an upgrade, a rollback, a down and an
+// rm of a demo instance, no anonymous volume of it is left on the engine.
+// (The demo app's image declares VOLUME /var/lib/postgresql/data from its
+// PostgreSQL base; the entry now maps it to a named volume, so the engine
+// test TestDownRemovesAnonymousVolumes keeps an unmapped VOLUME.)
 func TestNoAnonymousVolumesLeft(t *testing.T) {
 	h := newHarness(t)
 	name := uniqueName("anon")
@@ -25,9 +25,6 @@ func TestNoAnonymousVolumesLeft(t *testing.T) {
 	}
 	h.ok("deploy", "demo", "--name", name, "--version", "1.0")
 	record()
-	if len(seen) == 0 {
-		t.Fatal("fixture: the demo app has no anonymous volume")
-	}
 	h.ok("upgrade", name, "--to", "2.0", "--no-backup")
 	record()
 	h.ok("rollback", name)
