@@ -19,10 +19,12 @@ import (
 	"github.com/dockerbank/dockerbank/internal/heal"
 	"github.com/dockerbank/dockerbank/internal/observe"
 	"github.com/dockerbank/dockerbank/internal/site"
+	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
 // TestServeHeals runs `dockerbank serve` (in-process, short heal policy
-// windows) against a demo instance on the real engine and shows:
+// windows) against a demo instance on a real engine (a private dockerd)
+// and shows:
 //   - the app made unhealthy (its health file removed) is restarted within
 //     the policy's window, once, and is healthy again;
 //   - nothing is restarted while a backup holds the site lock (its quiesce
@@ -35,6 +37,12 @@ import (
 //     metrics.
 func TestServeHeals(t *testing.T) {
 	h := newHarness(t)
+	// A private engine (testenv.SharedEngine): the healer restarts and
+	// recreates containers, which must never be a user's, and the test
+	// must not depend on what the shared engine has left (its default
+	// address pools ran out on a loaded machine).
+	d := testenv.SharedEngine(t, "dockerbank/postgres:15", "dockerbank/busybox:1.36")
+	t.Setenv("DOCKER_HOST", "unix://"+d.Socket)
 	name := uniqueName("w6-heal")
 	h.cleanup(name)
 	// One record at the start only: the app touches its health file after

@@ -279,11 +279,16 @@ func apiCall(ctx context.Context, sock, method, path string, body io.Reader) ([]
 // MainSocket is the unix socket of the engine the tests otherwise use
 // (DOCKER_HOST when it is unix://, else /var/run/docker.sock).
 func MainSocket() string {
+	if mainSocket != "" {
+		return mainSocket // fixed by Main, before a test points DOCKER_HOST elsewhere
+	}
 	if h := os.Getenv("DOCKER_HOST"); strings.HasPrefix(h, "unix://") {
 		return strings.TrimPrefix(h, "unix://")
 	}
 	return "/var/run/docker.sock"
 }
+
+var mainSocket string
 
 // LoadImages copies images from the main engine into the private one
 // through the engines' APIs (GET /images/get, POST /images/load: docker

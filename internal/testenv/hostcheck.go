@@ -24,8 +24,9 @@ const SinceEnv = "DOCKERBANK_TEST_SINCE"
 // HostCheck records the health of the containers that ran on the main
 // engine before the tests (a user's instances: the tests did not create
 // them) and checks them again during and after the tests: a container that
-// was healthy must not turn unhealthy or stop (one that vanishes is noted:
-// on a shared engine its owner may remove it), and a container of a
+// was healthy must not turn unhealthy, and must run, healthy, at the end
+// (one stopped for a while or removed is noted: on a shared engine its
+// owner may stop it for a backup, or remove it), and a container of a
 // compose project that resolved its project's service names before must
 // still resolve them after (the breakage `docker swarm init/leave` caused).
 // Name resolution is checked with `getent hosts SERVICE` (or nslookup)
@@ -37,6 +38,7 @@ type HostCheck struct {
 	resolves map[string][]string // container id -> service names it resolved before
 	problems []string
 	gone     []string
+	stopped  []string
 	samples  int
 	stop     chan struct{}
 	done     chan struct{}
@@ -135,6 +137,13 @@ func (h *HostCheck) sample(ctx context.Context, final bool) []string {
 			if !contains(h.gone, b.Name) {
 				h.gone = append(h.gone, b.Name)
 				fmt.Fprintf(os.Stderr, "host check: note: container %s (%.12s), healthy before the tests, was removed while they ran\n", b.Name, id)
+			}
+		case c.State != "running" && !final:
+			// Stopped for a while (its owner's backup quiesce, a restart):
+			// a note; it must run, healthy, at the end.
+			if !contains(h.stopped, b.Name) {
+				h.stopped = append(h.stopped, b.Name)
+				fmt.Fprintf(os.Stderr, "host check: note: container %s, healthy before the tests, was %s while they ran\n", b.Name, c.State)
 			}
 		case c.State != "running":
 			bad = append(bad, fmt.Sprintf("container %s, healthy before the tests, is %s", b.Name, c.State))

@@ -63,6 +63,7 @@ func pkgName() string {
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 func Main(m *testing.M) {
 	flag.Parse()
+	mainSocket = MainSocket()
 	shared.Lock()
 	shared.main = true
 	shared.Unlock()
