@@ -33,7 +33,9 @@ func TestOffsiteBench(t *testing.T) {
 	}
 	work := t.TempDir()
 	bin := filepath.Join(work, "dockerbank")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/dockerbank").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", bin, "./cmd/dockerbank")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v: %s", err, out)
 	}
 	siteDir := filepath.Join(work, "site")
