@@ -152,10 +152,16 @@ func (j *Job) copyTo(ctx context.Context, src *Restic, t CopyTarget, instance st
 		return res, err
 	}
 	j.tune(dst)
-	var sent int64
+	// Written counts per restic run; a copy is two runs (members, then
+	// the manifest).
+	var sent, base, last int64
 	dst.OnTransfer = func(tr Transfer) {
 		if tr.Op == "copy" {
-			sent = tr.Written
+			if tr.Written < last {
+				base += last
+			}
+			last = tr.Written
+			sent = base + last
 		}
 		if j.OnTransfer != nil {
 			j.OnTransfer(t.Name, tr)
