@@ -26,8 +26,8 @@ func TestCompareFilesAcceptsDumpRounding(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			want := []FileRecord{{Path: "f", Type: "file", MTime: orig}}
-			got := []FileRecord{{Path: "f", Type: "file", MTime: tc.got}}
+			want := []FileRecord{{Path: "f", Type: "file", MTime: orig, SHA256: "x"}}
+			got := []FileRecord{{Path: "f", Type: "file", MTime: tc.got, SHA256: "x"}}
 			diffs := compareFiles(want, got)
 			if tc.same && len(diffs) > 0 {
 				t.Errorf("mtime %s vs %s: %v", tc.got.Format(time.RFC3339Nano), orig.Format(time.RFC3339Nano), diffs)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -64,12 +65,22 @@ func TestCompareFiles(t *testing.T) {
 		{"owner", []FileRecord{{Path: "a", Type: "file", Mode: 0o640, UID: 0, GID: 2, SHA256: "x"}}, 1},
 		{"mode", []FileRecord{{Path: "a", Type: "file", Mode: 0o644, UID: 1, GID: 2, SHA256: "x"}}, 1},
 		{"missing and extra", []FileRecord{{Path: "b", Type: "file"}}, 2},
+		{"mtime", []FileRecord{{Path: "a", Type: "file", Mode: 0o640, UID: 1, GID: 2, SHA256: "x", MTime: time.Unix(5, 0)}}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if d := compareFiles(base, tc.got); len(d) != tc.n {
 				t.Errorf("differences %q, want %d", d, tc.n)
 			}
 		})
+	}
+	// A file that changed while a live capture read it has no digest in
+	// the index: its content and time are whatever restic read.
+	volatile := []FileRecord{{Path: "log", Type: "file", Mode: 0o640, MTime: time.Unix(1, 0)}}
+	if d := compareFiles(volatile, []FileRecord{{Path: "log", Type: "file", Mode: 0o640, MTime: time.Unix(2, 0), SHA256: "z"}}); len(d) != 0 {
+		t.Errorf("volatile file: %q", d)
+	}
+	if d := compareFiles(volatile, []FileRecord{{Path: "log", Type: "file", Mode: 0o600}}); len(d) != 1 {
+		t.Errorf("volatile file with another mode: %q, want one difference", d)
 	}
 }
 
