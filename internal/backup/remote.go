@@ -462,10 +462,16 @@ func procIO(pid int) (rd, wr int64, ok bool) {
 	return rd, wr, true
 }
 
-func (r *Restic) stallError(op string, err error) error {
+func (r *Restic) stallError(op string, err error, stderr string) error {
 	if !errors.Is(err, errStallCause) {
 		return nil
 	}
-	return fmt.Errorf("restic %s on %s: %w: no data moved for %s (network cut, or the server stopped answering); restic was stopped, nothing was recorded as done; check the connection and run the command again (it resumes)",
-		op, r.Repository, ErrStalled, r.StallTimeout)
+	// restic retries a failing write silently but for a line on stderr:
+	// its last one says why (a full disk: "failure", "no space left").
+	why := ""
+	if msg := strings.TrimSpace(r.scrub(stderr)); msg != "" {
+		why = "; restic's last words: " + lastLines(msg, 2)
+	}
+	return fmt.Errorf("restic %s on %s: %w: no data moved for %s (network cut, the server stopped answering, or its disk is full)%s; restic was stopped, nothing was recorded as done; check the connection and the server, then run the command again (it resumes)",
+		op, r.Repository, ErrStalled, r.StallTimeout, why)
 }

@@ -125,7 +125,7 @@ func (r *Restic) runEnv(ctx context.Context, stdin io.Reader, env []string, args
 }
 
 func (r *Restic) wrap(op string, err error, stderr string) error {
-	if serr := r.stallError(op, err); serr != nil {
+	if serr := r.stallError(op, err, stderr); serr != nil {
 		return serr
 	}
 	msg := r.scrub(strings.TrimSpace(stderr))
