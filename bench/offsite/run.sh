@@ -15,5 +15,5 @@ DOCKERBANK_BENCH_OFFSITE=1 go test -count=1 -timeout 60m -run TestOffsiteBench -
 	tail -50 /tmp/offsite-bench.$$.log >&2
 	exit 1
 }
-sed -n 's/^.*RESULT: //p' /tmp/offsite-bench.$$.log >"$OUT"
+sed -n 's/^RESULT: //p' /tmp/offsite-bench.$$.log >"$OUT"
 rm -f /tmp/offsite-bench.$$.log
