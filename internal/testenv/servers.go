@@ -57,6 +57,9 @@ func (f FileText) String() string {
 
 func startServer(t testing.TB, name string, port int, dir string, env []string, argv ...string) *Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test with a real server (-short)")
+	}
 	s := &Server{Name: name, Port: port, Dir: dir, argv: argv, env: env, t: t, Log: FileText(filepath.Join(dir, name+".log"))}
 	s.Start()
 	t.Cleanup(s.Kill)
