@@ -274,9 +274,18 @@ func TestOffsiteFaults(t *testing.T) {
 			t.Fatalf("copy to a 12 MiB disk succeeded: %s", r.out)
 		}
 		// OpenSSH's sftp server answers a full disk with SSH_FX_FAILURE,
-		// which restic retries: the stall ends the run and quotes restic.
-		if low := strings.ToLower(r.err); !strings.Contains(low, "no space left") && !strings.Contains(low, "failure") {
-			t.Errorf("the error does not say the disk is full: %s", r.err)
+		// which restic retries: the stall ends the run and quotes restic's
+		// last retry message. Whether restic has printed one before the
+		// stall timeout depends on its backoff and the machine's load (a
+		// CI run saw the stall first), so the stall's own message counts
+		// as the clear, bounded error too.
+		low := strings.ToLower(r.err)
+		switch {
+		case strings.Contains(low, "no space left"), strings.Contains(low, "failure"):
+		case strings.Contains(low, "stopped answering"):
+			t.Logf("the stall ended the copy before restic reported the full disk")
+		default:
+			t.Errorf("the error says neither that the disk is full nor that the copy stalled: %s", r.err)
 		}
 		for g, recs := range s.copyRecords(src) {
 			for _, rec := range recs {
