@@ -64,7 +64,8 @@ func TestExportK8s(t *testing.T) {
 
 // TestExportRefusesLossy exports an entry whose compose file uses keys
 // Kubernetes cannot express: exit 6 naming service and key, unless
-// --allow-lossy.
+// --allow-lossy. (A privileged service served here before; bank
+// validation now refuses such an entry outright, as `dockerbank lint` does.)
 func TestExportRefusesLossy(t *testing.T) {
 	bankDir := t.TempDir()
 	entry := filepath.Join(bankDir, "lossy")
@@ -73,7 +74,7 @@ func TestExportRefusesLossy(t *testing.T) {
 	}
 	writeFile(t, entry, "entry.yaml", `apiVersion: dockerbank/v1
 id: lossy
-title: An entry with a privileged service
+title: An entry with a restart policy Kubernetes has no form for
 domain: test
 description: test entry
 upstream: https://example.org
@@ -89,16 +90,16 @@ curation: {reviewedBy: test, reviewedOn: 2026-11-26}
 	writeFile(t, entry, "compose.yaml", `services:
   app:
     image: busybox:1.36
-    privileged: true
+    restart: on-failure
     command: [sleep, infinity]
     x-dockerbank: {role: app}
 `)
 	r := runExport(t, bankDir, "lossy", "--out", filepath.Join(t.TempDir(), "o"))
-	if r.code != ExitRefused || !strings.Contains(r.err, "app: privileged") {
-		t.Fatalf("exit %d, want %d naming app: privileged:\n%s", r.code, ExitRefused, r.err)
+	if r.code != ExitRefused || !strings.Contains(r.err, "app: restart") {
+		t.Fatalf("exit %d, want %d naming app: restart:\n%s", r.code, ExitRefused, r.err)
 	}
 	r = runExport(t, bankDir, "lossy", "--allow-lossy", "--out", filepath.Join(t.TempDir(), "o"))
-	if r.code != ExitOK || !strings.Contains(r.err, "warning: not exported: app: privileged") {
+	if r.code != ExitOK || !strings.Contains(r.err, "warning: not exported: app: restart") {
 		t.Errorf("--allow-lossy: exit %d:\n%s", r.code, r.err)
 	}
 }

@@ -490,7 +490,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{[]string{"deploy", "demo", "--name", name}, ExitRefused, "instance name taken"},
 		{[]string{"deploy", "demo", "--name", "other", "--version", "7.7"}, ExitNotFound, "no version \"7.7\""},
 		{[]string{"deploy", "no-such-entry"}, ExitNotFound, "no such entry"},
-		{[]string{"deploy", "demo", "--name", "Bad Name"}, ExitError, "not valid"},
+		{[]string{"deploy", "demo", "--name", "Bad Name"}, ExitUsage, "not valid"},
 		{[]string{"deploy", "demo", "--name", "other", "--set", "NOPE=1"}, ExitError, "no parameter NOPE"},
 		{[]string{"upgrade", name, "--to", "7.7", "--no-backup"}, ExitNotFound, "no version"},
 		{[]string{"rm", name, "--purge-data", "--confirm", "wrong"}, ExitRefused, "needs its name typed"},

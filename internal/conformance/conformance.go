@@ -89,6 +89,9 @@ func (r *run) timed(name, instance string, fn func() (string, error)) error {
 	}
 	r.res.Steps = append(r.res.Steps, st)
 	if err != nil {
+		if instance != "" { // errors from deep inside do not always name it
+			return fmt.Errorf("%s: %s: %w", name, instance, err)
+		}
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	r.step("bank test: %s done in %.1fs %s", name, st.Seconds, detail)
