@@ -25,18 +25,27 @@ func (a *app) newBackupProgress() *backupProgress {
 	return &backupProgress{a: a, tty: ok && term.IsTerminal(int(f.Fd()))}
 }
 
+// due reports whether a progress line is due: every tty interval on a
+// terminal, every 10 s otherwise; it records the time of the line.
+func (p *backupProgress) due(tty time.Duration) bool {
+	every := 10 * time.Second
+	if p.tty {
+		every = tty
+	}
+	if time.Since(p.last) < every {
+		return false
+	}
+	p.last = time.Now()
+	return true
+}
+
 func (p *backupProgress) status(volume string, s backup.Status) {
 	if p.a.quiet {
 		return
 	}
-	every := 10 * time.Second
-	if p.tty {
-		every = 200 * time.Millisecond
-	}
-	if time.Since(p.last) < every {
+	if !p.due(200 * time.Millisecond) {
 		return
 	}
-	p.last = time.Now()
 	line := progressLine(volume, s)
 	progressMu.Lock()
 	defer progressMu.Unlock()
@@ -86,14 +95,9 @@ func (p *backupProgress) transfer(copy string, t backup.Transfer) {
 	if p.a.quiet || t.Op != "copy" {
 		return
 	}
-	every := 10 * time.Second
-	if p.tty {
-		every = 500 * time.Millisecond
-	}
-	if time.Since(p.last) < every {
+	if !p.due(500 * time.Millisecond) {
 		return
 	}
-	p.last = time.Now()
 	rate := "-"
 	if t.Seconds > 0 {
 		rate = humanBytes(int64(float64(t.Written)/t.Seconds)) + "/s"
