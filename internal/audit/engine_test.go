@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"fmt"
-	"github.com/dockerbank/dockerbank/internal/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -11,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dockerbank/dockerbank/internal/instance/label"
+	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
 // cliSaver implements ImageSaver with the docker CLI, for tests only
@@ -138,7 +140,7 @@ RUN ["/bin/busybox", "sh", "-c", "/bin/busybox echo https://` + historyToken + `
 ENV DB_PASSWORD=` + envPassword + ` DATABASE_URL=postgres://app:` + urlPassword + `@db:5432/app PG_MAJOR=13
 USER 0:0
 EXPOSE 22 8080
-LABEL ` + LabelRedistributable + `=false
+LABEL ` + label.Redistributable + `=false
 `
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
@@ -96,8 +97,8 @@ func TestLocalImagesPassAudit(t *testing.T) {
 					t.Errorf("suppressed %s at %s", f.Rule, f.Path)
 				}
 			}
-			if out, err := exec.Command("docker", "image", "inspect", "-f", `{{index .Config.Labels "org.dockerbank.recipe"}}`, img.tag).Output(); err != nil || strings.TrimSpace(string(out)) == "" {
-				t.Errorf("%s has no org.dockerbank.recipe label: not built by scripts/images.sh (%v)", img.tag, err)
+			if out, err := exec.Command("docker", "image", "inspect", "-f", `{{index .Config.Labels "`+label.Recipe+`"}}`, img.tag).Output(); err != nil || strings.TrimSpace(string(out)) == "" {
+				t.Errorf("%s has no "+label.Recipe+" label: not built by scripts/images.sh (%v)", img.tag, err)
 			}
 		})
 	}

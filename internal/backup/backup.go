@@ -24,6 +24,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -567,7 +568,7 @@ func (j *Job) captureFiles(ctx context.Context, repo *Restic, m *Manifest, f fil
 	case ModeTar:
 		id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
 			Mounts: []engine.VolumeMount{{Volume: f.name, Target: "/volume", ReadOnly: true}},
-			Labels: map[string]string{deploy.LabelInstance + ".helper": m.Instance}})
+			Labels: map[string]string{label.Helper: m.Instance}})
 		if err != nil {
 			return Member{}, fmt.Errorf("volume %s: %w; build it with scripts/images.sh", f.volume, err)
 		}

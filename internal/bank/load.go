@@ -104,15 +104,11 @@ func (e *Entry) ComposeFilesOf(ver Version, v Variant) []string {
 // ComposeFiles lists the compose files of a version (empty: the default
 // one) and a variant of the entry.
 func (e *Entry) ComposeFiles(version, variant string) ([]string, error) {
-	ver, ok := e.Version(version)
-	if !ok {
-		return nil, fmt.Errorf("entry %s has no version %q (versions: %v)", e.ID, version, e.VersionNames())
+	r, err := e.Resolve(version, variant, nil)
+	if err != nil {
+		return nil, err
 	}
-	v, ok := e.Variant(variant)
-	if !ok {
-		return nil, fmt.Errorf("entry %s has no variant %q (variants: %v)", e.ID, variant, e.variantNames())
-	}
-	return e.ComposeFilesOf(ver, v), nil
+	return r.ComposeFiles(), nil
 }
 
 func (e *Entry) variantNames() []string {

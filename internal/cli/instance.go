@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/instance"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 )
 
 func (a *app) deployCommand() *cobra.Command {
@@ -78,10 +80,10 @@ func parseSet(kvs []string) (map[string]string, error) {
 	return out, nil
 }
 
-func (a *app) printContainers(st deploy.Status) {
+func (a *app) printContainers(st instance.Status) {
 	rows := make([][]string, 0, len(st.Containers))
 	for _, c := range st.Containers {
-		rows = append(rows, []string{c.Name, c.Service, c.Labels[deploy.LabelRole], c.Image, c.State, orDash(c.Health)})
+		rows = append(rows, []string{c.Name, c.Service, c.Labels[label.Role], c.Image, c.State, orDash(c.Health)})
 	}
 	a.table([]string{"CONTAINER", "SERVICE", "ROLE", "IMAGE", "STATE", "HEALTH"}, rows)
 }

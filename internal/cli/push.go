@@ -9,6 +9,7 @@ import (
 
 	"github.com/dockerbank/dockerbank/internal/audit"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 )
 
 // errPushRefused means the licence guard refused to push an image.
@@ -19,7 +20,7 @@ func (a *app) pushCommand() *cobra.Command {
 		Use:   "push IMAGE",
 		Short: "Push an image to its registry, unless it may not be redistributed or holds data or secrets",
 		Long: `push audits IMAGE first and refuses (exit 6), listing every reason, when the
-image is labelled org.dockerbank.redistributable=false (built from a
+image is labelled ` + label.Redistributable + `=false (built from a
 licensee's own copy, such as REDCap), holds a product that may not be
 redistributed, or has a data or secret finding (private keys, tokens,
 database files, patient data, ...). Otherwise it pushes with the docker CLI's

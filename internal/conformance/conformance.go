@@ -114,13 +114,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	ver, ok := e.Version(o.Version)
-	if !ok {
-		return nil, fmt.Errorf("%w: entry %s has no version %q; versions: %s", deploy.ErrNoVersion, e.ID, o.Version, strings.Join(e.VersionNames(), ", "))
+	resolved, err := e.Resolve(o.Version, o.Variant, nil)
+	if err != nil {
+		return nil, err
 	}
-	if _, ok := e.Variant(o.Variant); !ok {
-		return nil, fmt.Errorf("entry %s has no variant %q", e.ID, o.Variant)
-	}
+	ver := resolved.Version
 	if len(e.Fingerprint) == 0 {
 		return nil, fmt.Errorf("entry %s declares no fingerprint: bank test compares fingerprints; add fingerprint: to its entry.yaml (docs/bank-format.md)", e.ID)
 	}

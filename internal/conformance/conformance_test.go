@@ -18,6 +18,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/fingerprint"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/site"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
@@ -91,7 +92,7 @@ func (h *harness) checkClean(res *conformance.Result) {
 			h.t.Errorf("containers of %s left: %v", n, ctrs)
 		}
 		for _, v := range vols {
-			if strings.HasPrefix(v.Name, n+"_") || v.Labels[deploy.LabelInstance] == n {
+			if strings.HasPrefix(v.Name, n+"_") || v.Labels[label.Instance] == n {
 				h.t.Errorf("volume %s of %s left", v.Name, n)
 			}
 		}

@@ -11,18 +11,6 @@ import (
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
-// Labels dockerbank sets on containers and volumes.
-const (
-	LabelSite     = "org.dockerbank.site"
-	LabelInstance = "org.dockerbank.instance"
-	LabelEntry    = "org.dockerbank.entry"
-	LabelVersion  = "org.dockerbank.version"
-	LabelRole     = "org.dockerbank.role"
-	LabelClass    = "org.dockerbank.class"
-	LabelBackup   = "org.dockerbank.backup"
-	LabelVolume   = "org.dockerbank.volume"
-)
-
 // Reporter receives progress meant for the user. The CLI renders it.
 type Reporter interface {
 	Step(msg string)

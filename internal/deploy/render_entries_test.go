@@ -9,6 +9,7 @@ import (
 
 	bankfs "github.com/dockerbank/dockerbank/bank"
 	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/instance"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -36,7 +37,7 @@ func TestRenderEmbeddedEntries(t *testing.T) {
 					t.Fatal(err)
 				}
 				back, err := bank.LoadProject(t.Context(), bank.LoadOptions{
-					Dir: s.InstanceDir(name), Files: []string{filepath.Join(s.InstanceDir(name), RenderedFile)}, Name: name,
+					Dir: s.InstanceDir(name), Files: []string{filepath.Join(s.InstanceDir(name), instance.RenderedFile)}, Name: name,
 				})
 				if err != nil {
 					t.Fatalf("load rendered file: %v", err)

@@ -22,14 +22,7 @@ import (
 
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
-)
-
-// Labels set on images built from a user's own copy of licensed software.
-const (
-	LabelRedistributable = "org.dockerbank.redistributable"
-	LabelLicence         = "org.dockerbank.licence"
-	LabelSourceSHA256    = "org.dockerbank.source.sha256"
-	LabelSourceVersion   = "org.dockerbank.source.version"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 )
 
 var (
@@ -128,10 +121,11 @@ func (m *Manager) buildSource(ctx context.Context, o BuildSourceOptions) (*Build
 		return nil, fmt.Errorf("%w: %s is %s; `dockerbank deploy %s` takes its images from their registry",
 			ErrNotBuildLocally, e.ID, e.Distribution.Mode, e.ID)
 	}
-	ver, ok := e.Version(o.Version)
-	if !ok {
-		return nil, fmt.Errorf("%w: entry %s has no version %q; versions: %s", ErrNoVersion, e.ID, o.Version, strings.Join(e.VersionNames(), ", "))
+	r, err := e.Resolve(o.Version, "", nil)
+	if err != nil {
+		return nil, err
 	}
+	ver := r.Version
 	if len(ver.Build) == 0 {
 		return nil, fmt.Errorf("entry %s version %s builds no image", e.ID, ver.Version)
 	}
@@ -177,17 +171,17 @@ func (m *Manager) buildSource(ctx context.Context, o BuildSourceOptions) (*Build
 			tag = o.Tag
 		}
 		labels := map[string]string{
-			LabelEntry:                          e.ID,
-			LabelVersion:                        ver.Version,
-			LabelRedistributable:                "false",
-			LabelLicence:                        e.Licence,
-			LabelSourceSHA256:                   sum,
+			label.Entry:                         e.ID,
+			label.Version:                       ver.Version,
+			label.Redistributable:               "false",
+			label.Licence:                       e.Licence,
+			label.SourceSHA256:                  sum,
 			"org.opencontainers.image.licenses": e.Licence,
 			"org.opencontainers.image.title":    e.Title,
 			"org.opencontainers.image.url":      e.Upstream,
 		}
 		if info.Version != "" {
-			labels[LabelSourceVersion] = info.Version
+			labels[label.SourceVersion] = info.Version
 		}
 		args := map[string]string{}
 		for k, v := range b.Args {

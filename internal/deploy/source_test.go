@@ -20,6 +20,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/site"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
@@ -229,7 +230,7 @@ func TestBuildSourceRefuses(t *testing.T) {
 		{"missing file", deploy.BuildSourceOptions{Entry: "redcap", Version: "15", Source: filepath.Join(t.TempDir(), "nope.zip")}, deploy.ErrBadSource, "REDCap Consortium"},
 		{"not a zip", deploy.BuildSourceOptions{Entry: "redcap", Version: "15", Source: "source_test.go"}, deploy.ErrBadSource, "not a zip archive"},
 		{"other major version", deploy.BuildSourceOptions{Entry: "redcap", Version: "16", Source: good}, deploy.ErrBadSource, "pass --version 15"},
-		{"unknown version", deploy.BuildSourceOptions{Entry: "redcap", Version: "9", Source: good}, deploy.ErrNoVersion, "versions: 15, 16"},
+		{"unknown version", deploy.BuildSourceOptions{Entry: "redcap", Version: "9", Source: good}, bank.ErrNoVersion, "versions: 15, 16"},
 		{"unknown entry", deploy.BuildSourceOptions{Entry: "nosuch", Source: good}, bank.ErrNoEntry, "bank list"},
 		{"upgrade package", deploy.BuildSourceOptions{Entry: "redcap", Version: "15", Source: upgrade}, deploy.ErrBadSource,
 			"without redcap/index.php, redcap/install.php, redcap/cron.php): a new instance cannot be built from it; use the installation package redcapX.Y.Z.zip"},
@@ -302,12 +303,12 @@ func TestBuildSourceREDCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, want := range map[string]string{
-		deploy.LabelRedistributable: "false",
-		deploy.LabelEntry:           "redcap",
-		deploy.LabelVersion:         "15",
-		deploy.LabelLicence:         "LicenseRef-REDCap-EULA",
-		deploy.LabelSourceVersion:   "15.0.0",
-		deploy.LabelSourceSHA256:    res.SourceSHA256,
+		label.Redistributable: "false",
+		label.Entry:           "redcap",
+		label.Version:         "15",
+		label.Licence:         "LicenseRef-REDCap-EULA",
+		label.SourceVersion:   "15.0.0",
+		label.SourceSHA256:    res.SourceSHA256,
 	} {
 		if labels[k] != want {
 			t.Errorf("label %s = %q, want %q", k, labels[k], want)

@@ -13,6 +13,7 @@ import (
 	bankfs "github.com/dockerbank/dockerbank/bank"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/site"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
@@ -129,7 +130,7 @@ func TestSwarmDeployDemo(t *testing.T) {
 	}
 	labelled := map[string]bool{}
 	for _, v := range vols {
-		if v.Labels[LabelInstance] == name && v.Labels[LabelClass] == bank.ClassUserdata && v.Labels[engine.LabelStack] == name {
+		if v.Labels[label.Instance] == name && v.Labels[label.Class] == bank.ClassUserdata && v.Labels[engine.LabelStack] == name {
 			labelled[v.Name] = true
 		}
 	}

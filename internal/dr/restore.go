@@ -13,6 +13,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -300,7 +301,7 @@ func checkEmpty(ctx context.Context, s *site.Site, e *engine.Engine, p *Plan) er
 	for _, v := range vols {
 		owner := v.Labels[engine.LabelProject]
 		if owner == "" {
-			owner = v.Labels[deploy.LabelInstance]
+			owner = v.Labels[label.Instance]
 		}
 		if targets[owner] {
 			taken = append(taken, fmt.Sprintf("%s (volume %s)", owner, v.Name))
