@@ -47,23 +47,6 @@ func (r *cmdReader) Close() error {
 	return nil
 }
 
-// requireEngine skips the test with -short, and when no Docker engine
-// answers, except in CI (CI=true), where a missing engine fails it.
-func requireEngine(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test on the engine: not with -short (make unit)")
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := fmt.Sprintf("no Docker engine answers: %v: %s", err, out)
-	testenv.Missing(t, "%s", msg)
-}
-
 func dockerBuild(t *testing.T, dir, tag string, args ...string) {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), "docker", append(append([]string{"build", "-q", "-t", tag}, args...), dir)...)
@@ -123,7 +106,7 @@ func copyBusybox(t *testing.T, dir string) {
 // must be found in the layer docker put it in, deleted ones with the layer
 // that deleted them (by whiteout and by opaque directory).
 func TestEngineImageAudit(t *testing.T) {
-	requireEngine(t)
+	testenv.RequireEngine(t)
 	layers, _, wants := plantedSpec(t)
 	dir := t.TempDir()
 	writeFiles(t, filepath.Join(dir, "base"), layers[0].files)
@@ -178,7 +161,7 @@ LABEL ` + label.Redistributable + `=false
 
 // TestEngineCleanImage builds a clean image and expects no high findings.
 func TestEngineCleanImage(t *testing.T) {
-	requireEngine(t)
+	testenv.RequireEngine(t)
 	dir := t.TempDir()
 	copyBusybox(t, dir)
 	writeFiles(t, filepath.Join(dir, "rootfs"), []file{

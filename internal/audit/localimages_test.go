@@ -61,7 +61,7 @@ var neverSuppressed = map[string]bool{
 // its suppressions file (reason and expiry required) does not accept, and
 // none at all of the data and secret rules.
 func TestLocalImagesPassAudit(t *testing.T) {
-	requireEngine(t)
+	testenv.RequireEngine(t)
 	_, images := localImages(t)
 	for _, img := range images {
 		t.Run(img.tag, func(t *testing.T) {
@@ -110,7 +110,7 @@ func TestLocalImagesPassAudit(t *testing.T) {
 // keeps it in the image) the script refuses the image and never tags it;
 // without the key it passes.
 func TestImageScriptRefusesPlantedKey(t *testing.T) {
-	requireEngine(t)
+	testenv.RequireEngine(t)
 	testenv.RequireImages(t, "dockerbank/busybox:1.36")
 	root, _ := localImages(t)
 	bin := filepath.Join(t.TempDir(), "dockerbank")

@@ -74,10 +74,11 @@ type SourceInfo struct {
 // sourceCheck validates the user's file for one entry before any build.
 type sourceCheck func(r io.ReaderAt, size int64) (SourceInfo, error)
 
-// sourceChecks knows the source files of the build-locally entries. An entry
-// without a check gets only the generic ones (the file exists, is readable).
+// sourceChecks implements the checks an entry names in
+// distribution.sourceCheck (bank.SourceChecks). An entry without one gets
+// only the generic checks (the file exists, is a readable regular file).
 var sourceChecks = map[string]sourceCheck{
-	"redcap": CheckREDCapZip,
+	"redcap-zip": CheckREDCapZip,
 }
 
 // SourceName is the fixed name the user's file has in the build context:
@@ -226,7 +227,7 @@ func inspectSource(file string, e *bank.Entry) (string, SourceInfo, error) {
 		return "", SourceInfo{}, fmt.Errorf("%w: read %s: %v", ErrBadSource, file, err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	check, ok := sourceChecks[e.ID]
+	check, ok := sourceChecks[e.Distribution.SourceCheck]
 	if !ok {
 		return sum, SourceInfo{}, nil
 	}

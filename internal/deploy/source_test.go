@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -404,5 +405,19 @@ func TestDeployREDCapNeedsBuild(t *testing.T) {
 	}
 	if len(ins) != 0 {
 		t.Errorf("a refused deploy recorded instances %v", ins)
+	}
+}
+
+// TestSourceChecksKnown keeps bank's list of source checks (what bank lint
+// accepts) and their implementations here equal.
+func TestSourceChecksKnown(t *testing.T) {
+	var impl []string
+	for name := range deploy.SourceChecks {
+		impl = append(impl, name)
+	}
+	slices.Sort(impl)
+	want := slices.Sorted(slices.Values(bank.SourceChecks))
+	if !slices.Equal(impl, want) {
+		t.Errorf("source checks implemented %v, bank.SourceChecks %v", impl, want)
 	}
 }
