@@ -110,7 +110,7 @@ func (j *Job) Backup(ctx context.Context, name string, o BackupOptions) (*Manife
 	}
 	defer l.Unlock()
 	crashPoint("locked")
-	if _, err := resumePending(ctx, j.M.Site, j.M.Engine, j.M.Command); err != nil {
+	if _, err := resumePending(ctx, j.M.Site, j.engine(), j.M.Command); err != nil {
 		return nil, fmt.Errorf("resume containers of an interrupted backup: %w", err)
 	}
 	in, err := j.M.Site.Instance(name)
@@ -161,7 +161,7 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 	if err != nil {
 		return err
 	}
-	ctrs, err := j.M.Engine.Containers(ctx, map[string]string{engine.LabelProject: in.Name})
+	ctrs, err := j.engine().Containers(ctx, map[string]string{engine.LabelProject: in.Name})
 	if err != nil {
 		return err
 	}
@@ -290,7 +290,7 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 		}
 		captureCtx = ctx
 	}
-	q := &quiescer{e: j.M.Engine, s: j.M.Site, command: j.M.Command, inst: in.Name, op: m.Group, crash: crashPoint}
+	q := &quiescer{e: j.engine(), s: j.M.Site, command: j.M.Command, inst: in.Name, op: m.Group, crash: crashPoint}
 	defer func() {
 		held, rerr := q.resume()
 		if held > 0 {
@@ -459,7 +459,7 @@ func (j *Job) dump(ctx context.Context, repo *Restic, m *Manifest, d dumpPlan, c
 	if ctr == nil {
 		return Member{}, fmt.Errorf("database service %s of %s is not running: a dump needs it; start it with `dockerbank start %s`", d.service, m.Instance, m.Instance)
 	}
-	dumper, err := NewDumper(ctx, j.M.Engine, ctr.ID, d.engine)
+	dumper, err := NewDumper(ctx, j.engine(), ctr.ID, d.engine)
 	if err != nil {
 		return Member{}, fmt.Errorf("volume %s: %w", d.volume, err)
 	}
@@ -504,7 +504,7 @@ func (j *Job) dump(ctx context.Context, repo *Restic, m *Manifest, d dumpPlan, c
 }
 
 func (j *Job) captureFiles(ctx context.Context, repo *Restic, m *Manifest, f filePlan, staging string) (Member, error) {
-	vol, err := j.M.Engine.InspectVolume(ctx, f.name)
+	vol, err := j.engine().InspectVolume(ctx, f.name)
 	if err != nil {
 		return Member{}, fmt.Errorf("volume %s: %w", f.volume, err)
 	}
@@ -566,14 +566,14 @@ func (j *Job) captureFiles(ctx context.Context, repo *Restic, m *Manifest, f fil
 		mb.Count, mb.Bytes = iw.count, iw.bytes
 		j.step("  %s: restic read %d new, %d changed, %d unchanged files", f.volume, sum.FilesNew, sum.FilesChanged, sum.FilesUnchanged)
 	case ModeTar:
-		id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
+		id, err := j.engine().CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
 			Mounts: []engine.VolumeMount{{Volume: f.name, Target: "/volume", ReadOnly: true}},
 			Labels: map[string]string{label.Helper: m.Instance}})
 		if err != nil {
 			return Member{}, fmt.Errorf("volume %s: %w; build it with scripts/images.sh", f.volume, err)
 		}
-		defer j.M.Engine.RemoveContainer(context.Background(), id)
-		rc, err := j.M.Engine.CopyFrom(ctx, id, "/volume/.")
+		defer j.engine().RemoveContainer(context.Background(), id)
+		rc, err := j.engine().CopyFrom(ctx, id, "/volume/.")
 		if err != nil {
 			return Member{}, fmt.Errorf("volume %s: %w", f.volume, err)
 		}
@@ -738,3 +738,16 @@ func rate(n int64, d time.Duration) string {
 
 // streamFile is the file name of a dump stream in its snapshot.
 func streamFile(volume, stream string) string { return volume + "_" + stream }
+
+// engine is the engine under the job's manager. Backups and restores
+// stream through helper containers and pause, stop and exec into
+// containers, beyond the lifecycle seam deploy.Engine declares (which the
+// in-memory engine of internal/enginetest implements for unit tests): a
+// Job runs on a real *engine.Engine, anything else is a programming error.
+func (j *Job) engine() *engine.Engine {
+	e, ok := j.M.Engine.(*engine.Engine)
+	if !ok {
+		panic(fmt.Sprintf("backup.Job needs a *engine.Engine, the manager has %T", j.M.Engine))
+	}
+	return e
+}

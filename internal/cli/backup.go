@@ -450,7 +450,7 @@ func (a *app) recoverCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			started, err := backup.Resume(cmd.Context(), m.Site, m.Engine, "recover")
+			started, err := backup.Resume(cmd.Context(), m.Site, a.engine, "recover")
 			if err != nil {
 				return err
 			}

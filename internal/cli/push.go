@@ -93,7 +93,7 @@ func (a *app) auditInstanceCommand() *cobra.Command {
 				}
 				seen[c.Image] = true
 				a.Step(fmt.Sprintf("audit %s (service %s)", c.Image, c.Service))
-				r, err := audit.Image(ctx, audit.FromEngine(m.Engine, c.Image), audit.Options{})
+				r, err := audit.Image(ctx, audit.FromEngine(a.engine, c.Image), audit.Options{})
 				if err != nil {
 					return a.auditFailed(err)
 				}

@@ -309,7 +309,7 @@ func (a *app) healer(ctx context.Context, o serveOptions) (*heal.Healer, error) 
 		}
 		return e.Heal, nil
 	}
-	return &heal.Healer{Site: m.Site, Engine: m.Engine, Instances: m, Policy: o.heal, Tick: o.healTick,
+	return &heal.Healer{Site: m.Site, Engine: a.engine, Instances: m, Policy: o.heal, Tick: o.healTick,
 		Log: a.logger(), Mode: heal.SiteModes(m.Site, entryMode)}, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
-	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -24,7 +23,7 @@ func (nopReporter) Step(string) {}
 type Manager struct {
 	Bank   *bank.Bank
 	Site   *site.Site
-	Engine *engine.Engine
+	Engine Engine
 	Report Reporter
 	Log    *slog.Logger
 	// Command is the command line recorded in the journal.
