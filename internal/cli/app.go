@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
@@ -118,7 +118,7 @@ func (a *app) openBank(ctx context.Context) (*bank.Bank, error) {
 		}
 		sources = append(sources, bank.Source{Name: d, FS: os.DirFS(abs), Root: "."})
 	}
-	sources = append(sources, bank.Source{Name: "embedded", FS: bankfs.FS, Root: bankfs.Root})
+	sources = append(sources, bank.Source{Name: "embedded", FS: dockerbank.Bank, Root: dockerbank.BankRoot})
 	b, err := bank.Open(ctx, sources...)
 	if err != nil {
 		return nil, err

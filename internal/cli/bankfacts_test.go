@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/testenv"
@@ -43,7 +43,7 @@ func (a aliasFacts) ImageFacts(ctx context.Context, ref string) (*bank.ImageFact
 // under a throw-away tag.
 func buildDemoApp(t *testing.T, e *engine.Engine) string {
 	t.Helper()
-	sub, err := fs.Sub(bankfs.FS, bankfs.Root+"/demo/app")
+	sub, err := fs.Sub(dockerbank.Bank, dockerbank.BankRoot+"/demo/app")
 	if err != nil {
 		t.Fatal(err)
 	}

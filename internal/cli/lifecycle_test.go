@@ -16,7 +16,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 
-	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank"
 	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/observe"
 	"github.com/dockerbank/dockerbank/internal/testenv"
@@ -323,7 +323,7 @@ func writeBrokenBank(t *testing.T) string {
 	dir := t.TempDir()
 	t.Cleanup(func() { exec.Command("docker", "image", "rm", "dockerbank/demo-app:9.9-broken").Run() })
 	sub := filepath.Join(dir, "demo")
-	if err := os.CopyFS(sub, mustSub(t, bankfs.Root+"/demo")); err != nil {
+	if err := os.CopyFS(sub, mustSub(t, dockerbank.BankRoot+"/demo")); err != nil {
 		t.Fatal(err)
 	}
 	entry, err := os.ReadFile(filepath.Join(sub, "entry.yaml"))
@@ -547,7 +547,7 @@ func TestUnreachableEngineNamesDockerHost(t *testing.T) {
 
 func mustSub(t *testing.T, dir string) fs.FS {
 	t.Helper()
-	sub, err := fs.Sub(bankfs.FS, dir)
+	sub, err := fs.Sub(dockerbank.Bank, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank"
 	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/conformance"
@@ -48,7 +48,7 @@ func newHarness(t *testing.T, extra ...bank.Source) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := bank.Open(ctx, append(extra, bank.Source{Name: "embedded", FS: bankfs.FS, Root: bankfs.Root})...)
+	b, err := bank.Open(ctx, append(extra, bank.Source{Name: "embedded", FS: dockerbank.Bank, Root: dockerbank.BankRoot})...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestUpgradeChangingDataRollsBack(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 	entry := filepath.Join(dir, "demo")
-	sub, err := fs.Sub(bankfs.FS, bankfs.Root+"/demo")
+	sub, err := fs.Sub(dockerbank.Bank, dockerbank.BankRoot+"/demo")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func TestFailingFingerprintFailsBackup(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 	entry := filepath.Join(dir, "demo")
-	sub, err := fs.Sub(bankfs.FS, bankfs.Root+"/demo")
+	sub, err := fs.Sub(dockerbank.Bank, dockerbank.BankRoot+"/demo")
 	if err != nil {
 		t.Fatal(err)
 	}

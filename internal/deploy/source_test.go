@@ -17,7 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
@@ -204,7 +204,7 @@ func TestWriteBuildContext(t *testing.T) {
 
 func embeddedBank(t *testing.T) *bank.Bank {
 	t.Helper()
-	b, err := bank.Open(t.Context(), bank.Source{Name: "embedded", FS: bankfs.FS, Root: bankfs.Root})
+	b, err := bank.Open(t.Context(), bank.Source{Name: "embedded", FS: dockerbank.Bank, Root: dockerbank.BankRoot})
 	if err != nil {
 		t.Fatal(err)
 	}

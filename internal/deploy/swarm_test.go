@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/instance/label"
@@ -66,7 +66,7 @@ func TestSwarmDeployDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := bank.Open(ctx, bank.Source{Name: "embedded", FS: bankfs.FS, Root: bankfs.Root})
+	b, err := bank.Open(ctx, bank.Source{Name: "embedded", FS: dockerbank.Bank, Root: dockerbank.BankRoot})
 	if err != nil {
 		t.Fatal(err)
 	}
