@@ -2,8 +2,6 @@ package deploy_test
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -28,7 +26,7 @@ type decideEnv struct {
 
 func newDecideEnv(t *testing.T) *decideEnv {
 	t.Helper()
-	b, err := bank.Open(t.Context(), bank.Source{Name: "testdata", FS: os.DirFS(filepath.Join("testdata", "bank")), Root: "."})
+	b, err := enginetest.Bank(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
