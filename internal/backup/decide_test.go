@@ -16,7 +16,7 @@ import (
 // pre-restore backup) and the staging instance is gone. On the in-memory
 // engine: the group's version 3.0 starts unhealthy there. (That a healthy
 // staging instance is swapped in, data compared, is proven on the real
-// engine by the round-trip tests, TestRoundTripDemo restoring in place.)
+// engine by TestOrthancEndToEnd in internal/cli and TestSwarmBackupRestore, which restore in place.)
 func TestRestoreSwapsOnlyAfterHealth(t *testing.T) {
 	b, err := enginetest.Bank(t.Context())
 	if err != nil {
