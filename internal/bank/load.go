@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 
 	"gopkg.in/yaml.v3"
 )
@@ -144,4 +145,34 @@ func LintDir(ctx context.Context, dir string, opts LintOptions) (*Entry, error) 
 		return nil, err
 	}
 	return Lint(ctx, os.DirFS(filepath.Dir(abs)), filepath.Base(abs), filepath.Dir(dir), opts)
+}
+
+// ImagesOf lists the images the versions of the entries in dirs name, read
+// from their entry.yaml files without validating them (lint does that):
+// what `bank lint` reads facts of in one go.
+func ImagesOf(dirs []string) []string {
+	var refs []string
+	for _, d := range dirs {
+		data, err := os.ReadFile(filepath.Join(d, EntryFile))
+		if err != nil {
+			continue
+		}
+		var e struct {
+			Versions []struct {
+				Images map[string]string `yaml:"images"`
+			} `yaml:"versions"`
+		}
+		if yaml.Unmarshal(data, &e) != nil {
+			continue
+		}
+		for _, v := range e.Versions {
+			for _, ref := range v.Images {
+				if !slices.Contains(refs, ref) {
+					refs = append(refs, ref)
+				}
+			}
+		}
+	}
+	slices.Sort(refs)
+	return refs
 }
