@@ -23,6 +23,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -42,34 +43,37 @@ type Job struct {
 	// readable, else helper), ModeDir or ModeTar.
 	Via         string
 	HelperImage string
-	// Progress receives progress lines with throughput; may be nil.
-	Progress func(msg string)
-	// OnStatus, if set, sees the progress of each file volume's capture
-	// a few times a second (for a progress bar).
-	OnStatus func(volume string, s Status)
 	// From, if set, is the repository restores, drills and listings
 	// read instead of the site's (an off-site copy).
 	From *Restic
 	// LimitUpload and LimitDownload (KiB/s) override the site's limits
 	// for this run.
 	LimitUpload, LimitDownload int
-	// OnTransfer, if set, sees the progress of copies to off-site
-	// repositories.
-	OnTransfer func(copy string, t Transfer)
 }
 
-func (j *Job) statusOf(volume string) func(Status) {
-	if j.OnStatus == nil {
+// Progress goes to the manager's reporter (j.M.Report): steps, and
+// progress.Capture events a few times a second while a file volume is
+// captured, progress.Copy events while a copy runs, and the sizes and
+// times of what was stored.
+
+// report sends e to the manager's reporter.
+func (j *Job) report(e progress.Event) { progress.Send(j.M.Report, e) }
+
+// step reports one step of the job.
+func (j *Job) step(format string, args ...any) {
+	progress.Stepf(j.M.Report, "", format, args...)
+}
+
+// statusOf passes restic's status of a volume capture on as
+// progress.Capture events (nil without a reporter: restic is then not
+// asked for status).
+func (j *Job) statusOf(instance, volume string) func(Status) {
+	if j.M.Report == nil {
 		return nil
 	}
-	return func(s Status) { j.OnStatus(volume, s) }
-}
-
-func (j *Job) step(format string, args ...any) {
-	if j.Progress != nil {
-		j.Progress(fmt.Sprintf(format, args...))
-	} else if j.M.Report != nil {
-		j.M.Report.Step(fmt.Sprintf(format, args...))
+	return func(s Status) {
+		j.report(progress.Event{Phase: progress.Capture, Instance: instance, Volume: volume,
+			Done: s.BytesDone, Total: s.TotalBytes, Items: s.FilesDone, Seconds: s.Seconds})
 	}
 }
 
@@ -138,7 +142,7 @@ func (j *Job) Backup(ctx context.Context, name string, o BackupOptions) (*Manife
 		return nil, err
 	}
 	crashPoint("saved-instance")
-	detail := fmt.Sprintf("backup group %s complete: %d members, %s", m.Group, len(m.Members), humanBytes(m.Bytes()))
+	detail := fmt.Sprintf("backup group %s complete: %d members, %s", m.Group, len(m.Members), progress.Bytes(m.Bytes()))
 	return m, j.M.Site.Append(site.Record{Command: j.M.Command, Instance: name, Outcome: "ok", Op: m.Group, Detail: detail})
 }
 
@@ -302,7 +306,7 @@ func (j *Job) storeManifest(ctx context.Context, repo *Restic, m *Manifest, stag
 	m.snapshot, m.repo = sum.SnapshotID, repo
 	crashPoint("manifest-stored")
 	j.keepIndexes(m, staging)
-	j.step("group %s complete: %d members, %s", m.Group, len(m.Members), humanBytes(m.Bytes()))
+	j.report(progress.Event{Phase: progress.Group, Instance: m.Instance, Target: m.Group, Items: int64(len(m.Members)), Done: m.Bytes()})
 	return nil
 }
 
@@ -500,26 +504,6 @@ func (r *Restic) backupStdinCancel(ctx context.Context, cr *cancelReader, filena
 		return sum, fmt.Errorf("source of %s failed; its partial snapshot is discarded", filename)
 	}
 	return sum, err
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for x := n / unit; x >= unit; x /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-func rate(n int64, d time.Duration) string {
-	if d <= 0 {
-		return "-"
-	}
-	return humanBytes(int64(float64(n)/d.Seconds())) + "/s"
 }
 
 // streamFile is the file name of a dump stream in its snapshot.

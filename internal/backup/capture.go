@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/progress"
 )
 
 // captureFiles stores one file volume: through its host mountpoint when
@@ -50,8 +51,7 @@ func (j *Job) captureFiles(ctx context.Context, repo *Restic, m *Manifest, f Fil
 	default:
 		return Member{}, fmt.Errorf("unknown capture mode %q: use dir or tar", mode)
 	}
-	el := time.Since(start)
-	j.step("  %s: %d entries, %s in %s (%s, %s), %s new in the repository", f.Volume, mb.Count, humanBytes(mb.Bytes),
-		el.Round(10*time.Millisecond), rate(mb.Bytes, el), mode, humanBytes(mb.Added))
+	j.report(progress.Event{Phase: progress.Captured, Instance: m.Instance, Volume: f.Volume, Mode: mode,
+		Items: mb.Count, Done: mb.Bytes, Added: mb.Added, Seconds: time.Since(start).Seconds()})
 	return mb, nil
 }

@@ -34,7 +34,7 @@ func (j *Job) captureDir(ctx context.Context, repo *Restic, m *Manifest, mb Memb
 		crashPoint("files-walked")
 		walked <- err
 	}()
-	sum, err := repo.BackupDir(ctx, dir, tags, j.statusOf(mb.Volume))
+	sum, err := repo.BackupDir(ctx, dir, tags, j.statusOf(m.Instance, mb.Volume))
 	if werr := <-walked; werr != nil {
 		return Member{}, werr
 	}

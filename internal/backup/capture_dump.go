@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dockerbank/dockerbank/internal/progress"
 )
 
 // dump stores one database dump as one or more streams; ready is called
@@ -52,7 +54,7 @@ func (j *Job) dump(ctx context.Context, repo *Restic, m *Manifest, d DumpStep, r
 		mb.Bytes += s.Size
 		mb.Count++
 	}
-	j.step("  %s: %d stream(s), %s in %s (%s), %s new in the repository", d.Volume, len(streams), humanBytes(mb.Bytes),
-		time.Since(start).Round(10*time.Millisecond), rate(mb.Bytes, time.Since(start)), humanBytes(mb.Added))
+	j.report(progress.Event{Phase: progress.Dumped, Instance: m.Instance, Volume: d.Volume, Service: d.Service,
+		Items: int64(len(streams)), Done: mb.Bytes, Added: mb.Added, Seconds: time.Since(start).Seconds()})
 	return mb, nil
 }

@@ -13,6 +13,7 @@ import (
 	bankfs "github.com/dockerbank/dockerbank/bank"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
@@ -225,7 +226,7 @@ func TestSwarmDeployDemo(t *testing.T) {
 
 type testReporter struct{ t *testing.T }
 
-func (r testReporter) Step(msg string) { r.t.Log(msg) }
+func (r testReporter) Report(e progress.Event) { r.t.Logf("%+v", e) }
 
 // running returns the id of the running container of a service.
 func running(t *testing.T, eng *engine.Engine, stack, service string) string {
