@@ -3,6 +3,8 @@
 // restart, down, upgrade with automatic rollback, rollback, rm, volumes, gc).
 // It never deletes a userdata volume unless the user asked for exactly that.
 //
-// It depends on internal/bank, internal/site and internal/engine; it must not
-// import internal/cli.
+// It reports progress through a progress.Reporter and never prints.
+//
+// It depends on internal/bank, internal/site, internal/engine and
+// internal/progress; it must not import internal/cli.
 package deploy
