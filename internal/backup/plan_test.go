@@ -8,8 +8,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	bankfs "github.com/dockerbank/dockerbank/bank"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/kube"
 )
 
 // updateGolden reports whether -update was passed. The flag is registered
@@ -166,6 +168,49 @@ func TestPlanGroupRefuses(t *testing.T) {
 			if err.Error() != tc.want {
 				t.Errorf("error %q, want %q", err, tc.want)
 			}
+		})
+	}
+}
+
+// TestPlanBankEntries plans a group of every embedded bank entry's default
+// version, with one running container per service, and keeps each plan as
+// testdata/plan/bank/<entry>.txt: what a backup of each application dumps,
+// captures and stops is reviewed in one place.
+func TestPlanBankEntries(t *testing.T) {
+	b, err := bank.Open(t.Context(), bank.Source{Name: "embedded", FS: bankfs.FS, Root: bankfs.Root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range b.List() {
+		t.Run(e.ID, func(t *testing.T) {
+			fsys, dir, err := b.Files(e.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, _, err := kube.EntryProject(t.Context(), fsys, dir, t.TempDir(), e, "", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			model, err := bank.Model(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			names := map[string]string{}
+			for v, cfg := range p.Volumes {
+				names[v] = cfg.Name
+			}
+			var ctrs []engine.Container
+			for _, s := range p.ServiceNames() {
+				ctrs = append(ctrs, ctr(e.ID, s, "running"))
+			}
+			plan, err := PlanGroup(PlanFacts{Instance: e.ID, Entry: e.ID, Model: model, VolumeNames: names, Containers: ctrs})
+			text := ""
+			if err != nil {
+				text = "refused: " + err.Error() + "\n"
+			} else {
+				text = plan.String()
+			}
+			golden(t, filepath.Join("plan", "bank", e.ID+".txt"), text)
 		})
 	}
 }
