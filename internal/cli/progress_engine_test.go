@@ -26,6 +26,9 @@ func (h *harness) loud(args ...string) result {
 // and standard output only the result; as text the same events are the
 // lines users have seen so far.
 func TestBackupProgressOnTheEngine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("deploys and backs up a demo instance on the engine: not with -short (make unit)")
+	}
 	h := newHarness(t)
 	name := uniqueName("pg")
 	h.cleanup(name)
