@@ -18,6 +18,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -312,7 +313,7 @@ func (j *Job) restoreInto(ctx context.Context, src source, man *Manifest, target
 			if _, ok := p.Volumes[mb.Volume]; !ok {
 				return fmt.Errorf("instance %s has no volume %s (group %s has it): entry versions differ", target, mb.Volume, man.Group)
 			}
-			j.step("restore volume %s (%d entries, %s)", vname, mb.Count, humanBytes(mb.Bytes))
+			j.report(progress.Event{Phase: progress.RestoreVolume, Instance: target, Volume: vname, Items: mb.Count, Total: mb.Bytes})
 			if err := j.restoreFiles(ctx, src, mb, vname); err != nil {
 				return fmt.Errorf("restore volume %s: %w", vname, err)
 			}
@@ -326,7 +327,7 @@ func (j *Job) restoreInto(ctx context.Context, src source, man *Manifest, target
 				return err
 			}
 			for _, st := range mb.Streams {
-				j.step("load %s into %s (%s)", st.Name, mb.Service, humanBytes(st.Size))
+				j.report(progress.Event{Phase: progress.Load, Instance: target, Target: st.Name, Service: mb.Service, Total: st.Size})
 				if err := j.loadStream(ctx, src, d, mb, st); err != nil {
 					return err
 				}

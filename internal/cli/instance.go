@@ -11,6 +11,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/instance"
 	"github.com/dockerbank/dockerbank/internal/instance/label"
+	"github.com/dockerbank/dockerbank/internal/progress"
 )
 
 func (a *app) deployCommand() *cobra.Command {
@@ -298,7 +299,7 @@ func (a *app) volumesCommand() *cobra.Command {
 			}
 			rows := make([][]string, 0, len(vols))
 			for _, v := range vols {
-				rows = append(rows, []string{v.Name, orDash(v.Instance), orDash(v.Class), orDash(v.Backup), humanBytes(v.Size), orDash(v.LastBackup), orDash(v.Orphaned)})
+				rows = append(rows, []string{v.Name, orDash(v.Instance), orDash(v.Class), orDash(v.Backup), progress.Bytes(v.Size), orDash(v.LastBackup), orDash(v.Orphaned)})
 			}
 			a.table([]string{"VOLUME", "INSTANCE", "CLASS", "BACKUP", "SIZE", "LAST BACKUP", "ORPHANED"}, rows)
 			return nil
@@ -306,22 +307,6 @@ func (a *app) volumesCommand() *cobra.Command {
 	}
 	c.Flags().BoolVar(&orphaned, "orphaned", false, "only volumes of removed instances and unused anonymous volumes")
 	return c
-}
-
-func humanBytes(n int64) string {
-	if n < 0 {
-		return "-"
-	}
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func (a *app) gcCommand() *cobra.Command {

@@ -52,7 +52,7 @@ registry credentials.`,
 				}
 				return fmt.Errorf("%w: %s must not leave this site:\n  %s", errPushRefused, ref, strings.Join(reasons, "\n  "))
 			}
-			if err := e.PushImage(ctx, ref, func(l string) { a.Step("  " + l) }); err != nil {
+			if err := e.PushImage(ctx, ref, a); err != nil {
 				return err
 			}
 			if a.json {

@@ -394,15 +394,9 @@ func (s *serveActions) manager(ctx context.Context, what string) (*deploy.Manage
 	}
 	mm := *m
 	mm.Command = "dockerbank serve: " + what
-	mm.Report = nopStep{}
+	mm.Report = nil // the dashboard shows results, not progress
 	return &mm, nil
 }
-
-type nopStep struct{}
-
-func (nopStep) Step(string) {}
-
-var _ deploy.Reporter = nopStep{}
 
 func (a *app) servePasswdCommand() *cobra.Command {
 	return &cobra.Command{

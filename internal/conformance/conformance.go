@@ -15,6 +15,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/fingerprint"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -29,7 +30,7 @@ type Options struct {
 	Engine *engine.Engine
 	// Site is the user's site: only the result is recorded there.
 	Site   *site.Site
-	Report deploy.Reporter
+	Report progress.Reporter
 	// Command is recorded in the site's journal.
 	Command       string
 	HealthTimeout time.Duration
@@ -73,9 +74,7 @@ type run struct {
 }
 
 func (r *run) step(format string, args ...any) {
-	if r.o.Report != nil {
-		r.o.Report.Step(fmt.Sprintf(format, args...))
-	}
+	progress.Stepf(r.o.Report, "", format, args...)
 }
 
 // timed runs one step and records it; its error ends the run.

@@ -19,13 +19,14 @@ import (
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/fingerprint"
 	"github.com/dockerbank/dockerbank/internal/instance/label"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
 type logReport struct{ t *testing.T }
 
-func (l logReport) Step(msg string) { l.t.Log(msg) }
+func (l logReport) Report(e progress.Event) { l.t.Logf("%+v", e) }
 
 // harness is a site (only results are recorded there), the embedded bank
 // (or a given one) and the engine.

@@ -60,7 +60,7 @@ func (m *Manager) ensureImages(ctx context.Context, instance string, e *bank.Ent
 		}
 		err = m.Engine.BuildImage(ctx, pr, engine.BuildOptions{
 			Tag: ref, Dockerfile: b.Dockerfile, Args: b.Args, Labels: labels,
-			Progress: func(l string) { m.step("  %s", l) },
+			Report: m.Report,
 		})
 		pr.Close()
 		if err != nil {

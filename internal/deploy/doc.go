@@ -9,4 +9,6 @@
 // the types of that interface. It must not import internal/cli or any job
 // built on it (backup, dr, conformance). docs/architecture.md lists what
 // it may import.
+//
+// It reports progress through a progress.Reporter and never prints.
 package deploy

@@ -197,7 +197,7 @@ func (m *Manager) buildSource(ctx context.Context, o BuildSourceOptions) (*Build
 		go func() { pw.CloseWithError(WriteBuildContext(pw, fsys, ctxDir, o.Source)) }()
 		err := m.Engine.BuildImage(ctx, pr, engine.BuildOptions{
 			Tag: tag, Dockerfile: b.Dockerfile, Args: args, Labels: labels,
-			Progress: func(l string) { m.step("  %s", l) },
+			Report: m.Report,
 		})
 		pr.Close()
 		if err != nil {

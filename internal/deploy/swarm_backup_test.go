@@ -13,6 +13,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -40,7 +41,8 @@ func TestSwarmBackupRestore(t *testing.T) {
 	if _, err := m.DeploySwarm(ctx, deploy.DeployOptions{Entry: "demo", Name: name}); err != nil {
 		t.Fatal(err)
 	}
-	job := &backup.Job{M: m, Progress: func(msg string) { t.Log(msg) }}
+	m.Report = progress.Func(func(e progress.Event) { t.Logf("%+v", e) })
+	job := &backup.Job{M: m}
 	man, err := job.Backup(ctx, name, backup.BackupOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/instance/label"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
@@ -226,7 +227,7 @@ func TestSwarmDeployDemo(t *testing.T) {
 
 type testReporter struct{ t *testing.T }
 
-func (r testReporter) Step(msg string) { r.t.Log(msg) }
+func (r testReporter) Report(e progress.Event) { r.t.Logf("%+v", e) }
 
 // running returns the id of the running container of a service.
 func running(t *testing.T, eng *engine.Engine, stack, service string) string {

@@ -17,11 +17,6 @@ import (
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
-// Reporter receives progress meant for the user.
-type Reporter interface {
-	Step(msg string)
-}
-
 // ExportOptions controls Export.
 type ExportOptions struct {
 	Key Key

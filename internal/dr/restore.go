@@ -14,6 +14,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/instance/label"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -82,7 +83,7 @@ type RestoreOptions struct {
 	// ConfigureSite points a site at a repository location.
 	ConfigureSite func(s *site.Site, repository string, a site.Access) error
 
-	Report        Reporter
+	Report        progress.Reporter
 	Command       string
 	HealthTimeout time.Duration
 }
@@ -106,9 +107,7 @@ type RestoreResult struct {
 }
 
 func (o *RestoreOptions) step(format string, args ...any) {
-	if o.Report != nil {
-		o.Report.Step(fmt.Sprintf(format, args...))
-	}
+	progress.Stepf(o.Report, "", format, args...)
 }
 
 // Restore recovers every instance of a bundle into the site on the engine:
