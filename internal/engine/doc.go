@@ -4,5 +4,7 @@
 // operations on projects, containers, volumes and images.
 //
 // It knows nothing of banks, sites or instances beyond label names, and must
-// not import any other internal package.
+// not import any other internal package but stack, whose pure plans it
+// applies (StackApply): the policy of a swarm deploy lives there, this
+// package only converts a plan to API calls.
 package engine
