@@ -59,8 +59,8 @@ type Options struct {
 	// HealTick is the time between two looks at the instances' health.
 	HealTick time.Duration
 	// StopGrace is how long a running job (a scheduled backup, drill,
-	// copy or retention run, or a dashboard action) may go on once Run's
-	// context ends; then its context ends too.
+	// copy or retention run, a dashboard action, the healer's current
+	// look) may go on once Run's context ends; then its context ends too.
 	StopGrace time.Duration
 }
 
@@ -177,7 +177,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		g.Go(func() error { col.Audit.Run(gctx, func() []string { return col.Snapshot().Images() }); return nil })
 	}
 	if healer != nil {
-		g.Go(func() error { healer.Run(gctx); return nil })
+		g.Go(func() error { d.runHealer(gctx, healer); return nil })
 	}
 	if shipper != nil {
 		g.Go(func() error { shipper.Run(gctx); return nil })
@@ -232,6 +232,32 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) Scheduler() *Scheduler {
 	return &Scheduler{Site: d.Site, Jobs: protectJobs{d}, Log: d.log(), EntryPolicy: EntryPolicy(d.Bank),
 		Grace: d.StopGrace}
+}
+
+// runHealer looks at the instances' health every HealTick until ctx ends,
+// as Healer.Run does, except that a look already acting (a restart, or a
+// recreate that removes and starts containers) when ctx ends may finish
+// within StopGrace: cut short, a recreate could leave containers stopped.
+func (d *Daemon) runHealer(ctx context.Context, h *heal.Healer) {
+	tick := d.HealTick
+	if tick <= 0 {
+		tick = 10 * time.Second
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		actx, cancel := afterGrace(ctx, d.StopGrace)
+		_, err := h.Once(actx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			d.log().Warn("heal", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // healer wires the self-healing (nil without a policy).

@@ -8,9 +8,10 @@
 //
 // Stopping: when Run's context ends (cli cancels it on SIGTERM or SIGINT),
 // the HTTP server stops accepting connections and the scheduler starts no
-// further job; a job already running (a scheduled backup, or one a
-// dashboard user started) may finish within Options.StopGrace, after
-// which its context ends too: the backup job then starts the containers
+// further job; a job already running (a scheduled backup, drill, copy or
+// retention run, a dashboard user's backup or restart, the healer's
+// current look with its restart or recreate) may finish within
+// Options.StopGrace, after which its context ends too: the backup job then starts the containers
 // it quiesced again and leaves its group incomplete (no manifest), as any
 // cancelled backup does. Either way no container is left stopped.
 //
