@@ -66,8 +66,8 @@ Unless --no-scheduler, serve also runs each instance's scheduled backups,
 retention and restore drills, one job at a time (see 'dockerbank schedule').
 
 On SIGTERM or SIGINT serve stops accepting work: no new connection, no new
-scheduled job. A running backup, drill or dashboard action may finish
-within --stop-grace; after that it is cancelled, which starts the containers
+scheduled job. A running backup, drill, dashboard action or heal action may
+finish within --stop-grace; after that it is cancelled, which starts the containers
 it stopped again and leaves its backup group incomplete. serve exits once
 every part has stopped.
 
@@ -121,7 +121,7 @@ the containers or the engine.`,
 	f.IntVar(&o.heal.Attempts, "heal-attempts", heal.DefaultPolicy.Attempts, "give up (and alert) after this many healing actions")
 	f.DurationVar(&o.heal.Stable, "heal-stable", heal.DefaultPolicy.Stable, "a healed container healthy this long starts again at the first attempt when it fails later")
 	f.DurationVar(&o.healTick, "heal-check", 10*time.Second, "time between two looks at the instances' health")
-	f.DurationVar(&o.stopGrace, "stop-grace", time.Minute, "on SIGTERM or SIGINT, let a running backup, drill or dashboard action finish this long; then cancel it (its containers are started again, its group stays incomplete)")
+	f.DurationVar(&o.stopGrace, "stop-grace", time.Minute, "on SIGTERM or SIGINT, let a running backup, drill, dashboard or heal action finish this long; then cancel it (its containers are started again, its group stays incomplete)")
 	bindPolicyFlags(c, &o.policy)
 	c.AddCommand(a.servePasswdCommand(), a.serveTokenCommand())
 	return c
