@@ -26,7 +26,7 @@ func (ps Problems) Error() string {
 	for i, p := range ps {
 		lines[i] = "  " + p.String()
 	}
-	return fmt.Sprintf("%s (%d):\n%s\nchange the entry, or deploy it without --swarm", ErrRefused, len(ps), strings.Join(lines, "\n"))
+	return fmt.Sprintf("%s (%d):\n%s\nchange the entry, or deploy it with `dockerbank deploy` instead of `dockerbank swarm deploy`", ErrRefused, len(ps), strings.Join(lines, "\n"))
 }
 
 // Unwrap makes errors.Is(err, ErrRefused) true.

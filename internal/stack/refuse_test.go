@@ -115,7 +115,7 @@ secrets:
 				for _, pr := range probs {
 					got = append(got, pr.String())
 				}
-				if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "deploy it without --swarm") {
+				if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "dockerbank deploy") {
 					t.Errorf("error %q: want ErrRefused and what to do", err)
 				}
 			default:
