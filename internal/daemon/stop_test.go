@@ -25,7 +25,8 @@ import (
 // The process must exit 0 within a bounded time, every container of the
 // instance must run afterwards, and the backup group must be complete
 // (the backup finished within --stop-grace) or not listed as complete
-// (it was cancelled; its containers were started again).
+// (it was cancelled; its containers were started again). The healer runs
+// too (it must not act on the quiesced container, and is joined at stop).
 func TestServeStopsCleanlyDuringScheduledBackup(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real engine and a real serve process; skipped with -short")
@@ -108,7 +109,7 @@ func TestServeStopsCleanlyDuringScheduledBackup(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := len(journal(t, s))
-			serve := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--no-heal", "--audit-every", "0",
+			serve := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--audit-every", "0",
 				"--interval", "1h", "--schedule-check", "1s", "--stop-grace", tt.grace)
 			serve.Env = env
 			var out syncBuffer
