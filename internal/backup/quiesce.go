@@ -19,6 +19,10 @@ const (
 	OutcomeResumed = "resumed"
 )
 
+// containerWait bounds the wait for one container to stop or start
+// (beyond its stop timeout): a swarm task's service scales to 0 or back.
+const containerWait = 2 * time.Minute
+
 // quiescer stops or pauses containers for the capture of one group and
 // always records what it did in the journal first.
 type quiescer struct {
@@ -52,7 +56,11 @@ func (q *quiescer) quiesce(ctx context.Context, ids []string, mode string, stopT
 		if mode == "pause" {
 			err = q.e.PauseContainer(ctx, id)
 		} else {
-			err = q.e.StopContainer(ctx, id, stopTimeout)
+			// The engine waits for a swarm task's service to scale down
+			// as long as the context lets it.
+			sctx, cancel := context.WithTimeout(ctx, stopTimeout+containerWait)
+			err = q.e.StopContainer(sctx, id, stopTimeout)
+			cancel()
 		}
 		if err != nil {
 			return err
@@ -100,12 +108,14 @@ func resumeContainers(ctx context.Context, e *engine.Engine, ids []string) error
 		if insp.State == nil {
 			continue
 		}
+		cctx, cancel := context.WithTimeout(ctx, containerWait)
 		switch {
 		case insp.State.Paused:
-			err = e.UnpauseContainer(ctx, id)
+			err = e.UnpauseContainer(cctx, id)
 		case !insp.State.Running:
-			err = e.StartContainer(ctx, id)
+			err = e.StartContainer(cctx, id)
 		}
+		cancel()
 		if err != nil {
 			errs = append(errs, err)
 		}

@@ -2,18 +2,14 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/dockerbank/dockerbank/internal/backup"
-	"github.com/dockerbank/dockerbank/internal/bank"
-	"github.com/dockerbank/dockerbank/internal/observe"
+	"github.com/dockerbank/dockerbank/internal/daemon"
 	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/schedule"
-	"github.com/dockerbank/dockerbank/internal/site"
 )
 
 func (a *app) scheduleCommand() *cobra.Command {
@@ -32,7 +28,7 @@ Times are in the local time zone of the host running serve.`,
 		GroupID: "protect",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sch, err := a.scheduler(cmd.Context(), nil)
+			sch, err := a.scheduler(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -58,8 +54,8 @@ Times are in the local time zone of the host running serve.`,
 				if !p.LastBackup.IsZero() {
 					last = fmt.Sprintf("%s (%s, %.0fs)", when(p.LastBackup), progress.Bytes(p.BackupSize), p.BackupSecs)
 				}
-				if !p.Failed[observe.JobBackup].IsZero() && p.Failed[observe.JobBackup].After(p.LastBackup) {
-					last += " failed " + when(p.Failed[observe.JobBackup])
+				if !p.Failed[daemon.JobBackup].IsZero() && p.Failed[daemon.JobBackup].After(p.LastBackup) {
+					last += " failed " + when(p.Failed[daemon.JobBackup])
 				}
 				drill := "-"
 				if d := p.LastDrill; d != nil {
@@ -88,9 +84,9 @@ func next(t, now time.Time) string {
 	return when(t)
 }
 
-// scheduler builds the protect scheduler of the site: entry policies from
-// the bank, jobs run through the backup job (nil jobs: plans only).
-func (a *app) scheduler(ctx context.Context, jobs observe.ProtectJobs) (*observe.Scheduler, error) {
+// scheduler builds the protect scheduler of the site, for its plans
+// only: entry policies from the bank, no jobs.
+func (a *app) scheduler(ctx context.Context) (*daemon.Scheduler, error) {
 	s, err := a.openSite()
 	if err != nil {
 		return nil, err
@@ -99,79 +95,5 @@ func (a *app) scheduler(ctx context.Context, jobs observe.ProtectJobs) (*observe
 	if err != nil {
 		return nil, err
 	}
-	return &observe.Scheduler{Site: s, Jobs: jobs, Log: a.logger(), EntryPolicy: entryPolicy(b)}, nil
+	return &daemon.Scheduler{Site: s, Log: a.logger(), EntryPolicy: daemon.EntryPolicy(b)}, nil
 }
-
-func entryPolicy(b *bank.Bank) func(context.Context, *site.Instance) (*schedule.Policy, error) {
-	return func(_ context.Context, in *site.Instance) (*schedule.Policy, error) {
-		e, err := b.Get(in.Entry)
-		if err != nil {
-			return nil, fmt.Errorf("entry %s of instance %s: %w (its protect policy is unknown; add the bank holding it to site.yaml banks:)", in.Entry, in.Name, err)
-		}
-		return e.Protect, nil
-	}
-}
-
-// protectJobs runs the scheduler's jobs through the backup job, journalled
-// as serve's scheduled runs.
-type protectJobs struct{ s *serveActions }
-
-func (p protectJobs) job(ctx context.Context, what string) (*backup.Job, error) {
-	m, err := p.s.manager(ctx, what)
-	if err != nil {
-		return nil, err
-	}
-	return &backup.Job{M: m}, nil
-}
-
-func (p protectJobs) Backup(ctx context.Context, name string) error {
-	j, err := p.job(ctx, "scheduled backup "+name)
-	if err != nil {
-		return err
-	}
-	if _, err = j.Backup(ctx, name, backup.BackupOptions{}); err != nil {
-		return err
-	}
-	// The new group goes to every off-site copy without a schedule.
-	if cfg, err := j.M.Site.Config(); err != nil || len(cfg.Backup.Copies) == 0 {
-		return err
-	}
-	_, err = j.Copy(ctx, name, backup.CopyOptions{})
-	if errors.Is(err, backup.ErrNoCopies) {
-		return nil
-	}
-	return err
-}
-
-// Copy runs one off-site copy that has a schedule of its own.
-func (p protectJobs) Copy(ctx context.Context, name, copy string) error {
-	j, err := p.job(ctx, "scheduled copy "+copy+" of "+name)
-	if err != nil {
-		return err
-	}
-	_, err = j.Copy(ctx, name, backup.CopyOptions{Copies: []string{copy}, Scheduled: true})
-	return err
-}
-
-func (p protectJobs) Drill(ctx context.Context, name string) error {
-	j, err := p.job(ctx, "scheduled drill "+name)
-	if err != nil {
-		return err
-	}
-	_, err = j.Verify(ctx, name, backup.VerifyOptions{ReadData: "5%"})
-	return err
-}
-
-func (p protectJobs) Forget(ctx context.Context, name string, k schedule.Keep) error {
-	j, err := p.job(ctx, "scheduled retention "+name)
-	if err != nil {
-		return err
-	}
-	_, err = j.Forget(ctx, name, backup.ForgetOptions{Policy: backup.Policy{Daily: k.Daily, Weekly: k.Weekly, Monthly: k.Monthly}})
-	return err
-}
-
-var (
-	_ observe.ProtectJobs = protectJobs{}
-	_ observe.CopyJobs    = protectJobs{}
-)

@@ -2,26 +2,20 @@ package cli
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
-	"github.com/dockerbank/dockerbank/internal/backup"
-	"github.com/dockerbank/dockerbank/internal/deploy"
-	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/daemon"
 	"github.com/dockerbank/dockerbank/internal/heal"
 	"github.com/dockerbank/dockerbank/internal/observe"
-	"github.com/dockerbank/dockerbank/internal/site"
 	"github.com/dockerbank/dockerbank/internal/web"
 )
 
@@ -48,6 +42,7 @@ type serveOptions struct {
 	noHeal           bool
 	heal             heal.Policy
 	healTick         time.Duration
+	stopGrace        time.Duration
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -69,6 +64,12 @@ request per container otherwise; never a stats stream), and serves:
 
 Unless --no-scheduler, serve also runs each instance's scheduled backups,
 retention and restore drills, one job at a time (see 'dockerbank schedule').
+
+On SIGTERM or SIGINT serve stops accepting work: no new connection, no new
+scheduled job. A running backup, drill, dashboard action or heal action may
+finish within --stop-grace; after that it is cancelled, which starts the containers
+it stopped again and leaves its backup group incomplete. serve exits once
+every part has stopped.
 
 Unless --no-heal, serve also heals: a container that fails --heal-failures
 health checks in a row, or stays unhealthy --heal-unhealthy-for, is restarted
@@ -120,6 +121,7 @@ the containers or the engine.`,
 	f.IntVar(&o.heal.Attempts, "heal-attempts", heal.DefaultPolicy.Attempts, "give up (and alert) after this many healing actions")
 	f.DurationVar(&o.heal.Stable, "heal-stable", heal.DefaultPolicy.Stable, "a healed container healthy this long starts again at the first attempt when it fails later")
 	f.DurationVar(&o.healTick, "heal-check", 10*time.Second, "time between two looks at the instances' health")
+	f.DurationVar(&o.stopGrace, "stop-grace", time.Minute, "on SIGTERM or SIGINT, let a running backup, drill, dashboard or heal action finish this long; then cancel it (its containers are started again, its group stays incomplete)")
 	bindPolicyFlags(c, &o.policy)
 	c.AddCommand(a.servePasswdCommand(), a.serveTokenCommand())
 	return c
@@ -144,17 +146,9 @@ func readSecretFile(path string) (string, error) {
 
 func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	ctx := cmd.Context()
-	var metricsToken string
-	if o.metricsTokenFile != "" {
-		// Read before anything starts: an empty file must not quietly
-		// turn the authentication of /metrics off.
-		var err error
-		if metricsToken, err = readSecretFile(o.metricsTokenFile); err != nil {
-			return usageError{fmt.Errorf("--metrics-token-file: %w", err)}
-		}
-		if metricsToken == "" {
-			return usageError{fmt.Errorf("--metrics-token-file %s is empty: put a token in it (e.g. `openssl rand -hex 32 > %s`), or leave the flag out to serve /metrics without authentication", o.metricsTokenFile, o.metricsTokenFile)}
-		}
+	do, err := a.daemonOptions(o)
+	if err != nil {
+		return err
 	}
 	s, err := a.openSite()
 	if err != nil {
@@ -164,163 +158,95 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	log := a.logger()
 	// Open the bank now: the scheduler and the dashboard's actions use it
 	// from several goroutines.
-	if _, err := a.openBank(ctx); err != nil {
+	b, err := a.openBank(ctx)
+	if err != nil {
 		return err
 	}
 	a.resumeInterrupted(cmd) // once, before the goroutines that run jobs
-	col := &observe.Collector{Engine: e, Site: s, Log: log, All: o.all, Interval: o.interval}
-	if e.IsLocal() && !o.noCgroup {
-		col.Cgroup = observe.HostCgroup()
-	}
-	ev := &observe.Evaluator{Policy: o.policy, Log: log}
-	if o.webhook != "" {
-		ev.Notifiers = append(ev.Notifiers, &observe.Webhook{URL: o.webhook})
-	}
-	if o.smtpAddr != "" {
-		if o.smtpFrom == "" || len(o.smtpTo) == 0 {
-			return usageError{errors.New("--smtp-addr needs --smtp-from and --smtp-to")}
-		}
-		m := &observe.Mail{Addr: o.smtpAddr, From: o.smtpFrom, To: o.smtpTo, User: o.smtpUser}
-		if o.smtpPasswordFile != "" {
-			if m.Password, err = readSecretFile(o.smtpPasswordFile); err != nil {
-				return err
-			}
-		}
-		m.Hostname, _ = os.Hostname()
-		ev.Notifiers = append(ev.Notifiers, m)
-	}
-	extra, err := a.extraEngines(o)
-	if err != nil {
-		return err
-	}
-	healer, err := a.healer(ctx, o)
-	if err != nil {
-		return err
-	}
-	col.OnSnapshot = func(snap observe.Snapshot) {
-		// The rules see the containers of every engine.
-		for _, x := range extra {
-			snap.Containers = append(snap.Containers, x.Snapshot().Containers...)
-		}
-		if healer != nil {
-			for _, g := range healer.GivenUp() {
-				snap.HealGivenUp = append(snap.HealGivenUp, observe.HealGivenUp(g))
-			}
-		}
-		ev.Eval(ctx, snap)
-	}
-	if o.auditEvery > 0 {
-		col.Audit = &observe.Auditor{Saver: e, Every: o.auditEvery, Log: log}
-		go col.Audit.Run(ctx, func() []string { return col.Snapshot().Images() })
-	}
-	reg := observe.Registry(append(observe.Collectors{col}, extra...),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewGoCollector())
-	if healer != nil {
-		reg.MustRegister(healer)
-		go healer.Run(ctx)
-	}
-	if o.gelf != "" {
-		u, err := url.Parse(o.gelf)
-		if err != nil || (u.Scheme != "udp" && u.Scheme != "tcp") || u.Host == "" {
-			return usageError{fmt.Errorf("--gelf %q: write udp://host:port or tcp://host:port", o.gelf)}
-		}
-		g := &observe.GELF{Engine: e, Log: log, Addr: u.Host, Protocol: u.Scheme, All: o.all, Site: s}
-		reg.MustRegister(g)
-		go g.Run(ctx)
-	}
-	srv := &web.Server{Site: s, Collector: col, Engines: extra, Registry: reg, Log: log, Alerts: ev,
-		Auth:    &web.Auth{Site: s, Secure: o.tlsCert != ""},
-		Actions: &serveActions{a: a}}
-	srv.MetricsToken = metricsToken
-	if !srv.Auth.Configured() {
+	if !(&web.Auth{Site: s}).Configured() {
 		fmt.Fprintln(a.streams.Err, "warning: no dashboard password or token is set; only /healthz and /metrics answer until you run `dockerbank serve passwd` or `dockerbank serve token`")
-	}
-	if (o.tlsCert == "") != (o.tlsKey == "") {
-		return usageError{errors.New("--tls-cert and --tls-key go together")}
 	}
 	if host, _, _ := net.SplitHostPort(o.listen); !isLoopback(host) {
 		if o.tlsCert == "" {
 			fmt.Fprintf(a.streams.Err, "warning: serving plain HTTP on %s: passwords and sessions cross the network unencrypted; use --tls-cert/--tls-key\n", o.listen)
 		}
-		if srv.MetricsToken == "" {
+		if do.MetricsToken == "" {
 			fmt.Fprintf(a.streams.Err, "warning: /metrics answers anyone who reaches %s; set --metrics-token-file\n", o.listen)
 		}
 	}
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.listen, err)
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
-	go col.Run(ctx)
-	for _, x := range extra {
-		go x.Run(ctx)
-	}
-	if !o.noScheduler {
-		sch, err := a.scheduler(ctx, protectJobs{&serveActions{a: a}})
-		if err != nil {
-			return err
-		}
-		sch.Tick = o.scheduleTick
-		go sch.Run(ctx)
-	}
-	scheme := "http"
-	if o.tlsCert != "" {
-		scheme = "https"
-	}
-	a.Step(fmt.Sprintf("serving %s://%s (collect every %s)", scheme, ln.Addr(), o.interval))
-	errc := make(chan error, 1)
-	go func() {
-		if o.tlsCert != "" {
-			errc <- hs.ServeTLS(ln, o.tlsCert, o.tlsKey)
-		} else {
-			errc <- hs.Serve(ln)
-		}
-	}()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return hs.Shutdown(sctx)
+	d := &daemon.Daemon{Site: s, Bank: b, Engine: e, Log: a.logger(), Report: a, Options: do}
+	return d.Run(ctx)
 }
 
-// healer wires serve's self-healing (nil with --no-heal).
-func (a *app) healer(ctx context.Context, o serveOptions) (*heal.Healer, error) {
-	if o.noHeal {
-		return nil, nil
-	}
-	if err := o.heal.Validate(); err != nil {
-		return nil, usageError{err}
-	}
-	m, err := (&serveActions{a: a}).manager(ctx, "heal")
-	if err != nil {
-		return nil, err
-	}
-	entryMode := func(_ context.Context, in *site.Instance) (string, error) {
-		e, err := m.Bank.Get(in.Entry)
+// daemonOptions checks serve's flags and turns them into the daemon's
+// options: secret files read, URLs and engine names parsed. Every problem
+// is a usage error.
+func (a *app) daemonOptions(o serveOptions) (daemon.Options, error) {
+	do := daemon.Options{Listen: o.listen, Interval: o.interval, All: o.all, TLSCert: o.tlsCert, TLSKey: o.tlsKey,
+		Webhook: o.webhook, Policy: o.policy, NoCgroup: o.noCgroup, NoScheduler: o.noScheduler, ScheduleTick: o.scheduleTick,
+		AuditEvery: o.auditEvery, HealTick: o.healTick, StopGrace: o.stopGrace}
+	if o.metricsTokenFile != "" {
+		// Read before anything starts: an empty file must not quietly
+		// turn the authentication of /metrics off.
+		tok, err := readSecretFile(o.metricsTokenFile)
 		if err != nil {
-			return "", fmt.Errorf("entry %s of instance %s: %w (its heal mode is unknown; add the bank holding it to site.yaml banks:)", in.Entry, in.Name, err)
+			return do, usageError{fmt.Errorf("--metrics-token-file: %w", err)}
 		}
-		return e.Heal, nil
+		if tok == "" {
+			return do, usageError{fmt.Errorf("--metrics-token-file %s is empty: put a token in it (e.g. `openssl rand -hex 32 > %s`), or leave the flag out to serve /metrics without authentication", o.metricsTokenFile, o.metricsTokenFile)}
+		}
+		do.MetricsToken = tok
 	}
-	return &heal.Healer{Site: m.Site, Engine: a.engine, Instances: m, Policy: o.heal, Tick: o.healTick,
-		Log: a.logger(), Mode: heal.SiteModes(m.Site, entryMode)}, nil
+	if o.smtpAddr != "" {
+		if o.smtpFrom == "" || len(o.smtpTo) == 0 {
+			return do, usageError{errors.New("--smtp-addr needs --smtp-from and --smtp-to")}
+		}
+		m := &observe.Mail{Addr: o.smtpAddr, From: o.smtpFrom, To: o.smtpTo, User: o.smtpUser}
+		if o.smtpPasswordFile != "" {
+			var err error
+			if m.Password, err = readSecretFile(o.smtpPasswordFile); err != nil {
+				return do, err
+			}
+		}
+		m.Hostname, _ = os.Hostname()
+		do.Mail = m
+	}
+	var err error
+	if do.Engines, err = parseEngines(o.engines, o.engineTLSDirs); err != nil {
+		return do, err
+	}
+	if !o.noHeal {
+		if err := o.heal.Validate(); err != nil {
+			return do, usageError{err}
+		}
+		p := o.heal
+		do.Heal = &p
+	}
+	if o.gelf != "" {
+		u, err := url.Parse(o.gelf)
+		if err != nil || (u.Scheme != "udp" && u.Scheme != "tcp") || u.Host == "" {
+			return do, usageError{fmt.Errorf("--gelf %q: write udp://host:port or tcp://host:port", o.gelf)}
+		}
+		do.GELF = daemon.GELF{Protocol: u.Scheme, Addr: u.Host}
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return do, usageError{errors.New("--tls-cert and --tls-key go together")}
+	}
+	if o.stopGrace < 0 {
+		return do, usageError{errors.New("--stop-grace must not be negative")}
+	}
+	return do, nil
 }
 
 var engineNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 
-// extraEngines builds a collector per --engine. They connect lazily: an
-// engine that does not answer shows as down (dockerbank_engine_up 0) and
-// is tried again at every interval, without holding up the others.
-func (a *app) extraEngines(o serveOptions) ([]*observe.Collector, error) {
+// parseEngines reads the --engine NAME=ENDPOINT and --engine-tls-dir
+// NAME=DIR flags.
+func parseEngines(engines, tlsDirFlags []string) ([]daemon.Engine, error) {
 	tlsDirs := map[string]string{}
-	for _, kv := range o.engineTLSDirs {
+	for _, kv := range tlsDirFlags {
 		name, dir, ok := strings.Cut(kv, "=")
 		if !ok || dir == "" {
 			return nil, usageError{fmt.Errorf("--engine-tls-dir %q: write NAME=DIR", kv)}
@@ -328,8 +254,8 @@ func (a *app) extraEngines(o serveOptions) ([]*observe.Collector, error) {
 		tlsDirs[name] = dir
 	}
 	seen := map[string]bool{"local": true}
-	var out []*observe.Collector
-	for _, kv := range o.engines {
+	var out []daemon.Engine
+	for _, kv := range engines {
 		name, endpoint, ok := strings.Cut(kv, "=")
 		if !ok || endpoint == "" || !engineNameRE.MatchString(name) {
 			return nil, usageError{fmt.Errorf("--engine %q: write NAME=ENDPOINT, NAME in lower-case letters, digits, '.', '_' and '-', e.g. --engine lab2=tcp://lab2:2376", kv)}
@@ -338,15 +264,8 @@ func (a *app) extraEngines(o serveOptions) ([]*observe.Collector, error) {
 			return nil, usageError{fmt.Errorf("--engine %q: the name %s is taken (local is the site's own engine)", kv, name)}
 		}
 		seen[name] = true
-		eo := engine.Endpoint(endpoint, tlsDirs[name])
+		out = append(out, daemon.Engine{Name: name, Endpoint: endpoint, TLSDir: tlsDirs[name]})
 		delete(tlsDirs, name)
-		eo.Logger = a.logger()
-		c := &observe.Collector{Name: name, All: o.all, Interval: o.interval, Log: a.logger(),
-			Connect: func(ctx context.Context) (*engine.Engine, error) { return engine.Connect(ctx, eo) }}
-		if strings.HasPrefix(endpoint, "unix://") && !o.noCgroup {
-			c.Cgroup = observe.HostCgroup() // an engine on this host
-		}
-		out = append(out, c)
 	}
 	for name := range tlsDirs {
 		return nil, usageError{fmt.Errorf("--engine-tls-dir %s=...: no --engine %s=ENDPOINT", name, name)}
@@ -360,42 +279,6 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// serveActions runs the dashboard's actions through the deploy job, so
-// that they are locked and journalled like the CLI's.
-type serveActions struct{ a *app }
-
-func (s *serveActions) Restart(ctx context.Context, instance, who string) error {
-	m, err := s.manager(ctx, "restart "+instance+" (dashboard user "+who+")")
-	if err != nil {
-		return err
-	}
-	return m.Restart(ctx, instance)
-}
-
-// Backup runs the backup job, as `dockerbank backup` does.
-func (s *serveActions) Backup(ctx context.Context, instance, who string) error {
-	m, err := s.manager(ctx, "backup "+instance+" (dashboard user "+who+")")
-	if err != nil {
-		return err
-	}
-	_, err = (&backup.Job{M: m}).Backup(ctx, instance, backup.BackupOptions{})
-	return err
-}
-
-// manager opens a deploy manager whose journal records name the dashboard.
-func (s *serveActions) manager(ctx context.Context, what string) (*deploy.Manager, error) {
-	cmd := &cobra.Command{Use: "serve"}
-	cmd.SetContext(ctx)
-	m, err := s.a.manager(cmd, nil)
-	if err != nil {
-		return nil, err
-	}
-	mm := *m
-	mm.Command = "dockerbank serve: " + what
-	mm.Report = nil // the dashboard shows results, not progress
-	return &mm, nil
 }
 
 func (a *app) servePasswdCommand() *cobra.Command {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/dockerbank/dockerbank/internal/daemon"
 	"github.com/dockerbank/dockerbank/internal/observe"
 )
 
@@ -34,10 +35,7 @@ func TestServeSchedulerBacksUpAndDrillsDemo(t *testing.T) {
 
 	a := &app{streams: Streams{In: strings.NewReader(""), Out: new(bytes.Buffer), Err: new(bytes.Buffer)}, siteDir: h.site, quiet: true}
 	ctx := t.Context()
-	sch, err := a.scheduler(ctx, protectJobs{&serveActions{a: a}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sch := serveDaemon(t, a).Scheduler()
 	fake := time.Now().Add(8 * 24 * time.Hour)
 	sch.Now = func() time.Time { return fake }
 	start := time.Now()
@@ -71,7 +69,7 @@ func TestServeSchedulerBacksUpAndDrillsDemo(t *testing.T) {
 	recs, _ := s.Journal()
 	var sched []string
 	for _, r := range recs {
-		if r.Command == observe.SchedulerCommand && r.Instance == name {
+		if r.Command == daemon.SchedulerCommand && r.Instance == name {
 			sched = append(sched, r.Outcome+": "+r.Detail)
 		}
 	}
@@ -81,7 +79,7 @@ func TestServeSchedulerBacksUpAndDrillsDemo(t *testing.T) {
 
 	// `dockerbank schedule --json` shows the policy, the results and that
 	// nothing is due at the real time.
-	var plans []observe.Plan
+	var plans []daemon.Plan
 	if err := json.Unmarshal([]byte(h.ok("schedule", "--json")), &plans); err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +118,25 @@ func TestServeSchedulerBacksUpAndDrillsDemo(t *testing.T) {
 	}
 }
 
+// serveDaemon wires the daemon of `dockerbank serve` as the serve command
+// does, on the site, bank and engine of a.
+func serveDaemon(t *testing.T, a *app) *daemon.Daemon {
+	t.Helper()
+	s, err := a.openSite()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := a.openBank(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := a.openEngine(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &daemon.Daemon{Site: s, Bank: b, Engine: e, Log: a.logger(), Report: a}
+}
+
 // formatFloat writes a value as the Prometheus text format does.
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
@@ -141,8 +158,7 @@ func TestServeEngineFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := &app{streams: Streams{Err: new(bytes.Buffer)}}
-			cs, err := a.extraEngines(serveOptions{engines: tt.engines, engineTLSDirs: tt.tls})
+			cs, err := parseEngines(tt.engines, tt.tls)
 			if tt.wantErrSubstr != "" {
 				var ue usageError
 				if err == nil || !strings.Contains(err.Error(), tt.wantErrSubstr) || !errors.As(err, &ue) {

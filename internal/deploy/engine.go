@@ -9,6 +9,7 @@ import (
 
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/fingerprint"
+	"github.com/dockerbank/dockerbank/internal/stack"
 )
 
 // Engine is what the lifecycle jobs use of a container engine, in the
@@ -70,7 +71,8 @@ type Images interface {
 
 // Stacks runs instances as swarm stacks.
 type Stacks interface {
-	StackDeploy(ctx context.Context, p *types.Project, o engine.StackOptions) error
+	// StackApply deploys or updates a stack to what the plan says.
+	StackApply(ctx context.Context, plan *stack.Plan) error
 	StackRemove(ctx context.Context, stack string) error
 	StackScale(ctx context.Context, stack string, replicas uint64) error
 	StackCurrent(ctx context.Context, stack string) (map[string][]string, error)

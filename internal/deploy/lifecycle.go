@@ -109,7 +109,7 @@ func (m *Manager) Down(ctx context.Context, name string) error {
 		}
 		m.step("down %s (volumes are kept)", name)
 		if m.IsSwarm(name) {
-			err = m.Engine.StackRemove(ctx, name)
+			err = m.stackRemove(ctx, name)
 		} else {
 			err = m.Engine.Down(ctx, name, m.stopTimeout())
 		}

@@ -55,7 +55,7 @@ func (m *Manager) Remove(ctx context.Context, name string, o RemoveOptions) (*Re
 		}
 		m.step("remove containers and networks of %s", name)
 		if m.IsSwarm(name) {
-			if err := m.Engine.StackRemove(ctx, name); err != nil {
+			if err := m.stackRemove(ctx, name); err != nil {
 				return m.finish(name, err, "")
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/site"
+	"github.com/dockerbank/dockerbank/internal/stack"
 )
 
 // SwarmMarker is the file in an instance's directory that says it runs as
@@ -106,7 +107,11 @@ func (m *Manager) swarmUpAndCheck(ctx context.Context, name string, e *bank.Entr
 		return err
 	}
 	m.step("deploy stack %s (%d services) and wait for health (timeout %s)", name, len(p.Services), m.healthTimeout())
-	if err := m.Engine.StackDeploy(ctx, p, engine.StackOptions{}); err != nil {
+	plan, err := stack.Render(p, stack.Options{})
+	if err != nil {
+		return err
+	}
+	if err := m.Engine.StackApply(ctx, plan); err != nil {
 		return err
 	}
 	services := make([]string, 0, len(p.Services))
@@ -118,6 +123,15 @@ func (m *Manager) swarmUpAndCheck(ctx context.Context, name string, e *bank.Entr
 		return err
 	}
 	return m.runChecks(ctx, name, e)
+}
+
+// stackRemove removes the stack's services, networks and secrets; the
+// wait for its tasks to end is bounded by the stop timeout and two
+// minutes.
+func (m *Manager) stackRemove(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, m.stopTimeout()+2*time.Minute)
+	defer cancel()
+	return m.Engine.StackRemove(ctx, name)
 }
 
 // swarmStop scales every service of the stack to 0 and waits until its
@@ -211,7 +225,7 @@ func (m *Manager) RemoveSwarm(ctx context.Context, name string) error {
 			return err
 		}
 		m.step("remove stack %s (volumes are kept)", name)
-		err = m.Engine.StackRemove(ctx, name)
+		err = m.stackRemove(ctx, name)
 		if err == nil {
 			in.State = site.StateDown
 			in.Changed = m.now()

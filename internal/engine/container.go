@@ -213,7 +213,8 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 func (t *tailBuffer) String() string { return string(t.buf) }
 
 // StopContainer stops one container. A swarm task's container is stopped
-// by scaling its service to 0, since swarm would replace a stopped task.
+// by scaling its service to 0, since swarm would replace a stopped task;
+// the wait until no task of it runs lasts as long as ctx allows.
 func (e *Engine) StopContainer(ctx context.Context, id string, timeout time.Duration) error {
 	if svc := e.taskService(ctx, id); svc != "" {
 		return e.stopService(ctx, svc)
@@ -226,7 +227,8 @@ func (e *Engine) StopContainer(ctx context.Context, id string, timeout time.Dura
 }
 
 // StartContainer starts one container; for a swarm task's container it
-// scales the service back to its replicas before StopContainer.
+// scales the service back to its replicas before StopContainer and waits,
+// as long as ctx allows, until a task of it runs.
 func (e *Engine) StartContainer(ctx context.Context, id string) error {
 	if svc := e.taskService(ctx, id); svc != "" {
 		return e.startService(ctx, svc)

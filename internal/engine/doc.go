@@ -3,7 +3,9 @@
 // (github.com/docker/compose/v5) and offers the jobs small, documented
 // operations on projects, containers, volumes and images.
 //
-// It knows nothing of banks, sites or instances beyond label names. It
-// reports progress as internal/progress events and must not import any
-// other internal package.
+// It knows nothing of banks, sites or instances beyond label names
+// (internal/instance/label). It reports progress as internal/progress
+// events, and imports no other internal package but stack, whose pure
+// plans it applies (StackApply): the policy of a swarm deploy lives there,
+// this package only converts a plan to API calls.
 package engine

@@ -8,10 +8,8 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/containerd/errdefs"
 	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/moby/moby/api/types/container"
@@ -19,11 +17,13 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
+
+	"github.com/dockerbank/dockerbank/internal/stack"
 )
 
 // LabelStack marks the services, networks, volumes and secrets of a stack,
 // as `docker stack deploy` does, so `docker stack ps NAME` shows them.
-const LabelStack = "com.docker.stack.namespace"
+const LabelStack = stack.LabelStack
 
 // ErrNoSwarm means the engine is not a swarm manager.
 var ErrNoSwarm = errors.New("engine is not a swarm manager")
@@ -58,58 +58,41 @@ func (e *Engine) SwarmLeave(ctx context.Context) error {
 	return nil
 }
 
-// StackOptions controls StackDeploy.
-type StackOptions struct {
-	// ExtraLabels go on every service, container and volume (dockerbank's
-	// own and compose's project labels, so the jobs find the containers).
-	ExtraLabels map[string]string
-}
-
-// StackDeploy runs a compose project as a swarm stack named p.Name through
-// the API, as `docker stack deploy` would: an overlay network per compose
-// network (services reachable by their compose names), named volumes
-// NAME_volume with the project's volume labels, swarm secrets NAME_secret
-// with the values compose would mount, and one replicated service per
-// compose service. Existing services are updated in place.
-func (e *Engine) StackDeploy(ctx context.Context, p *types.Project, o StackOptions) error {
+// StackApply runs a stack plan (package stack renders it from a compose
+// project) through the API, as `docker stack deploy` would: the networks
+// (created when missing), the named volumes, the swarm secrets (kept when
+// they exist: swarm secrets cannot change) and one service per compose
+// service, created or updated in place.
+func (e *Engine) StackApply(ctx context.Context, plan *stack.Plan) error {
 	if state, manager, err := e.SwarmState(ctx); err != nil {
 		return err
 	} else if state != "active" || !manager {
 		return fmt.Errorf("%w (state %s); run `docker swarm init` on this host or point --host at a manager", ErrNoSwarm, state)
 	}
-	stack := p.Name
 	nets := map[string]string{}
-	for _, name := range sortedNames(p.Networks) {
-		id, err := e.stackNetwork(ctx, stack, name, p.Networks[name])
+	for _, n := range plan.Networks {
+		id, err := e.stackNetwork(ctx, n)
 		if err != nil {
 			return err
 		}
-		nets[name] = id
+		nets[n.Compose] = id
 	}
-	for _, name := range sortedNames(p.Volumes) {
-		v := p.Volumes[name]
-		if bool(v.External) {
-			continue
-		}
-		labels := map[string]string{LabelStack: stack, LabelProject: stack, LabelVolume: name}
-		for k, val := range v.Labels {
-			labels[k] = val
-		}
-		_, err := e.api.VolumeCreate(ctx, client.VolumeCreateOptions{Name: stackName(stack, name), Driver: v.Driver, DriverOpts: v.DriverOpts, Labels: labels})
+	for _, v := range plan.Volumes {
+		_, err := e.api.VolumeCreate(ctx, client.VolumeCreateOptions{Name: v.Name, Driver: v.Driver, DriverOpts: v.DriverOpts, Labels: v.Labels})
 		if err != nil {
-			return fmt.Errorf("create volume %s: %w", stackName(stack, name), err)
+			return fmt.Errorf("create volume %s: %w", v.Name, err)
 		}
 	}
 	secrets := map[string]string{}
-	for _, name := range sortedNames(p.Secrets) {
-		id, err := e.stackSecret(ctx, p, stack, name)
+	for _, s := range plan.Secrets {
+		id, err := e.stackSecret(ctx, s)
 		if err != nil {
 			return err
 		}
-		secrets[name] = id
+		secrets[s.Compose] = id
 	}
-	for _, name := range sortedNames(p.Services) {
-		spec, err := ServiceSpec(p, name, nets, secrets, o.ExtraLabels)
+	for _, svc := range plan.Services {
+		spec, err := ServiceSpec(svc, nets, secrets)
 		if err != nil {
 			return err
 		}
@@ -120,90 +103,46 @@ func (e *Engine) StackDeploy(ctx context.Context, p *types.Project, o StackOptio
 	return nil
 }
 
-func stackName(stack, name string) string { return stack + "_" + name }
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func (e *Engine) stackNetwork(ctx context.Context, stack, name string, n types.NetworkConfig) (string, error) {
-	full := stackName(stack, name)
-	if bool(n.External) {
-		full = n.Name
-	}
-	res, err := e.api.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("name", full)})
+func (e *Engine) stackNetwork(ctx context.Context, n stack.Network) (string, error) {
+	res, err := e.api.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("name", n.Name)})
 	if err != nil {
 		return "", fmt.Errorf("list networks: %w", err)
 	}
 	for _, s := range res.Items {
-		if s.Name == full {
+		if s.Name == n.Name {
 			return s.ID, nil
 		}
 	}
-	if bool(n.External) {
-		return "", fmt.Errorf("external network %s does not exist", full)
+	if n.External {
+		return "", fmt.Errorf("external network %s does not exist", n.Name)
 	}
-	driver := n.Driver
-	if driver == "" || driver == "bridge" {
-		driver = "overlay"
-	}
-	labels := map[string]string{LabelStack: stack}
-	for k, v := range n.Labels {
-		labels[k] = v
-	}
-	cr, err := e.api.NetworkCreate(ctx, full, client.NetworkCreateOptions{Driver: driver, Scope: "swarm", Attachable: true,
-		Internal: n.Internal, Options: n.DriverOpts, Labels: labels})
+	cr, err := e.api.NetworkCreate(ctx, n.Name, client.NetworkCreateOptions{Driver: n.Driver, Scope: "swarm", Attachable: true,
+		Internal: n.Internal, Options: n.Options, Labels: n.Labels})
 	if err != nil {
-		return "", fmt.Errorf("create network %s: %w", full, err)
+		return "", fmt.Errorf("create network %s: %w", n.Name, err)
 	}
 	return cr.ID, nil
 }
 
 // stackSecret creates the swarm secret of a compose secret once; swarm
 // secrets cannot change, so an existing one is kept.
-func (e *Engine) stackSecret(ctx context.Context, p *types.Project, stack, name string) (string, error) {
-	s := p.Secrets[name]
-	full := stackName(stack, name)
-	if bool(s.External) {
-		full = s.Name
-		if full == "" {
-			full = name
-		}
-	}
-	res, err := e.api.SecretList(ctx, client.SecretListOptions{Filters: client.Filters{}.Add("name", full)})
+func (e *Engine) stackSecret(ctx context.Context, s stack.Secret) (string, error) {
+	res, err := e.api.SecretList(ctx, client.SecretListOptions{Filters: client.Filters{}.Add("name", s.Name)})
 	if err != nil {
 		return "", fmt.Errorf("list secrets: %w", err)
 	}
 	for _, x := range res.Items {
-		if x.Spec.Name == full {
+		if x.Spec.Name == s.Name {
 			return x.ID, nil
 		}
 	}
-	if bool(s.External) {
-		return "", fmt.Errorf("external secret %s does not exist", full)
-	}
-	var data []byte
-	switch {
-	case s.Environment != "":
-		v, ok := p.Environment[s.Environment]
-		if !ok {
-			return "", fmt.Errorf("secret %s: variable %s is not set", name, s.Environment)
-		}
-		data = []byte(v)
-	case s.Content != "":
-		data = []byte(s.Content)
-	case s.File != "":
-		return "", fmt.Errorf("secret %s: file secrets are not supported on swarm by dockerbank; use environment", name)
+	if s.External {
+		return "", fmt.Errorf("external secret %s does not exist", s.Name)
 	}
 	cr, err := e.api.SecretCreate(ctx, client.SecretCreateOptions{Spec: swarm.SecretSpec{
-		Annotations: swarm.Annotations{Name: full, Labels: map[string]string{LabelStack: stack}}, Data: data}})
+		Annotations: swarm.Annotations{Name: s.Name, Labels: s.Labels}, Data: s.Data}})
 	if err != nil {
-		return "", fmt.Errorf("create secret %s: %w", full, err)
+		return "", fmt.Errorf("create secret %s: %w", s.Name, err)
 	}
 	return cr.ID, nil
 }
@@ -226,236 +165,101 @@ func (e *Engine) upsertService(ctx context.Context, spec swarm.ServiceSpec) erro
 	return nil
 }
 
-// ServiceSpec converts one compose service into a swarm service spec of
-// the stack p.Name. nets and secrets map compose names to swarm ids.
-func ServiceSpec(p *types.Project, name string, nets, secrets map[string]string, extra map[string]string) (swarm.ServiceSpec, error) {
-	s := p.Services[name]
-	stack := p.Name
-	var unsupported []string
-	if s.Privileged {
-		unsupported = append(unsupported, "privileged")
-	}
-	if s.NetworkMode != "" {
-		unsupported = append(unsupported, "network_mode")
-	}
-	if len(s.Devices) > 0 {
-		unsupported = append(unsupported, "devices")
-	}
-	if len(unsupported) > 0 {
-		return swarm.ServiceSpec{}, fmt.Errorf("service %s: %s cannot run on swarm", name, strings.Join(unsupported, ", "))
-	}
-	labels := map[string]string{LabelStack: stack, LabelProject: stack, LabelService: name}
-	for k, v := range extra {
-		labels[k] = v
-	}
-	for k, v := range s.Labels {
-		labels[k] = v
-	}
-	var env []string
-	for _, k := range sortedNames(s.Environment) {
-		if v := s.Environment[k]; v != nil {
-			env = append(env, k+"="+*v)
-		}
-	}
+// ServiceSpec converts a planned service to the API's service spec. nets
+// and secrets map the plan's compose names to swarm ids.
+func ServiceSpec(s stack.Service, nets, secrets map[string]string) (swarm.ServiceSpec, error) {
+	c := s.Container
 	cs := &swarm.ContainerSpec{
-		Image: s.Image, Labels: labels, Command: s.Entrypoint, Args: s.Command, Hostname: s.Hostname,
-		Env: env, Dir: s.WorkingDir, User: s.User, Groups: s.GroupAdd, Init: s.Init, StopSignal: s.StopSignal,
-		TTY: s.Tty, OpenStdin: s.StdinOpen, ReadOnly: s.ReadOnly, Sysctls: s.Sysctls,
-		CapabilityAdd: s.CapAdd, CapabilityDrop: s.CapDrop,
+		Image: c.Image, Labels: c.Labels, Command: c.Entrypoint, Args: c.Command, Hostname: c.Hostname,
+		Env: c.Env, Dir: c.Dir, User: c.User, Groups: c.Groups, Init: c.Init, StopSignal: c.StopSignal,
+		TTY: c.TTY, OpenStdin: c.OpenStdin, ReadOnly: c.ReadOnly, Sysctls: c.Sysctls,
+		CapabilityAdd: c.CapAdd, CapabilityDrop: c.CapDrop, Hosts: c.Hosts,
 	}
-	if s.StopGracePeriod != nil {
-		d := time.Duration(*s.StopGracePeriod)
+	if c.StopGracePeriod != nil {
+		d := time.Duration(*c.StopGracePeriod)
 		cs.StopGracePeriod = &d
 	}
-	if h := s.HealthCheck; h != nil {
-		hc := &container.HealthConfig{Test: h.Test}
-		if h.Disable {
-			hc.Test = []string{"NONE"}
-		}
-		if h.Interval != nil {
-			hc.Interval = time.Duration(*h.Interval)
-		}
-		if h.Timeout != nil {
-			hc.Timeout = time.Duration(*h.Timeout)
-		}
-		if h.StartPeriod != nil {
-			hc.StartPeriod = time.Duration(*h.StartPeriod)
-		}
-		if h.Retries != nil {
-			hc.Retries = int(*h.Retries)
-		}
-		cs.Healthcheck = hc
+	if h := c.Healthcheck; h != nil {
+		cs.Healthcheck = &container.HealthConfig{Test: h.Test, Interval: time.Duration(h.Interval), Timeout: time.Duration(h.Timeout),
+			StartPeriod: time.Duration(h.StartPeriod), Retries: h.Retries}
 	}
-	for host, ips := range s.ExtraHosts {
-		for _, ip := range ips {
-			cs.Hosts = append(cs.Hosts, ip+" "+host)
-		}
-	}
-	sort.Strings(cs.Hosts)
-	for _, v := range s.Volumes {
-		m := mount.Mount{Target: v.Target, ReadOnly: v.ReadOnly}
-		switch v.Type {
-		case types.VolumeTypeVolume:
-			m.Type = mount.TypeVolume
-			if v.Source != "" {
-				m.Source = stackName(stack, v.Source)
-				if pv, ok := p.Volumes[v.Source]; ok && bool(pv.External) {
-					m.Source = pv.Name
-				}
-				vl := map[string]string{LabelStack: stack, LabelProject: stack, LabelVolume: v.Source}
-				for k, val := range p.Volumes[v.Source].Labels {
-					vl[k] = val
-				}
-				m.VolumeOptions = &mount.VolumeOptions{Labels: vl}
-				if v.Volume != nil {
-					m.VolumeOptions.NoCopy, m.VolumeOptions.Subpath = v.Volume.NoCopy, v.Volume.Subpath
-				}
+	for _, m := range c.Mounts {
+		mm := mount.Mount{Target: m.Target, ReadOnly: m.ReadOnly, Source: m.Source}
+		switch m.Type {
+		case stack.MountVolume:
+			mm.Type = mount.TypeVolume
+			if m.Source != "" {
+				mm.VolumeOptions = &mount.VolumeOptions{Labels: m.VolumeLabels, NoCopy: m.NoCopy, Subpath: m.Subpath}
 			}
-		case types.VolumeTypeBind:
-			m.Type, m.Source = mount.TypeBind, v.Source
-		case types.VolumeTypeTmpfs:
-			m.Type = mount.TypeTmpfs
-			if v.Tmpfs != nil {
-				m.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: int64(v.Tmpfs.Size)}
+		case stack.MountBind:
+			mm.Type = mount.TypeBind
+		case stack.MountTmpfs:
+			mm.Type = mount.TypeTmpfs
+			if m.HasTmpfsOptions {
+				mm.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: m.TmpfsSize}
 			}
 		default:
-			return swarm.ServiceSpec{}, fmt.Errorf("service %s: volume type %s cannot run on swarm", name, v.Type)
+			return swarm.ServiceSpec{}, fmt.Errorf("service %s: mount type %s", s.Compose, m.Type)
 		}
-		cs.Mounts = append(cs.Mounts, m)
-	}
-	for _, t := range s.Tmpfs {
-		target, _, _ := strings.Cut(t, ":")
-		cs.Mounts = append(cs.Mounts, mount.Mount{Type: mount.TypeTmpfs, Target: target})
+		cs.Mounts = append(cs.Mounts, mm)
 	}
 	for _, ref := range s.Secrets {
-		id, ok := secrets[ref.Source]
+		id, ok := secrets[ref.Secret]
 		if !ok {
-			return swarm.ServiceSpec{}, fmt.Errorf("service %s: unknown secret %s", name, ref.Source)
+			return swarm.ServiceSpec{}, fmt.Errorf("service %s: unknown secret %s", s.Compose, ref.Secret)
 		}
-		target := ref.Target
-		if target == "" {
-			target = ref.Source
-		}
-		target = strings.TrimPrefix(target, "/run/secrets/")
-		mode := uint32(0o444)
-		if ref.Mode != nil {
-			mode = uint32(*ref.Mode)
-		}
-		uid, gid := ref.UID, ref.GID
-		if uid == "" {
-			uid = "0"
-		}
-		if gid == "" {
-			gid = "0"
-		}
-		full := stackName(stack, ref.Source)
-		if ps := p.Secrets[ref.Source]; bool(ps.External) {
-			full = ps.Name
-		}
-		cs.Secrets = append(cs.Secrets, &swarm.SecretReference{SecretID: id, SecretName: full,
-			File: &swarm.SecretReferenceFileTarget{Name: target, UID: uid, GID: gid, Mode: fileMode(mode)}})
+		cs.Secrets = append(cs.Secrets, &swarm.SecretReference{SecretID: id, SecretName: ref.Name,
+			File: &swarm.SecretReferenceFileTarget{Name: ref.File, UID: ref.UID, GID: ref.GID, Mode: os.FileMode(ref.Mode)}})
 	}
 	task := swarm.TaskSpec{ContainerSpec: cs, RestartPolicy: &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionAny}}
 	switch s.Restart {
-	case types.RestartPolicyNo:
+	case stack.RestartNone:
 		task.RestartPolicy.Condition = swarm.RestartPolicyConditionNone
-	case types.RestartPolicyOnFailure:
+	case stack.RestartOnFailure:
 		task.RestartPolicy.Condition = swarm.RestartPolicyConditionOnFailure
 	}
-	res := &swarm.ResourceRequirements{}
-	if s.Deploy != nil {
-		if l := s.Deploy.Resources.Limits; l != nil {
-			res.Limits = &swarm.Limit{NanoCPUs: int64(float64(l.NanoCPUs) * 1e9), MemoryBytes: int64(l.MemoryBytes), Pids: l.Pids}
+	if s.Limits != nil || s.Reservations != nil {
+		task.Resources = &swarm.ResourceRequirements{}
+		if l := s.Limits; l != nil {
+			task.Resources.Limits = &swarm.Limit{NanoCPUs: l.NanoCPUs, MemoryBytes: l.MemoryBytes, Pids: l.Pids}
 		}
-		if r := s.Deploy.Resources.Reservations; r != nil {
-			res.Reservations = &swarm.Resources{NanoCPUs: int64(float64(r.NanoCPUs) * 1e9), MemoryBytes: int64(r.MemoryBytes)}
-		}
-		if len(s.Deploy.Placement.Constraints) > 0 {
-			task.Placement = &swarm.Placement{Constraints: s.Deploy.Placement.Constraints}
+		if r := s.Reservations; r != nil {
+			task.Resources.Reservations = &swarm.Resources{NanoCPUs: r.NanoCPUs, MemoryBytes: r.MemoryBytes}
 		}
 	}
-	if s.MemLimit > 0 || s.CPUS > 0 {
-		if res.Limits == nil {
-			res.Limits = &swarm.Limit{}
-		}
-		if s.MemLimit > 0 {
-			res.Limits.MemoryBytes = int64(s.MemLimit)
-		}
-		if s.CPUS > 0 {
-			res.Limits.NanoCPUs = int64(float64(s.CPUS) * 1e9)
-		}
+	if len(s.Constraints) > 0 {
+		task.Placement = &swarm.Placement{Constraints: s.Constraints}
 	}
-	if res.Limits != nil || res.Reservations != nil {
-		task.Resources = res
-	}
-	netNames := sortedNames(s.Networks)
-	if len(netNames) == 0 {
-		netNames = []string{"default"}
-	}
-	for _, n := range netNames {
-		id, ok := nets[n]
+	for _, n := range s.Networks {
+		id, ok := nets[n.Network]
 		if !ok {
-			return swarm.ServiceSpec{}, fmt.Errorf("service %s: unknown network %s", name, n)
+			return swarm.ServiceSpec{}, fmt.Errorf("service %s: unknown network %s", s.Compose, n.Network)
 		}
-		aliases := []string{name}
-		if cfg := s.Networks[n]; cfg != nil {
-			aliases = append(aliases, cfg.Aliases...)
-		}
-		if s.ContainerName != "" {
-			aliases = append(aliases, s.ContainerName)
-		}
-		task.Networks = append(task.Networks, swarm.NetworkAttachmentConfig{Target: id, Aliases: aliases})
+		task.Networks = append(task.Networks, swarm.NetworkAttachmentConfig{Target: id, Aliases: n.Aliases})
 	}
-	replicas := uint64(1)
-	if s.Scale != nil {
-		replicas = uint64(*s.Scale)
-	}
-	svcLabels := map[string]string{LabelStack: stack}
-	for k, v := range extra {
-		svcLabels[k] = v
-	}
-	if s.Deploy != nil {
-		if s.Deploy.Replicas != nil {
-			replicas = uint64(*s.Deploy.Replicas)
-		}
-		for k, v := range s.Deploy.Labels {
-			svcLabels[k] = v
-		}
-	}
+	replicas := s.Replicas
 	spec := swarm.ServiceSpec{
-		Annotations:  swarm.Annotations{Name: stackName(stack, name), Labels: svcLabels},
+		Annotations:  swarm.Annotations{Name: s.Name, Labels: s.Labels},
 		TaskTemplate: task,
 		Mode:         swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &replicas}},
 	}
-	if s.Deploy != nil && s.Deploy.Mode == "global" {
+	if s.Global {
 		spec.Mode = swarm.ServiceMode{Global: &swarm.GlobalService{}}
 	}
-	// Service names resolve to the task containers (DNS round robin), as
-	// compose names do: the virtual-IP mode needs IPVS in the kernel, which
-	// many hosts lack, and published ports then bind on the task's host.
 	spec.EndpointSpec = &swarm.EndpointSpec{Mode: swarm.ResolutionModeDNSRR}
-	vip := s.Deploy != nil && s.Deploy.EndpointMode == "vip"
-	if vip {
+	if s.EndpointMode == stack.EndpointVIP {
 		spec.EndpointSpec.Mode = swarm.ResolutionModeVIP
 	}
 	for _, pc := range s.Ports {
-		pub := uint32(0)
-		if pc.Published != "" {
-			n, err := strconv.ParseUint(pc.Published, 10, 32)
-			if err != nil {
-				return swarm.ServiceSpec{}, fmt.Errorf("service %s: published port %q: %w", name, pc.Published, err)
-			}
-			pub = uint32(n)
-		}
 		mode := swarm.PortConfigPublishModeHost
-		if vip && pc.Mode != "host" {
+		if pc.Mode == stack.PublishIngress {
 			mode = swarm.PortConfigPublishModeIngress
 		}
 		proto := network.TCP
 		if pc.Protocol == "udp" {
 			proto = network.UDP
 		}
-		spec.EndpointSpec.Ports = append(spec.EndpointSpec.Ports, swarm.PortConfig{Protocol: proto, TargetPort: pc.Target, PublishedPort: pub, PublishMode: mode})
+		spec.EndpointSpec.Ports = append(spec.EndpointSpec.Ports, swarm.PortConfig{Protocol: proto, TargetPort: pc.Target, PublishedPort: pc.Published, PublishMode: mode})
 	}
 	return spec, nil
 }
@@ -481,18 +285,18 @@ func (e *Engine) StackRemove(ctx context.Context, stack string) error {
 		}
 	}
 	// Tasks stop asynchronously; networks can go only once they are gone.
-	deadline := time.Now().Add(2 * time.Minute)
+	// The caller's context bounds the wait.
 	for {
 		ctrs, err := e.Containers(ctx, map[string]string{LabelStack: stack})
 		if err != nil {
 			return err
 		}
-		if len(ctrs) == 0 || time.Now().After(deadline) {
+		if len(ctrs) == 0 {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return errors.Join(append(errs, fmt.Errorf("stack %s: %d container(s) still there: %w", stack, len(ctrs), ctx.Err()))...)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
@@ -546,8 +350,6 @@ type StackService struct {
 	Running uint64 `json:"running"`
 	Desired uint64 `json:"desired"`
 }
-
-func fileMode(m uint32) os.FileMode { return os.FileMode(m) }
 
 // StackScale sets the replicas of every replicated service of a stack;
 // 0 stops the stack without removing it. StackDeploy restores the counts
@@ -674,9 +476,8 @@ func (e *Engine) startService(ctx context.Context, id string) error {
 }
 
 // waitServiceRunning polls until a container of the service runs (up) or
-// none does (!up).
+// none does (!up), or the caller's context ends.
 func (e *Engine) waitServiceRunning(ctx context.Context, id, name string, up bool) error {
-	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		ctrs, err := e.Containers(ctx, map[string]string{labelTaskService: id})
 		if err != nil {
@@ -689,12 +490,9 @@ func (e *Engine) waitServiceRunning(ctx context.Context, id, name string, up boo
 		if running == up {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("service %s: still %s after 2m", name, map[bool]string{true: "not running", false: "running"}[up])
-		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("service %s: still %s: %w", name, map[bool]string{true: "not running", false: "running"}[up], ctx.Err())
 		case <-time.After(500 * time.Millisecond):
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/swarm"
+
+	"github.com/dockerbank/dockerbank/internal/stack"
 )
 
 func TestServiceSpec(t *testing.T) {
@@ -51,8 +53,21 @@ secrets:
 	}
 	nets := map[string]string{"default": "net-default", "front": "net-front"}
 	secrets := map[string]string{"pw": "sec-pw"}
+	plan, err := stack.Render(p, stack.Options{ExtraLabels: map[string]string{label.Instance: "st"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := func(name string) (swarm.ServiceSpec, error) {
+		for _, s := range plan.Services {
+			if s.Compose == name {
+				return ServiceSpec(s, nets, secrets)
+			}
+		}
+		t.Fatalf("no service %s in the plan", name)
+		return swarm.ServiceSpec{}, nil
+	}
 
-	db, err := ServiceSpec(p, "db", nets, secrets, map[string]string{label.Instance: "st"})
+	db, err := spec("db")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +100,7 @@ secrets:
 		t.Errorf("endpoint mode = %s, want dnsrr (compose-like name resolution)", db.EndpointSpec.Mode)
 	}
 
-	web, err := ServiceSpec(p, "web", nets, secrets, nil)
+	web, err := spec("web")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,17 +117,12 @@ secrets:
 	}
 }
 
-func TestServiceSpecRefusesPrivileged(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("services:\n  x:\n    image: busybox\n    privileged: true\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	opts, _ := cli.NewProjectOptions([]string{filepath.Join(dir, "compose.yaml")}, cli.WithName("st"))
-	p, err := opts.LoadProject(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ServiceSpec(p, "x", map[string]string{"default": "n"}, nil, nil); err == nil {
-		t.Error("privileged service accepted; swarm cannot run it")
+// TestStackLabelsAgree: package stack labels what it plans with the keys
+// by which the engine finds a project's containers and volumes.
+func TestStackLabelsAgree(t *testing.T) {
+	for _, l := range [][2]string{{stack.LabelProject, LabelProject}, {stack.LabelService, LabelService}, {stack.LabelVolume, LabelVolume}} {
+		if l[0] != l[1] {
+			t.Errorf("stack labels with %q, the engine reads %q", l[0], l[1])
+		}
 	}
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/stack"
 )
 
 // ErrNotModelled is returned by what the fake does not model.
@@ -322,7 +323,7 @@ func (f *Engine) ContainerAddress(ctx context.Context, id string, port int) (str
 	return "", fmt.Errorf("container address: %w", ErrNotModelled)
 }
 
-func (f *Engine) StackDeploy(ctx context.Context, p *types.Project, o engine.StackOptions) error {
+func (f *Engine) StackApply(ctx context.Context, plan *stack.Plan) error {
 	return fmt.Errorf("swarm stack: %w", ErrNotModelled)
 }
 

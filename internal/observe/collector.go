@@ -157,9 +157,16 @@ func (c *Collector) log() *slog.Logger {
 }
 
 // Run collects until ctx ends, and follows the engine's container events
-// to count restarts and refresh lifecycle data between collections.
+// to count restarts and refresh lifecycle data between collections. It
+// returns once the follower has ended too.
 func (c *Collector) Run(ctx context.Context) {
-	go c.followEvents(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.followEvents(ctx)
+	}()
+	defer wg.Wait()
 	t := time.NewTicker(c.interval())
 	defer t.Stop()
 	for {

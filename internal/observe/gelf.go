@@ -55,6 +55,7 @@ type GELF struct {
 	lastTime  map[string]time.Time
 	wake      chan struct{}
 	once      sync.Once
+	wg        sync.WaitGroup // Run's goroutines
 }
 
 func (g *GELF) log() *slog.Logger {
@@ -65,11 +66,22 @@ func (g *GELF) log() *slog.Logger {
 }
 
 // Run ships logs until ctx ends. Containers are discovered at start, on
-// every container start event and once a minute.
+// every container start event and once a minute. It returns once every
+// goroutine it started has ended.
 func (g *GELF) Run(ctx context.Context) {
 	g.setup()
-	go g.send(ctx)
+	defer g.wg.Wait()
+	g.spawn(func() { g.send(ctx) })
 	g.run(ctx)
+}
+
+// spawn runs f in a goroutine that Run waits for.
+func (g *GELF) spawn(f func()) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		f()
+	}()
 }
 
 // setup fills the defaults and makes the queue, once: Collect may run
@@ -94,7 +106,7 @@ func (g *GELF) init() {
 }
 
 func (g *GELF) run(ctx context.Context) {
-	go func() {
+	g.spawn(func() {
 		backoff := time.Second
 		for ctx.Err() == nil {
 			o := engine.EventsOptions{Actions: []string{"start"}}
@@ -116,7 +128,7 @@ func (g *GELF) run(ctx context.Context) {
 			}
 			backoff = min(2*backoff, time.Minute)
 		}
-	}()
+	})
 	start := time.Now()
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -170,7 +182,7 @@ func (g *GELF) discover(ctx context.Context, start time.Time) {
 		if since.IsZero() {
 			since = start // ship what is logged from now on, not the history
 		}
-		go g.follow(ctx, c, since)
+		g.spawn(func() { g.follow(ctx, c, since) })
 	}
 }
 

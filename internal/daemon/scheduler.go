@@ -1,4 +1,4 @@
-package observe
+package daemon
 
 import (
 	"context"
@@ -55,6 +55,10 @@ type Scheduler struct {
 	Log *slog.Logger
 	// Tick is the time between two checks of the schedule (default 1 min).
 	Tick time.Duration
+	// Grace is how long a job that runs when the context of RunDue (or
+	// Run) ends may go on before its own context ends (0: at once). No
+	// further job starts once that context has ended.
+	Grace time.Duration
 
 	mu     sync.Mutex
 	seeded bool
@@ -88,6 +92,10 @@ type Ran struct {
 	Job      string // backup, drill, forget
 	Err      error
 }
+
+// OutcomeInterrupted is the journal outcome of a job that serve's stop
+// cancelled; unlike a failed one it is run again at the next check.
+const OutcomeInterrupted = "interrupted"
 
 // Job names.
 const (
@@ -216,12 +224,15 @@ func (s *Scheduler) plan(ctx context.Context, cfg *site.Config, in *site.Instanc
 }
 
 // RunDue runs every job that is due now, one after the other, and returns
-// what it ran.
+// what it ran. Once ctx ends it starts no further job; the running one
+// ends within Grace.
 func (s *Scheduler) RunDue(ctx context.Context) ([]Ran, error) {
 	plans, err := s.Plans(ctx)
 	if err != nil {
 		return nil, err
 	}
+	jctx, cancel := afterGrace(ctx, s.Grace)
+	defer cancel()
 	var ran []Ran
 	for _, p := range plans {
 		if ctx.Err() != nil {
@@ -232,10 +243,10 @@ func (s *Scheduler) RunDue(ctx context.Context) ([]Ran, error) {
 			continue
 		}
 		if due(p.NextBackup, s.now()) {
-			err := s.runBackup(ctx, p)
+			err := s.runBackup(jctx, p)
 			ran = append(ran, Ran{p.Instance, JobBackup, err})
-			if err == nil && p.Keep != nil {
-				ran = append(ran, Ran{p.Instance, JobForget, s.runForget(ctx, p)})
+			if err == nil && p.Keep != nil && ctx.Err() == nil {
+				ran = append(ran, Ran{p.Instance, JobForget, s.runForget(jctx, p)})
 			}
 			if err == nil {
 				// The drill plan depends on the new backup.
@@ -247,17 +258,18 @@ func (s *Scheduler) RunDue(ctx context.Context) ([]Ran, error) {
 			}
 		}
 		if ctx.Err() == nil && due(p.NextDrill, s.now()) {
-			ran = append(ran, Ran{p.Instance, JobDrill, s.runDrill(ctx, p)})
+			ran = append(ran, Ran{p.Instance, JobDrill, s.runDrill(jctx, p)})
 		}
-		ran = append(ran, s.runCopies(ctx, p)...)
+		ran = append(ran, s.runCopies(ctx, jctx, p)...)
 	}
 	return ran, nil
 }
 
 // runCopies runs the scheduled off-site copies of an instance that are
 // due: a copy is due by its schedule after its newest copy (or, before
-// the first, after the instance's first backup).
-func (s *Scheduler) runCopies(ctx context.Context, p Plan) []Ran {
+// the first, after the instance's first backup). Each copy starts only
+// while ctx runs and runs under jctx.
+func (s *Scheduler) runCopies(ctx, jctx context.Context, p Plan) []Ran {
 	cj, ok := s.Jobs.(CopyJobs)
 	if !ok || p.LastBackup.IsZero() || ctx.Err() != nil {
 		return nil
@@ -272,7 +284,7 @@ func (s *Scheduler) runCopies(ctx context.Context, p Plan) []Ran {
 	}
 	var ran []Ran
 	for i, cc := range cfg.Backup.Copies {
-		if cc.Schedule == "" {
+		if cc.Schedule == "" || ctx.Err() != nil {
 			continue
 		}
 		spec, err := schedule.Parse(cc.Schedule)
@@ -291,7 +303,7 @@ func (s *Scheduler) runCopies(ctx context.Context, p Plan) []Ran {
 			continue
 		}
 		start := s.now()
-		err = cj.Copy(ctx, p.Instance, name)
+		err = cj.Copy(jctx, p.Instance, name)
 		if err != nil {
 			s.fail(JobCopy+"-"+name, p.Instance, start)
 			err = s.journal(p.Instance, "failed", "copy "+name+" failed: "+err.Error(), err)
@@ -309,6 +321,12 @@ func (s *Scheduler) runBackup(ctx context.Context, p Plan) error {
 	s.log().Info("scheduled backup", "instance", p.Instance, "policy", p.Backup)
 	start := s.now()
 	err := s.Jobs.Backup(ctx, p.Instance)
+	if err != nil && ctx.Err() != nil {
+		// serve stopped: not a failed attempt, so the next start runs the
+		// backup at once instead of after schedule.RetryAfter.
+		s.log().Warn("scheduled backup interrupted", "instance", p.Instance, "err", err)
+		return s.journal(p.Instance, OutcomeInterrupted, "backup interrupted: "+err.Error(), err)
+	}
 	if err != nil {
 		s.fail(JobBackup, p.Instance, start)
 		s.log().Warn("scheduled backup", "instance", p.Instance, "err", err)
