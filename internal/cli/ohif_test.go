@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -364,11 +365,17 @@ func waitViewer(t *testing.T, v *viewerClient) {
 func viewInBrowser(t *testing.T, b *testenv.Browser, v *viewerClient, insts []dicom.Instance, dir, suffix string) {
 	var mu syncList
 	t.Helper()
+	// The login dialog: cancelled first (a visitor without an account),
+	// then answered with the admin user's credentials.
+	var login atomic.Bool
 	b.On("Fetch.authRequired", func(p json.RawMessage) {
 		var ev struct{ RequestID string }
 		json.Unmarshal(p, &ev)
-		b.Send("Fetch.continueWithAuth", map[string]any{"requestId": ev.RequestID,
-			"authChallengeResponse": map[string]any{"response": "ProvideCredentials", "username": v.user, "password": v.password}})
+		answer := map[string]any{"response": "CancelAuth"}
+		if login.Load() {
+			answer = map[string]any{"response": "ProvideCredentials", "username": v.user, "password": v.password}
+		}
+		b.Send("Fetch.continueWithAuth", map[string]any{"requestId": ev.RequestID, "authChallengeResponse": answer})
 	})
 	b.On("Fetch.requestPaused", func(p json.RawMessage) {
 		var ev struct{ RequestID string }
@@ -414,6 +421,12 @@ func viewInBrowser(t *testing.T, b *testenv.Browser, v *viewerClient, insts []di
 	b.Call("Fetch.enable", map[string]any{"handleAuthRequests": true, "patterns": []map[string]any{{"urlPattern": "*"}}}, nil)
 	// A fresh session: no cached credentials, no cached pages.
 	b.Call("Network.clearBrowserCache", nil, nil)
+	b.Navigate(v.base + "/")
+	b.WaitFor("the refusal without a login", `document.readyState === 'complete' && document.title.includes('401')`, time.Minute)
+	if n := b.Eval(`document.querySelectorAll('script').length`); n != 0.0 {
+		t.Errorf("without a login the page loads %v scripts, want nginx's 401 page", n)
+	}
+	login.Store(true)
 	b.Navigate(v.base + "/")
 	// The list shows one row per study (tr[aria-selected]), with its
 	// patient's name as OHIF writes it ("Synthetic, Patient000000") and the
