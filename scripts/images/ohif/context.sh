@@ -1,7 +1,7 @@
 #!/bin/sh
 # context.sh CTX: puts the dist/ of the npm package named in package.txt
 # into the build context as CTX/dist, without its app-config.js (the image
-# has its own).
+# has its own), and the package's LICENSE and package.json as CTX/package.
 #
 # The tarball is downloaded from the npm registry ($NPM_REGISTRY, default the
 # public one) the first time only: its sha512 must equal the integrity in
@@ -53,7 +53,9 @@ if [ ! -f "$file" ] || [ "$(sha512 "$file")" != "$want" ]; then
 else
 	say "using $name@$version from the cache ($file, integrity checked)"
 fi
-mkdir "$ctx/dist"
+mkdir "$ctx/dist" "$ctx/package"
 tar -xzf "$file" -C "$ctx/dist" --strip-components=2 --no-same-owner package/dist
 [ -f "$ctx/dist/index.html" ] || die "$file holds no package/dist/index.html"
 rm -f "$ctx/dist/app-config.js"
+# the MIT licence travels with every copy
+tar -xzf "$file" -C "$ctx/package" --strip-components=1 --no-same-owner package/LICENSE package/package.json
