@@ -166,7 +166,7 @@ func studyUIDs(insts []dicom.Instance) []string {
 
 // TestOrthancViewer deploys the orthanc entry's variant viewer (Orthanc
 // 1.10.1 behind the OHIF viewer, dockerbank/ohif) and checks what its users
-// rely on: nothing without credentials, DICOMweb through the viewer's port
+// rely on: no high lint finding, nothing without credentials, DICOMweb through the viewer's port
 // (STOW-RS stores files that come back byte-identical, QIDO-RS lists them),
 // cache headers, and in a real browser (headless Chromium) a login, the
 // study list with exactly the stored studies, and a study's images drawn;
@@ -190,6 +190,10 @@ func TestOrthancViewer(t *testing.T) {
 	}
 	if user := docker(t, "exec", name+"-viewer-1", "id", "-u"); user == "0" {
 		t.Errorf("nginx of the viewer runs as root")
+	}
+	// The rendered project has no high finding of `dockerbank lint`.
+	if r := h.run("lint", name); r.code != 0 {
+		t.Errorf("dockerbank lint %s: exit %d\n%s%s", name, r.code, r.out, r.err)
 	}
 	pw, err := os.ReadFile(filepath.Join(h.site, "instances", name, "secrets", "admin_password"))
 	if err != nil {
