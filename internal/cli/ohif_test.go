@@ -302,15 +302,12 @@ func TestOrthancViewer(t *testing.T) {
 		return
 	}
 
-	b := testenv.StartBrowser(t, 1400, 900)
 	shots := *screenshots
 	t.Run("browser", func(t *testing.T) {
-		b.SetT(t)
-		viewInBrowser(t, b, v, insts, shots, "")
+		viewInBrowser(t, testenv.StartBrowser(t, 1400, 900), v, insts, shots, "")
 	})
 
 	t.Run("browser after backup, damage and restore", func(t *testing.T) {
-		b.SetT(t)
 		h.ok("backup", name)
 		// Damage: every DICOM file gone from the storage volume, and every
 		// resource gone from the index in PostgreSQL.
@@ -341,7 +338,9 @@ func TestOrthancViewer(t *testing.T) {
 				t.Errorf("instance %d differs after the restore", in.Index)
 			}
 		}
-		viewInBrowser(t, b, v, insts, shots, "-restored")
+		// A new browser: the first one keeps the credentials it logged in
+		// with until it is closed.
+		viewInBrowser(t, testenv.StartBrowser(t, 1400, 900), v, insts, shots, "-restored")
 	})
 }
 

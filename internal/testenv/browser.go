@@ -123,9 +123,6 @@ func StartBrowser(t testing.TB, width, height int) *Browser {
 	return b
 }
 
-// SetT makes later failures of the browser's calls fail t (a subtest).
-func (b *Browser) SetT(t testing.TB) { b.t = t }
-
 // On calls fn with the parameters of every event of the method (e.g.
 // "Runtime.consoleAPICalled"). fn runs on the reading goroutine: it must
 // not block, and may answer with Send but not with Call.
