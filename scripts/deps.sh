@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dockerbank and its tests need, if missing:
-# the Docker engine, restic, debootstrap and busybox-static (for the local
-# test images), chromium (for the dashboard's browser tests) and
+# the Docker engine, restic, debootstrap, busybox-static, curl and jq (for
+# the local test images), chromium (for the browser tests of the dashboard
+# and the OHIF viewer) and
 # openssh-server (for the test of an engine reached over ssh://), dcmtk
 # (dcmdump and dcm2pnm check the DICOM files internal/dicom writes), and
 # Podman with netavark and aardvark-dns (compose service names resolve
@@ -13,6 +14,9 @@ command -v dockerd >/dev/null || need+=(docker.io)
 command -v restic >/dev/null || need+=(restic)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+# the OHIF image's files come from the npm registry (scripts/images/ohif/context.sh)
+command -v curl >/dev/null || need+=(curl)
+command -v jq >/dev/null || need+=(jq)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server) # the ssh:// engine test runs its own sshd
 command -v dcmdump >/dev/null || need+=(dcmtk)
 if [ "${DOCKERBANK_PODMAN:-1}" = 1 ]; then

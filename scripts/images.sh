@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Builds the local images that the bank entries and the tests use, without
-# any registry: the images listed in scripts/images/images.list, a busybox
-# image FROM scratch and PostgreSQL, MariaDB and Orthanc images from Debian
-# packages (debootstrap + docker import, then a Dockerfile on top).
+# any image registry: the images listed in scripts/images/images.list, a
+# busybox image FROM scratch, PostgreSQL, MariaDB and Orthanc images from
+# Debian packages (debootstrap + docker import, then a Dockerfile on top),
+# and the OHIF viewer on Debian's nginx, whose files come from the npm
+# registry once (checked against the registry's integrity, then cached in
+# DOCKERBANK_IMAGE_WORK, default /var/tmp/dockerbank-images; the script says
+# what it downloads).
 #
 #   scripts/images.sh [NAME...]     build the listed images (NAME: a directory
 #                                   of images.list, e.g. orthanc); default all
@@ -163,7 +167,7 @@ build_image() {
 	rm -f "$ctx/rootfs.sh" "$ctx/audit-suppressions.yaml"
 	if [ -f "$ctx/context.sh" ]; then
 		rm -f "$ctx/context.sh"
-		"$dir/context.sh" "$ctx" || die "$dir/context.sh failed"
+		DOCKERBANK_IMAGE_WORK=$work "$dir/context.sh" "$ctx" || die "$dir/context.sh failed"
 	fi
 	local files r
 	mapfile -t files < <(find "$ctx" -type f | LC_ALL=C sort)

@@ -372,15 +372,19 @@ func TestFailingFingerprintFailsBackup(t *testing.T) {
 }
 
 // TestBankTestOrthanc: the conformance run of Orthanc 1.10.1 built from
-// Debian: DICOM stored over REST and C-STORE, backed up, restored and
-// compared instance by instance (MD5 proven against the stored files); no
-// older version of the entry runs here, which the run says.
+// Debian, with the OHIF viewer in front (variant viewer): DICOM stored over
+// REST and C-STORE, backed up, restored and compared instance by instance
+// (MD5 proven against the stored files); no older version of the entry runs
+// here, which the run says. The variant's project is the plain one (the
+// same Orthanc and PostgreSQL services and volumes) plus the viewer, so one
+// run covers both and keeps CI short; TestOrthancEndToEnd (internal/cli)
+// backs up and restores the plain entry.
 func TestBankTestOrthanc(t *testing.T) {
-	testenv.RequireImages(t, "dockerbank/orthanc:1.10.1")
+	testenv.RequireImages(t, "dockerbank/orthanc:1.10.1", "dockerbank/ohif:3.13.2")
 	h := newHarness(t)
-	res, err := h.run(conformance.Options{Entry: "orthanc", Version: "1.10.1"})
+	res, err := h.run(conformance.Options{Entry: "orthanc", Version: "1.10.1", Variant: "viewer"})
 	if err != nil {
-		t.Fatalf("bank test orthanc: %v", err)
+		t.Fatalf("bank test orthanc --variant viewer: %v", err)
 	}
 	byName := map[string]conformance.Step{}
 	for _, st := range res.Steps {
@@ -394,6 +398,9 @@ func TestBankTestOrthanc(t *testing.T) {
 	}
 	if u := byName["upgrade"]; u.Result != "skipped" || !strings.Contains(u.Detail, "oldest version") {
 		t.Errorf("upgrade step: %+v, want skipped: no older version runs here", u)
+	}
+	if res.Variant != "viewer" {
+		t.Errorf("result of variant %q, want viewer", res.Variant)
 	}
 	h.checkClean(res)
 }
