@@ -20,11 +20,14 @@ import (
 
 // Browser drives headless Chromium over the DevTools protocol: a minimal
 // client (navigate, evaluate, screenshot, events) over
-// golang.org/x/net/websocket, as the dashboard's browser test does
-// (internal/web/cdp_test.go), plus what a page behind HTTP authentication
-// needs: the browser's login dialog answered through the Fetch domain, and
-// the page's console errors and failed responses collected.
+// golang.org/x/net/websocket, used by the dashboard's and the viewer's
+// browser tests, with what a page behind HTTP authentication needs: the
+// browser's login dialog answered through the Fetch domain, and the page's
+// console errors and failed responses collected.
 type Browser struct {
+	// FullPage makes screenshots capture the whole page, not the viewport.
+	FullPage bool
+
 	t    testing.TB
 	ws   *websocket.Conn
 	mu   sync.Mutex
@@ -244,7 +247,7 @@ func (b *Browser) Screenshot(dir, name string) []byte {
 	var r struct {
 		Data string `json:"data"`
 	}
-	b.Call("Page.captureScreenshot", map[string]any{"format": "png"}, &r)
+	b.Call("Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": b.FullPage}, &r)
 	png, err := base64.StdEncoding.DecodeString(r.Data)
 	if err != nil {
 		b.t.Fatal(err)
@@ -262,6 +265,9 @@ func (b *Browser) Screenshot(dir, name string) []byte {
 	b.t.Logf("screenshot %s (%d bytes)", path, len(png))
 	return png
 }
+
+// SetT makes failures go to t (a subtest) from now on.
+func (b *Browser) SetT(t testing.TB) { b.t = t }
 
 // JSString quotes s as a JavaScript string literal.
 func JSString(s string) string {

@@ -119,34 +119,34 @@ func TestBrowser(t *testing.T) {
 	shots := *screenshots
 
 	t.Run("login required", func(t *testing.T) {
-		b.t = t
-		b.navigate(ts.URL + "/")
-		b.waitFor("the login page", `location.pathname === '/login' && document.getElementById('password')`)
-		if got := b.eval(`document.querySelectorAll('table').length`); got != 0.0 {
+		b.SetT(t)
+		b.Navigate(ts.URL + "/")
+		waitFor(b, "the login page", `location.pathname === '/login' && document.getElementById('password')`)
+		if got := b.Eval(`document.querySelectorAll('table').length`); got != 0.0 {
 			t.Errorf("login page shows %v tables", got)
 		}
-		b.screenshot(shots, "login.png")
+		b.Screenshot(shots, "login.png")
 	})
 	t.Run("wrong password stays out", func(t *testing.T) {
-		b.t = t
-		b.eval(`document.getElementById('password').value = 'not the password'; document.getElementById('login').submit(); true`)
-		b.waitFor("the error", `location.search.includes('error=1') && document.body.innerText.includes('Wrong password')`)
+		b.SetT(t)
+		b.Eval(`document.getElementById('password').value = 'not the password'; document.getElementById('login').submit(); true`)
+		waitFor(b, "the error", `location.search.includes('error=1') && document.body.innerText.includes('Wrong password')`)
 	})
 	t.Run("dashboard lists the instances", func(t *testing.T) {
-		b.t = t
-		b.eval(`document.getElementById('password').value = ` + jsString(testPassword) + `; document.getElementById('login').submit(); true`)
-		b.waitFor("the dashboard", `location.pathname === '/' && document.getElementById('instances')`)
-		rows := b.eval(`[...document.querySelectorAll('#instances tbody tr')].map(r => r.dataset.instance).join(',')`)
+		b.SetT(t)
+		b.Eval(`document.getElementById('password').value = ` + testenv.JSString(testPassword) + `; document.getElementById('login').submit(); true`)
+		waitFor(b, "the dashboard", `location.pathname === '/' && document.getElementById('instances')`)
+		rows := b.Eval(`[...document.querySelectorAll('#instances tbody tr')].map(r => r.dataset.instance).join(',')`)
 		if rows != in+","+in+"-b" {
 			t.Errorf("dashboard rows = %v, want %s,%s-b", rows, in, in)
 		}
-		row := b.eval(`document.querySelector('tr[data-instance="` + in + `"]').innerText`).(string)
+		row := b.Eval(`document.querySelector('tr[data-instance="` + in + `"]').innerText`).(string)
 		for _, want := range []string{"running", "app", "db", "MiB"} {
 			if !strings.Contains(row, want) && !strings.Contains(row, "KiB") {
 				t.Errorf("row lacks %q: %s", want, row)
 			}
 		}
-		if h := b.eval(`document.querySelector('tr[data-instance="` + in + `-b"] .badge').innerText`); h != "missing" {
+		if h := b.Eval(`document.querySelector('tr[data-instance="` + in + `-b"] .badge').innerText`); h != "missing" {
 			t.Errorf("instance without containers shows %v, want missing", h)
 		}
 		for sel, want := range map[string]string{
@@ -154,45 +154,45 @@ func TestBrowser(t *testing.T) {
 			".drill":    "failed",
 			".findings": "dockerbank/busybox:1.36",
 		} {
-			if got := b.eval(`document.querySelector('tr[data-instance="` + in + `"] ` + sel + `').innerText`).(string); !strings.Contains(got, want) {
+			if got := b.Eval(`document.querySelector('tr[data-instance="` + in + `"] ` + sel + `').innerText`).(string); !strings.Contains(got, want) {
 				t.Errorf("%s cell = %q, want it to contain %q", sel, got, want)
 			}
 		}
-		if got := b.eval(`document.querySelector('.alerts').innerText`).(string); !strings.Contains(got, "RestoreDrillFailed") {
+		if got := b.Eval(`document.querySelector('.alerts').innerText`).(string); !strings.Contains(got, "RestoreDrillFailed") {
 			t.Errorf("alerts banner = %q, want RestoreDrillFailed", got)
 		}
-		engines := b.eval(`[...document.querySelectorAll('section.engine')].map(s => s.dataset.engine + ':' + s.querySelector('.badge').innerText).join(',')`)
+		engines := b.Eval(`[...document.querySelectorAll('section.engine')].map(s => s.dataset.engine + ':' + s.querySelector('.badge').innerText).join(',')`)
 		if engines != "local:up,remote:down" {
 			t.Errorf("engines = %v, want local:up,remote:down", engines)
 		}
-		b.screenshot(shots, "dashboard.png")
+		b.Screenshot(shots, "dashboard.png")
 	})
 	t.Run("restart action works", func(t *testing.T) {
-		b.t = t
+		b.SetT(t)
 		before := startedAt(t, ids[0])
-		b.eval(`document.querySelector('tr[data-instance="` + in + `"] button.restart').click(); true`)
-		b.waitFor("the instance page after the restart", `location.pathname === '/instances/`+in+`' && document.querySelector('.flash') && document.querySelector('.flash').innerText.includes('restarted')`)
+		b.Eval(`document.querySelector('tr[data-instance="` + in + `"] button.restart').click(); true`)
+		waitFor(b, "the instance page after the restart", `location.pathname === '/instances/`+in+`' && document.querySelector('.flash') && document.querySelector('.flash').innerText.includes('restarted')`)
 		if after := startedAt(t, ids[0]); after == before {
 			t.Errorf("container not restarted: started at %s before and after", after)
 		}
-		if c := b.eval(`[...document.querySelectorAll('table')[0].rows].slice(1).map(r => r.cells[5].innerText).join(',')`); c != "1,1" {
+		if c := b.Eval(`[...document.querySelectorAll('table')[0].rows].slice(1).map(r => r.cells[5].innerText).join(',')`); c != "1,1" {
 			t.Errorf("restarts column = %v, want 1,1", c)
 		}
-		if got := b.eval(`document.body.innerText.includes('dashboard user admin')`); got != true {
+		if got := b.Eval(`document.body.innerText.includes('dashboard user admin')`); got != true {
 			t.Errorf("the journal on the instance page does not show the restart")
 		}
-		if n := b.eval(`document.querySelectorAll('svg.chart polyline').length`); n.(float64) < 2 {
+		if n := b.Eval(`document.querySelectorAll('svg.chart polyline').length`); n.(float64) < 2 {
 			t.Errorf("%v charts drawn, want the CPU and memory charts", n)
 		}
-		b.screenshot(shots, "instance.png")
+		b.Screenshot(shots, "instance.png")
 	})
 	t.Run("POST without CSRF token is refused", func(t *testing.T) {
-		b.t = t
+		b.SetT(t)
 		before := startedAt(t, ids[0])
 		// A form as another page would post it: same session cookie, no token.
-		b.eval(`(() => { const f = document.createElement('form'); f.method = 'post'; f.action = '/instances/` + in + `/restart'; document.body.appendChild(f); f.submit(); return true })()`)
-		b.waitFor("the refusal", `document.body.innerText.includes('CSRF')`)
-		if status := b.eval(`performance.getEntriesByType('navigation')[0].responseStatus`); status != 403.0 {
+		b.Eval(`(() => { const f = document.createElement('form'); f.method = 'post'; f.action = '/instances/` + in + `/restart'; document.body.appendChild(f); f.submit(); return true })()`)
+		waitFor(b, "the refusal", `document.body.innerText.includes('CSRF')`)
+		if status := b.Eval(`performance.getEntriesByType('navigation')[0].responseStatus`); status != 403.0 {
 			t.Errorf("status %v, want 403", status)
 		}
 		if after := startedAt(t, ids[0]); after != before {
@@ -200,9 +200,9 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 	t.Run("journal", func(t *testing.T) {
-		b.t = t
-		b.navigate(ts.URL + "/journal")
-		b.waitFor("the journal", `document.getElementById('journal') && document.body.innerText.includes('serve login')`)
-		b.screenshot(shots, "journal.png")
+		b.SetT(t)
+		b.Navigate(ts.URL + "/journal")
+		waitFor(b, "the journal", `document.getElementById('journal') && document.body.innerText.includes('serve login')`)
+		b.Screenshot(shots, "journal.png")
 	})
 }
