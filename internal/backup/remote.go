@@ -475,3 +475,18 @@ func (r *Restic) stallError(op string, err error, stderr string) error {
 	return fmt.Errorf("restic %s on %s: %w: no data moved for %s (network cut, the server stopped answering, or its disk is full)%s; restic was stopped, nothing was recorded as done; check the connection and the server, then run the command again (it resumes)",
 		op, r.Repository, ErrStalled, r.StallTimeout, why)
 }
+
+// unlockedRetry runs f; when a lock stops it, the stale locks go (restic
+// unlock: those of dead processes of this host, and any older than
+// restic's 30 min lease) and f runs once more. A live lock's error
+// stands: restic 0.14 does not wait for locks.
+func (r *Restic) unlockedRetry(ctx context.Context, f func() error) error {
+	err := f()
+	if !errors.Is(err, ErrLocked) {
+		return err
+	}
+	if uerr := r.Unlock(ctx); uerr != nil {
+		return errors.Join(err, uerr)
+	}
+	return f()
+}

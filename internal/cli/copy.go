@@ -99,6 +99,8 @@ func (a *app) printCopies(res []backup.CopyResult) {
 		state := "verified"
 		if !r.Verified {
 			state = "NOT verified"
+		} else if r.Checked {
+			state = "verified, repository checked"
 		}
 		if r.Error != "" {
 			state = "FAILED"
@@ -117,10 +119,13 @@ func (a *app) backupCopyCommand() *cobra.Command {
 		Long: `copy copies each instance's complete groups that are newer than the newest
 one on each off-site copy (backup.copies in site.yaml; at least the newest
 group) with restic copy: the members first, the manifest last, so that a group
-is complete on a copy only when all of it is there. It then runs restic check
-on the copy and reads the group's manifest back there, and records where each
-group exists and when it was verified (` + "`dockerbank snapshots`" + ` shows it). A run
-that was cut (network, server, disk) is resumed by the next one.`,
+is complete on a copy only when all of it is there. It then checks the groups
+there: every snapshot listed, the manifest read back, every tree read back and
+every data blob in the copy's index (restic stats); restic check of the whole
+copy runs when the copy's checkEvery (default 24h) has passed since the last
+one. It records where each group exists and when it was verified
+(` + "`dockerbank snapshots`" + ` shows it). A run that was cut (network, server, disk) is
+resumed by the next one.`,
 		Example: `  dockerbank backup copy demo
   dockerbank backup copy --all --to offsite --limit-upload 10240`,
 		RunE: func(cmd *cobra.Command, args []string) error {
