@@ -247,7 +247,7 @@ func (r *Restic) lockError(op, msg string) error {
 	if j := strings.IndexByte(holder, '\n'); j >= 0 {
 		holder = holder[:j]
 	}
-	return fmt.Errorf("restic %s on %s: %w: %s; if that process is gone (a crashed host), its lock expires 30 min after its last refresh, or remove it now with `restic -r %s unlock --remove-all` once you are sure it is dead",
+	return fmt.Errorf("restic %s on %s: %w: %s; if that process is gone (a crashed host), the first run after its lease ends (30 min after the lock's last refresh) removes the lock, or remove it now with `restic -r %s unlock --remove-all` once you are sure it is dead",
 		op, r.Repository, ErrLocked, strings.TrimSpace(holder), r.Repository)
 }
 
