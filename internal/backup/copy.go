@@ -143,7 +143,8 @@ func (j *Job) Copy(ctx context.Context, instance string, o CopyOptions) ([]CopyR
 // restic's lock dance (about 0.3 to 1 s each on the test machines), so the
 // run starts as few as it can: a listing (no lock) that also proves the
 // password, one restic copy for all groups, a listing, the manifests read
-// back and one restic stats over the copied snapshots.
+// back and one restic stats over the copied snapshots; over sftp they
+// share one ssh connection.
 func (j *Job) copyTo(ctx context.Context, src *Restic, t CopyTarget, instance string, complete []Group, named bool) (res CopyResult, err error) {
 	start := time.Now()
 	res = CopyResult{Instance: instance, Copy: t.Name, Repository: t.Config.Repository, Groups: []string{}}
@@ -163,6 +164,7 @@ func (j *Job) copyTo(ctx context.Context, src *Restic, t CopyTarget, instance st
 		return res, err
 	}
 	j.tune(dst)
+	defer dst.ShareSSH()()
 	// Written counts per restic run; a copy may be two runs (a retry
 	// after a stale lock went).
 	var sent, base, last int64

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dockerbank/dockerbank/internal/backup"
+	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -18,6 +19,12 @@ func (a *app) job(cmd *cobra.Command, args []string) (*backup.Job, error) {
 	if err != nil {
 		return nil, err
 	}
+	return a.jobOf(m), nil
+}
+
+// jobOf is a backup job of a manager, with the command's progress and
+// traffic limits.
+func (a *app) jobOf(m *deploy.Manager) *backup.Job {
 	pr := a.newBackupProgress()
 	j := &backup.Job{M: m, OnStatus: pr.status, OnTransfer: pr.transfer, LimitUpload: a.limitUpload, LimitDownload: a.limitDownload}
 	j.Progress = func(msg string) {
@@ -26,7 +33,7 @@ func (a *app) job(cmd *cobra.Command, args []string) (*backup.Job, error) {
 		progressMu.Unlock()
 		a.Step(msg)
 	}
-	return j, nil
+	return j
 }
 
 // resumeInterrupted starts containers that a killed backup left stopped.

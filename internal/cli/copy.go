@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dockerbank/dockerbank/internal/backup"
+	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -81,6 +82,17 @@ func openFrom(s *site.Site, from, passwordFile string, acc site.Access) (*backup
 	return backup.Open(from, passwordFile, acc)
 }
 
+// copyJob is a job for `backup copy`: a copy reads the site and its
+// repositories only, so it opens neither the bank nor the engine (most of
+// a second per run on a busy host). Its manager has no Engine.
+func (a *app) copyJob() (*backup.Job, error) {
+	s, err := a.openSite()
+	if err != nil {
+		return nil, err
+	}
+	return a.jobOf(&deploy.Manager{Site: s, Report: a, Log: a.logger(), Command: a.commandLine()}), nil
+}
+
 // copyAfterBackup copies a new group to the copies without a schedule.
 func (a *app) copyAfterBackup(cmd *cobra.Command, j *backup.Job, name, group string) ([]backup.CopyResult, error) {
 	c, err := j.M.Site.Config()
@@ -133,7 +145,7 @@ resumed by the next one.`,
 			if err != nil {
 				return err
 			}
-			j, err := a.job(cmd, args)
+			j, err := a.copyJob()
 			if err != nil {
 				return err
 			}
