@@ -242,7 +242,7 @@ func (j *Job) copyTo(ctx context.Context, src *Restic, t CopyTarget, instance st
 	}
 	if ids := append(members, manifests...); len(ids) > 0 {
 		j.step("copy %d group(s) of %s to %s (%d snapshots)", len(todo)-len(res.Present), instance, t.Name, len(ids))
-		err := dst.unlockedRetry(ctx, func() error {
+		err := dst.recovered(ctx, func() error {
 			_, err := dst.runEnv(ctx, nil, from, append([]string{"copy"}, ids...)...)
 			return err
 		})
@@ -284,12 +284,12 @@ func (j *Job) copyTo(ctx context.Context, src *Restic, t CopyTarget, instance st
 			ids = append(ids, s.ID)
 		}
 	}
-	if err := dst.CheckSnapshots(ctx, ids); err != nil {
+	if err := dst.recovered(ctx, func() error { return dst.CheckSnapshots(ctx, ids) }); err != nil {
 		return res, err
 	}
 	if created || j.checkDue(t) {
 		j.step("check off-site repository %s (restic check, whole repository)", t.Name)
-		if err := dst.unlockedRetry(ctx, func() error { return dst.Check(ctx, "") }); err != nil {
+		if err := dst.recovered(ctx, func() error { return dst.Check(ctx, "") }); err != nil {
 			return res, err
 		}
 		res.Checked = true

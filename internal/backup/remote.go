@@ -545,17 +545,27 @@ func (r *Restic) stallError(op string, err error, stderr string) error {
 		op, r.Repository, ErrStalled, r.StallTimeout, why)
 }
 
-// unlockedRetry runs f; when a lock stops it, the stale locks go (restic
-// unlock: those of dead processes of this host, and any older than
-// restic's 30 min lease) and f runs once more. A live lock's error
-// stands: restic 0.14 does not wait for locks.
-func (r *Restic) unlockedRetry(ctx context.Context, f func() error) error {
+// recovered runs f; when what a dead run left in the repository stops
+// it, that is cleared and f runs once more:
+//   - a lock: the stale locks go (restic unlock: those of dead processes
+//     of this host, and any older than restic's 30 min lease); a live
+//     lock's error stands, restic 0.14 does not wait for locks;
+//   - an index file a server that died kept half-written (restic: "load
+//     <index/...>: invalid data returned"): restic rebuild-index writes
+//     the index anew from the pack files.
+func (r *Restic) recovered(ctx context.Context, f func() error) error {
 	err := f()
-	if !errors.Is(err, ErrLocked) {
+	switch {
+	case errors.Is(err, ErrLocked):
+		if uerr := r.Unlock(ctx); uerr != nil {
+			return errors.Join(err, uerr)
+		}
+	case err != nil && strings.Contains(err.Error(), "load <index/") && strings.Contains(err.Error(), "invalid data returned"):
+		if _, rerr := r.run(ctx, nil, "rebuild-index"); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+	default:
 		return err
-	}
-	if uerr := r.Unlock(ctx); uerr != nil {
-		return errors.Join(err, uerr)
 	}
 	return f()
 }
