@@ -335,8 +335,9 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 // copy whose password file holds the wrong password, and a copy locked by
 // a restic of another host that died a minute ago. Each ends at once with
 // an error that says what and what to do, records nothing as copied, and
-// the next run copies once the cause is gone (the lock's lease ended).
-// The traffic limits of site.yaml and of the command line reach restic.
+// the next run copies once the cause is gone (the lock's lease ended). A
+// half-written index file that a dead server kept is rebuilt. The traffic
+// limits of site.yaml and of the command line reach restic.
 func TestOffsiteCopyRefusals(t *testing.T) {
 	needEngine(t)
 	rm := startRemote(t, "rest")
@@ -461,5 +462,34 @@ func TestOffsiteCopyRefusals(t *testing.T) {
 	}
 	if slices.Contains(locks(t, cr), stale) {
 		t.Errorf("the lock past its lease is still there")
+	}
+
+	// A server that died while restic uploaded an index kept the file
+	// half-written (rclone serve restic writes in place): the next copy
+	// rebuilds the index and goes on, and restic check passes.
+	idx, err := os.ReadDir(filepath.Join(rm.repoDir, "index"))
+	if err != nil || len(idx) == 0 {
+		t.Fatalf("index files on the copy: %v, %v", idx, err)
+	}
+	whole, err := os.ReadFile(filepath.Join(rm.repoDir, "index", idx[0].Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := filepath.Join(rm.repoDir, "index", strings.Repeat("0f", 32))
+	if err := os.WriteFile(half, whole[:len(whole)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.must("backup", src, "--no-copy")
+	s.must("backup", "copy", src)
+	if _, err := os.Stat(half); err == nil {
+		t.Errorf("the half-written index file is still there")
+	}
+	for g, recs := range s.copyRecords(src) {
+		if len(recs) == 1 && recs[0].Verified.IsZero() {
+			t.Errorf("group %s copied but not verified after the index was rebuilt", g)
+		}
+	}
+	if err := cr.Check(t.Context(), ""); err != nil {
+		t.Errorf("restic check of the copy after the index was rebuilt: %v", err)
 	}
 }
