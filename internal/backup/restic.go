@@ -145,8 +145,18 @@ func (r *Restic) wrap(op string, err error, stderr string) error {
 	return fmt.Errorf("restic %s on %s: %w: %s", op, r.Repository, ErrRepository, lastLines(msg, 6))
 }
 
+// lastLines returns the last n lines of restic's output, without the
+// lines of a Go stack trace (restic prints one under some errors, after
+// the message that says what happened).
 func lastLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		t := strings.TrimSpace(l)
+		if strings.Contains(t, ".go:") || strings.HasPrefix(t, "github.com/") || strings.HasPrefix(t, "golang.org/") || strings.HasPrefix(t, "runtime.") || strings.HasPrefix(t, "runtime/") {
+			continue
+		}
+		lines = append(lines, l)
+	}
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
