@@ -371,10 +371,10 @@ func (j *Job) forgetCopy(ctx context.Context, t CopyTarget, instance string, o F
 		return res, err
 	}
 	j.tune(dst)
-	if err := dst.Unlock(ctx); err != nil {
-		return res, err
-	}
 	groups, err := ListGroups(ctx, dst, instance)
+	if missing(err) {
+		return res, nil // not created yet (a copy with a schedule of its own): nothing to forget
+	}
 	if err != nil {
 		return res, err
 	}
@@ -408,14 +408,14 @@ func (j *Job) forgetCopy(ctx context.Context, t CopyTarget, instance string, o F
 		return res, nil
 	}
 	j.step("forget %d group(s) of %s on copy %s", len(res.Removed), instance, t.Name)
-	if err := dst.Forget(ctx, ids); err != nil {
+	if err := dst.recovered(ctx, func() error { return dst.Forget(ctx, ids) }); err != nil {
 		return res, err
 	}
 	if err := j.M.Site.UpdateCopies(nil, instance, t.Name, res.Removed); err != nil {
 		return res, err
 	}
 	j.step("prune copy %s", t.Name)
-	if err := dst.Prune(ctx); err != nil {
+	if err := dst.recovered(ctx, func() error { return dst.Prune(ctx) }); err != nil {
 		return res, err
 	}
 	return res, j.M.Site.Append(site.Record{Command: j.M.Command, Instance: instance, Outcome: "ok", Op: "forget-" + t.Name,
