@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dockerbank/dockerbank/internal/progress"
@@ -74,17 +75,21 @@ type CopyResult struct {
 	// Present lists groups that were on the copy already.
 	Present  []string `json:"present,omitempty"`
 	Verified bool     `json:"verified"`
-	Bytes    int64    `json:"bytesSent"`
-	Seconds  float64  `json:"seconds"`
-	Error    string   `json:"error,omitempty"`
+	// Checked says restic check of the whole copy ran (see CheckEvery).
+	Checked bool    `json:"repositoryChecked"`
+	Bytes   int64   `json:"bytesSent"`
+	Seconds float64 `json:"seconds"`
+	Error   string  `json:"error,omitempty"`
 }
 
 // Copy copies an instance's complete groups to its off-site copies with
 // restic copy (members first, the manifest last, so a group is complete
-// there only when all of it is), checks each copy (restic check, and the
-// group's manifest read back and every member found), and records where
-// each group exists and when it was verified. A failure on one copy does
-// not stop the others; the error joins them all.
+// there only when all of it is), checks the groups there (every snapshot
+// listed, the manifest read back naming only snapshots that are there,
+// every tree read back and every data blob indexed; restic check of the
+// whole copy when CheckEvery says it is due), and records where each group
+// exists and when it was verified. A failure on one copy does not stop the
+// others; the error joins them all.
 func (j *Job) Copy(ctx context.Context, instance string, o CopyOptions) ([]CopyResult, error) {
 	l, err := j.M.Site.Lock(ctx, 2*time.Minute)
 	if err != nil {
@@ -134,6 +139,13 @@ func (j *Job) Copy(ctx context.Context, instance string, o CopyOptions) ([]CopyR
 	return results, errors.Join(errs...)
 }
 
+// copyTo copies to one copy. Every restic start on a remote repository
+// costs a connection, the key's derivation and, for commands that lock,
+// restic's lock dance (about 0.3 to 1 s each on the test machines), so the
+// run starts as few as it can: a listing (no lock) that also proves the
+// password, one restic copy for all groups, a listing, the manifests read
+// back and one restic stats over the copied snapshots; over sftp they
+// share one ssh connection.
 func (j *Job) copyTo(ctx context.Context, src *Restic, t CopyTarget, instance string, complete []Group, named bool) (res CopyResult, err error) {
 	start := time.Now()
 	res = CopyResult{Instance: instance, Copy: t.Name, Repository: t.Config.Repository, Groups: []string{}}
@@ -153,8 +165,9 @@ func (j *Job) copyTo(ctx context.Context, src *Restic, t CopyTarget, instance st
 		return res, err
 	}
 	j.tune(dst)
-	// Written counts per restic run; a copy is two runs (members, then
-	// the manifest).
+	defer dst.ShareSSH()()
+	// Written counts per restic run; a copy may be two runs (a retry
+	// after a stale lock went).
 	var sent, base, last int64
 	dst.OnTransfer = func(tr Transfer) {
 		if tr.Op == "copy" {
@@ -172,22 +185,18 @@ func (j *Job) copyTo(ctx context.Context, src *Restic, t CopyTarget, instance st
 	from := []string{"RESTIC_FROM_REPOSITORY=" + src.Repository, "RESTIC_FROM_PASSWORD_FILE=" + src.PasswordFile,
 		"RESTIC_FROM_KEY_HINT=" + src.KeyHint, "RESTIC_FROM_PASSWORD_COMMAND="}
 	from = append(from, src.Env...)
-	exists, err := dst.Exists(ctx)
-	if err != nil {
-		return res, err
-	}
-	if !exists {
+	// What the copy holds; the listing also opens it with its password.
+	there, err := ListGroups(ctx, dst, instance)
+	created := false
+	if missing(err) {
 		// The copy shares the primary's chunker parameters, so unchanged
 		// data deduplicates there too (the next copy sends only changes).
 		j.step("create off-site repository %s (%s)", t.Name, t.Config.Repository)
 		if _, err := dst.runEnv(ctx, nil, from, "init", "--copy-chunker-params"); err != nil {
 			return res, err
 		}
+		there, err, created = nil, nil, true
 	}
-	if err := dst.Unlock(ctx); err != nil {
-		return res, err
-	}
-	there, err := ListGroups(ctx, dst, instance)
 	if err != nil {
 		return res, err
 	}
@@ -212,53 +221,107 @@ func (j *Job) copyTo(ctx context.Context, src *Restic, t CopyTarget, instance st
 			}
 		}
 	}
+	// One restic copy for every group: all members first, the manifests
+	// last. restic copies the snapshots in the order given and saves each
+	// one after its data, so a cut run leaves no group complete whose
+	// members are not all there.
+	var members, manifests []string
 	var recs []site.CopyRecord
 	for _, g := range todo {
 		if have[g.ID] {
 			res.Present = append(res.Present, g.ID)
 		} else {
-			var members, manifest []string
 			for _, s := range g.Snapshots {
 				if s.Tag("kind") == "manifest" {
-					manifest = append(manifest, s.ID)
+					manifests = append(manifests, s.ID)
 				} else {
 					members = append(members, s.ID)
 				}
 			}
-			j.step("copy group %s of %s to %s (%d snapshots)", g.ID, instance, t.Name, len(g.Snapshots))
-			for _, ids := range [][]string{members, manifest} {
-				if len(ids) == 0 {
-					continue
-				}
-				if _, err := dst.runEnv(ctx, nil, from, append([]string{"copy"}, ids...)...); err != nil {
-					return res, err
-				}
-			}
-			res.Groups = append(res.Groups, g.ID)
 		}
-		recs = append(recs, site.CopyRecord{Instance: instance, Group: g.ID, Copy: t.Name, Repo: t.Config.Repository, GroupAt: g.Time, Copied: time.Now().UTC()})
+		recs = append(recs, site.CopyRecord{Instance: instance, Group: g.ID, Copy: t.Name, Repo: t.Config.Repository, GroupAt: g.Time})
+	}
+	if ids := append(members, manifests...); len(ids) > 0 {
+		j.step("copy %d group(s) of %s to %s (%d snapshots)", len(todo)-len(res.Present), instance, t.Name, len(ids))
+		err := dst.recovered(ctx, func() error {
+			_, err := dst.runEnv(ctx, nil, from, append([]string{"copy"}, ids...)...)
+			return err
+		})
+		if err != nil {
+			return res, err
+		}
+	}
+	now := time.Now().UTC()
+	for i, r := range recs {
+		recs[i].Copied = now
+		if !have[r.Group] {
+			res.Groups = append(res.Groups, r.Group)
+		}
 	}
 	// Recorded as copied before the check: a failed check leaves the
 	// group copied but not verified.
 	if err := j.M.Site.UpdateCopies(keepCopied(j.M.Site, recs), instance, t.Name, nil); err != nil {
 		return res, err
 	}
-	j.step("check off-site repository %s", t.Name)
-	if err := dst.Check(ctx, ""); err != nil {
+	j.step("check the copied group(s) on %s", t.Name)
+	after, err := ListGroups(ctx, dst, instance)
+	if err != nil {
 		return res, err
 	}
-	for i, rec := range recs {
-		g, err := FindGroup(ctx, dst, instance, rec.Group)
-		if err != nil {
-			return res, err
+	onCopy := map[string]Group{}
+	for _, g := range after {
+		onCopy[g.ID] = g
+	}
+	var ids []string
+	for _, rec := range recs {
+		g, ok := onCopy[rec.Group]
+		if !ok || !g.Complete {
+			return res, fmt.Errorf("%w: group %s is not complete on %s after restic copy", ErrRepository, rec.Group, t.Config.Repository)
 		}
 		if _, err := LoadManifest(ctx, dst, g); err != nil {
 			return res, err
 		}
-		recs[i].Verified = time.Now().UTC()
+		for _, s := range g.Snapshots {
+			ids = append(ids, s.ID)
+		}
+	}
+	if err := dst.recovered(ctx, func() error { return dst.CheckSnapshots(ctx, ids) }); err != nil {
+		return res, err
+	}
+	if created || j.checkDue(t) {
+		j.step("check off-site repository %s (restic check, whole repository)", t.Name)
+		if err := dst.recovered(ctx, func() error { return dst.Check(ctx, "") }); err != nil {
+			return res, err
+		}
+		res.Checked = true
+		if err := j.M.Site.Append(site.Record{Command: j.M.Command, Outcome: "ok", Op: "check-" + t.Name,
+			Detail: "restic check of the whole repository " + t.Config.Repository}); err != nil {
+			return res, err
+		}
+	}
+	now = time.Now().UTC()
+	for i := range recs {
+		recs[i].Verified = now
 	}
 	res.Verified = true
 	return res, j.M.Site.UpdateCopies(recs, instance, t.Name, nil)
+}
+
+// checkDue reports whether the whole copy repository is due for restic
+// check: its last passed check (the journal says when) is older than the
+// copy's CheckEvery.
+func (j *Job) checkDue(t CopyTarget) bool {
+	recs, err := j.M.Site.Journal()
+	if err != nil {
+		return true
+	}
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := recs[i]
+		if r.Op == "check-"+t.Name && r.Outcome == "ok" && strings.HasSuffix(r.Detail, " "+t.Config.Repository) {
+			return time.Since(r.Time) >= t.Config.CheckInterval()
+		}
+	}
+	return true
 }
 
 // keepCopied keeps the copy time of groups recorded before.
@@ -309,10 +372,10 @@ func (j *Job) forgetCopy(ctx context.Context, t CopyTarget, instance string, o F
 		return res, err
 	}
 	j.tune(dst)
-	if err := dst.Unlock(ctx); err != nil {
-		return res, err
-	}
 	groups, err := ListGroups(ctx, dst, instance)
+	if missing(err) {
+		return res, nil // not created yet (a copy with a schedule of its own): nothing to forget
+	}
 	if err != nil {
 		return res, err
 	}
@@ -346,14 +409,14 @@ func (j *Job) forgetCopy(ctx context.Context, t CopyTarget, instance string, o F
 		return res, nil
 	}
 	j.step("forget %d group(s) of %s on copy %s", len(res.Removed), instance, t.Name)
-	if err := dst.Forget(ctx, ids); err != nil {
+	if err := dst.recovered(ctx, func() error { return dst.Forget(ctx, ids) }); err != nil {
 		return res, err
 	}
 	if err := j.M.Site.UpdateCopies(nil, instance, t.Name, res.Removed); err != nil {
 		return res, err
 	}
 	j.step("prune copy %s", t.Name)
-	if err := dst.Prune(ctx); err != nil {
+	if err := dst.recovered(ctx, func() error { return dst.Prune(ctx) }); err != nil {
 		return res, err
 	}
 	return res, j.M.Site.Append(site.Record{Command: j.M.Command, Instance: instance, Outcome: "ok", Op: "forget-" + t.Name,

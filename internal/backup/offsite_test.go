@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
 
+	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/site"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
@@ -326,5 +328,168 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 			t.Fatalf("waited 3 min for %s", what)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestOffsiteCopyRefusals runs `backup copy` where it must not go on: a
+// copy whose password file holds the wrong password, and a copy locked by
+// a restic of another host that died a minute ago. Each ends at once with
+// an error that says what and what to do, records nothing as copied, and
+// the next run copies once the cause is gone (the lock's lease ended). A
+// half-written index file that a dead server kept is rebuilt. The traffic
+// limits of site.yaml and of the command line reach restic.
+func TestOffsiteCopyRefusals(t *testing.T) {
+	needEngine(t)
+	rm := startRemote(t, "rest")
+	s := newSite(t)
+	pass := passwordFile(t)
+	s.useCopy(rm, pass, 444)
+	// Every restic start is logged with its arguments.
+	argLog := filepath.Join(t.TempDir(), "restic-args")
+	wrapper := filepath.Join(t.TempDir(), "restic")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\nprintf '%s\\n' \"$*\" >>"+argLog+"\nexec restic \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logged := []string{"DOCKERBANK_RESTIC=" + wrapper}
+	starts := func() []string {
+		data, _ := os.ReadFile(argLog)
+		os.Remove(argLog)
+		return strings.Split(strings.TrimSpace(string(data)), "\n")
+	}
+	src := uniq("bk-refuse")
+	s.deploy("demo", src, "DEMO_INTERVAL=3600")
+	s.must("backup", src, "--no-copy")
+
+	// Limits: the copy's limitUpload from site.yaml, a download limit
+	// given for this run; the flag wins over site.yaml.
+	r := s.run(logged, "backup", "copy", src, "--limit-download", "555")
+	if r.code != 0 {
+		t.Fatalf("backup copy: exit %d: %s", r.code, r.err)
+	}
+	copyStarts := 0
+	for _, l := range starts() {
+		op, _, _ := strings.Cut(l, " ")
+		if op == "copy" || op == "stats" || op == "check" {
+			copyStarts++
+			if !strings.Contains(l, "--limit-upload 444") || !strings.Contains(l, "--limit-download 555") {
+				t.Errorf("restic %s on the copy ran without the limits (site 444 up, flag 555 down): %s", op, l)
+			}
+		}
+	}
+	if copyStarts < 2 {
+		t.Errorf("saw %d restic copy/stats/check starts, want at least 2", copyStarts)
+	}
+	s.must("backup", src, "--no-copy")
+	r = s.run(logged, "backup", "copy", src, "--limit-upload", "333")
+	if r.code != 0 {
+		t.Fatalf("backup copy: exit %d: %s", r.code, r.err)
+	}
+	for _, l := range starts() {
+		if strings.HasPrefix(l, "copy ") && (!strings.Contains(l, "--limit-upload 333") || strings.Contains(l, "--limit-download")) {
+			t.Errorf("restic copy with --limit-upload 333 over site.yaml's 444 and no download limit: %s", l)
+		}
+	}
+	second := s.copyRecords(src)
+
+	// A third group, and a password file with a wrong password.
+	s.must("backup", src, "--no-copy")
+	var third string
+	for g := range s.copyRecords(src) {
+		if _, ok := second[g]; !ok {
+			third = g
+		}
+	}
+	if third == "" {
+		t.Fatal("no new group after the third backup")
+	}
+	notCopied := func(what string) {
+		t.Helper()
+		if recs := s.copyRecords(src)[third]; len(recs) != 0 {
+			t.Errorf("after %s, group %s is recorded on the copy: %+v", what, third, recs)
+		}
+	}
+	wrong := passwordFile(t)
+	s.useCopy(rm, wrong, 0)
+	start := time.Now()
+	r = s.run(nil, "backup", "copy", src)
+	t.Logf("copy with a wrong password: exit %d after %s: %s", r.code, time.Since(start).Round(time.Second), tail(r.err, 600))
+	if r.code == 0 {
+		t.Fatalf("copy with a wrong password succeeded: %s", r.out)
+	}
+	if !strings.Contains(r.err, "wrong backup repository password") || !strings.Contains(r.err, wrong) {
+		t.Errorf("the error does not say the password in %s is wrong: %s", wrong, r.err)
+	}
+	for _, sec := range secretsOf(t, rm, wrong) {
+		if strings.Contains(r.err+r.out, sec) {
+			t.Errorf("the error shows the password")
+		}
+	}
+	notCopied("a wrong password")
+
+	// A restic of another host took an exclusive lock a minute ago and
+	// died: the copy stops at once, naming it, and leaves it alone.
+	s.useCopy(rm, pass, 0)
+	cr, err := backup.Open(rm.url, pass, rm.access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := putLock(t, rm, cr, resticLock{Time: time.Now().Add(-time.Minute), Exclusive: true, Hostname: "farhost", Username: "backup", PID: 4242})
+	start = time.Now()
+	r = s.run(nil, "backup", "copy", src)
+	d := time.Since(start)
+	t.Logf("copy beside a fresh foreign lock: exit %d after %s: %s", r.code, d.Round(time.Second), tail(r.err, 600))
+	if r.code == 0 {
+		t.Fatalf("copy beside an exclusive lock of another host succeeded: %s", r.out)
+	}
+	if !strings.Contains(r.err, "backup repository locked") || !strings.Contains(r.err, "farhost") || !strings.Contains(r.err, "unlock") {
+		t.Errorf("the error does not name the lock's host and how to clear it: %s", r.err)
+	}
+	if d > time.Minute {
+		t.Errorf("the lock error took %s", d)
+	}
+	notCopied("a locked copy")
+	if !slices.Contains(locks(t, cr), fresh) {
+		t.Errorf("the copy removed the live lock of another host")
+	}
+
+	// Past its lease (30 min since its last refresh) the lock goes, and
+	// the copy goes on.
+	dropLock(t, rm, fresh)
+	stale := putLock(t, rm, cr, resticLock{Time: time.Now().Add(-31 * time.Minute), Exclusive: true, Hostname: "farhost", Username: "backup", PID: 4242})
+	s.must("backup", "copy", src)
+	if recs := s.copyRecords(src)[third]; len(recs) != 1 || recs[0].Verified.IsZero() {
+		t.Errorf("after the lease ended, group %s on the copy: %+v, want verified", third, recs)
+	}
+	if slices.Contains(locks(t, cr), stale) {
+		t.Errorf("the lock past its lease is still there")
+	}
+
+	// A server that died while restic uploaded an index kept the file
+	// half-written (rclone serve restic writes in place): the next copy
+	// rebuilds the index and goes on, and restic check passes.
+	idx, err := os.ReadDir(filepath.Join(rm.repoDir, "index"))
+	if err != nil || len(idx) == 0 {
+		t.Fatalf("index files on the copy: %v, %v", idx, err)
+	}
+	whole, err := os.ReadFile(filepath.Join(rm.repoDir, "index", idx[0].Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := filepath.Join(rm.repoDir, "index", strings.Repeat("0f", 32))
+	if err := os.WriteFile(half, whole[:len(whole)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.must("backup", src, "--no-copy")
+	s.must("backup", "copy", src)
+	if _, err := os.Stat(half); err == nil {
+		t.Errorf("the half-written index file is still there")
+	}
+	for g, recs := range s.copyRecords(src) {
+		if len(recs) == 1 && recs[0].Verified.IsZero() {
+			t.Errorf("group %s copied but not verified after the index was rebuilt", g)
+		}
+	}
+	if err := cr.Check(t.Context(), ""); err != nil {
+		t.Errorf("restic check of the copy after the index was rebuilt: %v", err)
 	}
 }

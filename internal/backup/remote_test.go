@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,7 +71,8 @@ func passwordFile(t *testing.T) string {
 // TestRemoteRepositories drives restic through dockerbank's repository
 // settings against a real SFTP, REST and S3 server: a round trip, check,
 // forget and prune, a repository locked by a dead process of another
-// host (a clear error at once), a wrong credential, and a server that
+// host (a clear error at once, the lock removed once its lease ended), a
+// wrong credential, and a server that
 // stops answering (a clear error after the stall timeout, not a hang).
 func TestRemoteRepositories(t *testing.T) {
 	for _, kind := range remoteKinds {
@@ -128,6 +135,46 @@ func TestRemoteRepositories(t *testing.T) {
 				t.Fatalf("backup beside a stale shared lock: %v", err)
 			}
 			removeLocks(t, r)
+
+			// The lease. A lock of a restic on another host that died a
+			// minute ago is live for restic, which cannot see that host's
+			// processes: the run stops at once naming the holder, and
+			// Unlock leaves the lock alone. Once the lease has ended (30
+			// min after the lock's last refresh) Unlock removes it and the
+			// run goes on.
+			fresh := putLock(t, rm, r, resticLock{Time: time.Now().Add(-time.Minute), Exclusive: true, Hostname: "farhost", Username: "backup", PID: 4242})
+			if err := r.Unlock(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(locks(t, r), fresh) {
+				t.Fatalf("Unlock removed the live lock of another host")
+			}
+			start = time.Now()
+			_, err = r.BackupStdin(ctx, strings.NewReader("blocked"), "blob", []string{"dockerbank"})
+			if !errors.Is(err, backup.ErrLocked) || !strings.Contains(err.Error(), "farhost") {
+				t.Fatalf("backup beside an exclusive lock of farhost taken a minute ago: %v, want ErrLocked naming the host", err)
+			}
+			if d := time.Since(start); d > 30*time.Second {
+				t.Errorf("the lock error took %s", d)
+			}
+			t.Logf("fresh foreign lock: %v", err)
+			dropLock(t, rm, fresh)
+			stale := putLock(t, rm, r, resticLock{Time: time.Now().Add(-31 * time.Minute), Exclusive: true, Hostname: "farhost", Username: "backup", PID: 4242})
+			// restic 0.14 refuses to lock beside any lock until restic
+			// unlock removed the stale ones: our runs do that when a lock
+			// stops them, and try again.
+			if err := r.Check(ctx, ""); err != nil {
+				t.Logf("check beside a lock past its lease, before Unlock: %v", err)
+			}
+			if err := r.Unlock(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if slices.Contains(locks(t, r), stale) {
+				t.Fatalf("Unlock left the lock of another host past its lease")
+			}
+			if err := r.Check(ctx, ""); err != nil {
+				t.Fatalf("check after the stale lock went: %v", err)
+			}
 
 			// A wrong credential fails at once and names no secret.
 			if rm.access.CredentialsFile != "" {
@@ -282,4 +329,114 @@ func unquote(a []string) []string {
 		out[i] = strings.Trim(s, "'")
 	}
 	return out
+}
+
+// resticCmd runs the restic program on r's repository with r's access
+// (as an operator would), for what dockerbank itself never does.
+func resticCmd(t *testing.T, r *backup.Restic, args ...string) ([]byte, error) {
+	t.Helper()
+	cmd := exec.Command("restic", append(args, unquote(globalArgs(r))...)...)
+	cmd.Env = append(os.Environ(), "RESTIC_REPOSITORY="+r.Repository, "RESTIC_PASSWORD_FILE="+r.PasswordFile)
+	cmd.Env = append(cmd.Env, r.Env...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("restic %s: %w: %s", strings.Join(args, " "), err, errb.String())
+	}
+	return out, nil
+}
+
+// resticLock is restic's lock file (internal/restic/lock.go).
+type resticLock struct {
+	Time      time.Time `json:"time"`
+	Exclusive bool      `json:"exclusive"`
+	Hostname  string    `json:"hostname"`
+	Username  string    `json:"username"`
+	PID       int       `json:"pid"`
+	UID       uint32    `json:"uid"`
+	GID       uint32    `json:"gid"`
+}
+
+// putLock stores a lock in the repository the way the restic that held
+// it wrote it: encrypted with the repository's master key, named by the
+// SHA-256 of its contents, written into the server's storage (the
+// directory sshd and rclone serve; the S3 bucket through rclone). It
+// returns the lock's ID.
+func putLock(t *testing.T, rm remote, r *backup.Restic, l resticLock) string {
+	t.Helper()
+	master, err := resticCmd(t, r, "cat", "masterkey", "--no-lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := json.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := backup.SealWithMasterKey(master, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(sealed)
+	id := hex.EncodeToString(sum[:])
+	if rm.repoDir != "" {
+		if err := os.WriteFile(filepath.Join(rm.repoDir, "locks", id), sealed, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	f := filepath.Join(t.TempDir(), id)
+	if err := os.WriteFile(f, sealed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := rcloneS3(t, rm, "copyto", f, "locks/"+id).CombinedOutput(); err != nil {
+		t.Fatalf("rclone copyto: %v: %s", err, out)
+	}
+	return id
+}
+
+// dropLock removes a lock file from the server's storage.
+func dropLock(t *testing.T, rm remote, id string) {
+	t.Helper()
+	if rm.repoDir != "" {
+		if err := os.Remove(filepath.Join(rm.repoDir, "locks", id)); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if out, err := rcloneS3(t, rm, "deletefile", "locks/"+id).CombinedOutput(); err != nil {
+		t.Fatalf("rclone deletefile: %v: %s", err, out)
+	}
+}
+
+// rcloneS3 runs rclone on the S3 server's bucket of rm: the last argument
+// is a path inside the bucket.
+func rcloneS3(t *testing.T, rm remote, args ...string) *exec.Cmd {
+	t.Helper()
+	testenv.RequireCommand(t, "rclone")
+	u, err := url.Parse(strings.TrimPrefix(rm.url, "s3:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(rm.access.CredentialsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The AWS SDK in rclone reads AWS_* (a CA bundle it cannot use over
+	// http): only the server's own settings go in.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "RCLONE_CONFIG=/dev/null", "RCLONE_S3_PROVIDER=Other", "RCLONE_S3_ENDPOINT="+u.Scheme+"://"+u.Host)
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		env = append(env, "RCLONE_S3_"+strings.TrimPrefix(k, "AWS_")+"="+v)
+	}
+	args[len(args)-1] = ":s3:" + strings.Trim(u.Path, "/") + "/" + args[len(args)-1]
+	cmd := exec.Command("rclone", args...)
+	cmd.Env = env
+	return cmd
 }

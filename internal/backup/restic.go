@@ -145,8 +145,18 @@ func (r *Restic) wrap(op string, err error, stderr string) error {
 	return fmt.Errorf("restic %s on %s: %w: %s", op, r.Repository, ErrRepository, lastLines(msg, 6))
 }
 
+// lastLines returns the last n lines of restic's output, without the
+// lines of a Go stack trace (restic prints one under some errors, after
+// the message that says what happened).
 func lastLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		t := strings.TrimSpace(l)
+		if strings.Contains(t, ".go:") || strings.HasPrefix(t, "github.com/") || strings.HasPrefix(t, "golang.org/") || strings.HasPrefix(t, "runtime.") || strings.HasPrefix(t, "runtime/") {
+			continue
+		}
+		lines = append(lines, l)
+	}
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
@@ -166,18 +176,24 @@ func (r *Restic) localDir() string {
 // Exists reports whether the repository is initialised; it opens it, so
 // it also checks the password.
 func (r *Restic) Exists(ctx context.Context) (bool, error) {
-	_, err := r.run(ctx, nil, "cat", "config")
+	_, err := r.run(ctx, nil, "cat", "config", "--no-lock")
 	if err == nil {
 		return true, nil
 	}
 	if errors.Is(err, ErrWrongPassword) {
 		return true, err
 	}
-	if strings.Contains(err.Error(), "Is there a repository at the following location?") ||
-		strings.Contains(err.Error(), "unable to open config file") {
+	if missing(err) {
 		return false, nil
 	}
 	return false, err
+}
+
+// missing reports whether a restic error says that no repository is at
+// the location (its config file is not there).
+func missing(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "Is there a repository at the following location?") ||
+		strings.Contains(err.Error(), "unable to open config file"))
 }
 
 // Init creates the repository.
@@ -414,6 +430,30 @@ func (r *Restic) Check(ctx context.Context, subset string) error {
 	}
 	_, err := r.run(ctx, nil, args...)
 	return err
+}
+
+// CheckSnapshots proves snapshots whole in the repository at a cost that
+// grows with them, not with the repository: each snapshot loads, every
+// tree it holds is read back (decrypted and authenticated), and every data
+// blob those trees name is in the repository's index (restic stats --mode
+// raw-data). It does not prove the pack files on the server match the
+// index: Check does, over the whole repository.
+func (r *Restic) CheckSnapshots(ctx context.Context, ids []string) error {
+	out, err := r.run(ctx, nil, append([]string{"stats", "--no-lock", "--json", "--mode", "raw-data"}, ids...)...)
+	if err != nil {
+		return err
+	}
+	var st struct {
+		Snapshots int `json:"snapshots_count"`
+	}
+	if err := json.Unmarshal(out, &st); err != nil {
+		return fmt.Errorf("read restic stats of %s: %w", r.Repository, err)
+	}
+	// restic stats skips an ID it does not find, with a warning only.
+	if st.Snapshots != len(ids) {
+		return fmt.Errorf("restic stats on %s: %w: %d of the %d snapshots checked are there", r.Repository, ErrRepository, st.Snapshots, len(ids))
+	}
+	return nil
 }
 
 // AddTags adds tags to snapshots (restic rewrites them under new IDs).

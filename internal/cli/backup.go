@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dockerbank/dockerbank/internal/backup"
+	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
@@ -19,7 +20,13 @@ func (a *app) job(cmd *cobra.Command, args []string) (*backup.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &backup.Job{M: m, LimitUpload: a.limitUpload, LimitDownload: a.limitDownload}, nil
+	return a.jobOf(m), nil
+}
+
+// jobOf is a backup job of a manager, with the command's traffic limits;
+// its progress goes through the manager's reporter.
+func (a *app) jobOf(m *deploy.Manager) *backup.Job {
+	return &backup.Job{M: m, LimitUpload: a.limitUpload, LimitDownload: a.limitDownload}
 }
 
 // resumeInterrupted starts containers that a killed backup left stopped.

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dockerbank/dockerbank/internal/backup"
+	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
@@ -82,6 +83,17 @@ func openFrom(s *site.Site, from, passwordFile string, acc site.Access) (*backup
 	return backup.Open(from, passwordFile, acc)
 }
 
+// copyJob is a job for `backup copy`: a copy reads the site and its
+// repositories only, so it opens neither the bank nor the engine (most of
+// a second per run on a busy host). Its manager has no Engine.
+func (a *app) copyJob() (*backup.Job, error) {
+	s, err := a.openSite()
+	if err != nil {
+		return nil, err
+	}
+	return a.jobOf(&deploy.Manager{Site: s, Report: a, Log: a.logger(), Command: a.commandLine()}), nil
+}
+
 // copyAfterBackup copies a new group to the copies without a schedule.
 func (a *app) copyAfterBackup(cmd *cobra.Command, j *backup.Job, name, group string) ([]backup.CopyResult, error) {
 	c, err := j.M.Site.Config()
@@ -100,6 +112,8 @@ func (a *app) printCopies(res []backup.CopyResult) {
 		state := "verified"
 		if !r.Verified {
 			state = "NOT verified"
+		} else if r.Checked {
+			state = "verified, repository checked"
 		}
 		if r.Error != "" {
 			state = "FAILED"
@@ -118,10 +132,13 @@ func (a *app) backupCopyCommand() *cobra.Command {
 		Long: `copy copies each instance's complete groups that are newer than the newest
 one on each off-site copy (backup.copies in site.yaml; at least the newest
 group) with restic copy: the members first, the manifest last, so that a group
-is complete on a copy only when all of it is there. It then runs restic check
-on the copy and reads the group's manifest back there, and records where each
-group exists and when it was verified (` + "`dockerbank snapshots`" + ` shows it). A run
-that was cut (network, server, disk) is resumed by the next one.`,
+is complete on a copy only when all of it is there. It then checks the groups
+there: every snapshot listed, the manifest read back, every tree read back and
+every data blob in the copy's index (restic stats); restic check of the whole
+copy runs when the copy's checkEvery (default 24h) has passed since the last
+one. It records where each group exists and when it was verified
+(` + "`dockerbank snapshots`" + ` shows it). A run that was cut (network, server, disk) is
+resumed by the next one.`,
 		Example: `  dockerbank backup copy demo
   dockerbank backup copy --all --to offsite --limit-upload 10240`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -129,7 +146,7 @@ that was cut (network, server, disk) is resumed by the next one.`,
 			if err != nil {
 				return err
 			}
-			j, err := a.job(cmd, args)
+			j, err := a.copyJob()
 			if err != nil {
 				return err
 			}

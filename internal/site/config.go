@@ -101,6 +101,10 @@ type CopyConfig struct {
 	// MaxAge is how far the newest verified copy of an instance may lag
 	// behind before an alert fires; default 26h.
 	MaxAge string `yaml:"maxAge,omitempty"`
+	// CheckEvery is how often the whole copy repository gets restic
+	// check after a copy (every copy checks the groups it holds); default
+	// 24h, 0s after every copy.
+	CheckEvery string `yaml:"checkEvery,omitempty"`
 	// Keep overrides the retention applied to this copy.
 	Keep   *schedule.Keep `yaml:"keep,omitempty"`
 	Access `yaml:",inline"`

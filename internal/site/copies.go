@@ -40,6 +40,19 @@ func (c CopyConfig) Age() time.Duration {
 	return d
 }
 
+// DefaultCopyCheckEvery is how often a copy repository is checked whole.
+const DefaultCopyCheckEvery = 24 * time.Hour
+
+// CheckInterval returns the copy's CheckEvery (default 24h; 0 after
+// every copy).
+func (c CopyConfig) CheckInterval() time.Duration {
+	d, err := time.ParseDuration(c.CheckEvery)
+	if err != nil || d < 0 {
+		return DefaultCopyCheckEvery
+	}
+	return d
+}
+
 // validateBackup returns every problem of the backup settings, at file:line.
 func (c *Config) validateBackup(path string, root *yaml.Node) []error {
 	var errs []error
@@ -99,6 +112,11 @@ func (c *Config) validateBackup(path string, root *yaml.Node) []error {
 		if cp.MaxAge != "" {
 			if d, err := time.ParseDuration(cp.MaxAge); err != nil || d <= 0 {
 				add(fmt.Sprintf("%q is not a positive duration (write e.g. 26h)", cp.MaxAge), at("maxAge")...)
+			}
+		}
+		if cp.CheckEvery != "" {
+			if d, err := time.ParseDuration(cp.CheckEvery); err != nil || d < 0 {
+				add(fmt.Sprintf("%q is not a duration (write e.g. 24h, or 0s to check after every copy)", cp.CheckEvery), at("checkEvery")...)
 			}
 		}
 		if k := cp.Keep; k != nil {

@@ -199,3 +199,49 @@ func TestConfigRefusesUnknownCompression(t *testing.T) {
 		}
 	}
 }
+
+func TestCopyCheckEvery(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		want        time.Duration
+		problem     bool
+	}{
+		{"default", "", DefaultCopyCheckEvery, false},
+		{"weekly", "168h", 168 * time.Hour, false},
+		{"after-every-copy", "0s", 0, false},
+		{"not-a-duration", "weekly", 0, true},
+		{"negative", "-1h", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			pass := filepath.Join(dir, "copy.pass")
+			if err := os.WriteFile(pass, []byte("secret\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			yaml := "apiVersion: dockerbank/v1\nbackup:\n  copies:\n    - repository: sftp:offsite:/srv/clinic\n      passwordFile: " + pass + "\n"
+			if tc.value != "" {
+				yaml += "      checkEvery: " + tc.value + "\n"
+			}
+			if err := os.WriteFile(filepath.Join(dir, "site.yaml"), []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := s.Config()
+			if tc.problem {
+				if err == nil || !strings.Contains(err.Error(), "site.yaml:6: backup.copies.0.checkEvery") {
+					t.Errorf("checkEvery %q: %v, want a problem at site.yaml:6", tc.value, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Backup.Copies[0].CheckInterval(); got != tc.want {
+				t.Errorf("checkEvery %q: %s, want %s", tc.value, got, tc.want)
+			}
+		})
+	}
+}
