@@ -621,14 +621,41 @@ func TestOrthancBadInput(t *testing.T) {
 		if err := o.api.VerifyMD5(t.Context(), victim); err == nil {
 			t.Fatal("Orthanc does not notice the flipped bytes: the test proves nothing")
 		}
-		h.ok("backup", name)
-		// The backup keeps the file as it is (it never "repairs" data), and
-		// a restored copy shows Orthanc the same damage: nothing hidden,
-		// every other instance intact.
+		// The backup keeps the file as it is (it never "repairs" or drops
+		// data) and stores the group, but fails loudly, naming the
+		// instance.
+		before := completeGroups(t, h, name)
+		r := h.run("backup", name)
+		if r.code != ExitError || !strings.Contains(r.err, victim) || !strings.Contains(r.err, "damaged") || !strings.Contains(r.err, name) {
+			t.Errorf("backup of a damaged stored file: exit %d, stderr %q; want exit 1 naming %s and instance %s", r.code, r.err, name, victim)
+		}
+		if after := completeGroups(t, h, name); len(after) != len(before)+1 {
+			t.Fatalf("the backup of data with a damaged file did not store its group: complete groups %d -> %d", len(before), len(after))
+		}
+		// verify and dr drill restore the group faithfully and fail on it.
+		r = h.run("verify", name)
+		if r.code == 0 || !strings.Contains(r.err, victim) || !strings.Contains(r.err, "damaged already at the capture") {
+			t.Errorf("verify of a group holding a damaged file: exit %d, stderr %q; want a failure naming %s", r.code, r.err, victim)
+		}
+		prefix := uniqueName("odd") + "-"
+		t.Cleanup(func() { removeProjects(t, prefix+name) })
+		r = h.run("dr", "drill", "--prefix", prefix)
+		if r.code == 0 || !strings.Contains(r.err, victim) {
+			t.Errorf("dr drill of a group holding a damaged file: exit %d, stderr %q; want a failure naming %s", r.code, r.err, victim)
+		}
+		if left := projectObjects(t, prefix+name); len(left) > 0 {
+			t.Errorf("the failed drill left %v", left)
+		}
+		// A restore brings the data back as it was, warns, and shows
+		// Orthanc the same damage: nothing hidden, every other instance
+		// intact.
 		h.ok("stop", name) // restore --as keeps the entry's ports, which the live one holds
 		cp := name + "-c"
 		h.cleanup(cp)
-		h.ok("restore", name, "--as", cp)
+		r = h.run("restore", name, "--as", cp)
+		if r.code != 0 || !strings.Contains(r.err+r.out, "WARNING") || !strings.Contains(r.err+r.out, victim) {
+			t.Errorf("restore --as of a group holding a damaged file: exit %d, want 0 with a warning naming %s:\n%s\n%s", r.code, victim, r.out, r.err)
+		}
 		c := *o
 		c.name, c.ctr = cp, cp+"-orthanc-1"
 		c.waitREST(t)

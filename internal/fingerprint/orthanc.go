@@ -92,8 +92,8 @@ func OrthancClient(ctx context.Context, e Engine, t Target, id string, s bank.Fi
 		HTTP: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: orthancWorkers}}}, nil
 }
 
-// orthancItem returns one instance's item: "md5:<md5>" when the stored
-// file matches the MD5 in the index, else a digest saying that it does not.
+// orthancItem returns one instance's item: "md5:<md5>", the MD5 Orthanc
+// recorded, and Damage set when the stored file does not match it.
 func orthancItem(ctx context.Context, api *dicom.Orthanc, id string) (Item, error) {
 	var he *dicom.HTTPError
 	md5, err := api.MD5(ctx, id)
@@ -103,11 +103,12 @@ func orthancItem(ctx context.Context, api *dicom.Orthanc, id string) (Item, erro
 	if err != nil {
 		return Item{}, err
 	}
+	it := Item{ID: id, Digest: "md5:" + md5}
 	if err := api.VerifyMD5(ctx, id); err != nil {
 		if !errors.As(err, &he) || he.Status == http.StatusUnauthorized {
 			return Item{}, err
 		}
-		return Item{ID: id, Digest: fmt.Sprintf("md5:%s, but the stored file does not match it (verify-md5: HTTP %d)", md5, he.Status)}, nil
+		it.Damage = fmt.Sprintf("the stored file does not match the MD5 Orthanc recorded (verify-md5: HTTP %d %s)", he.Status, he.Reason())
 	}
-	return Item{ID: id, Digest: "md5:" + md5}, nil
+	return it, nil
 }
