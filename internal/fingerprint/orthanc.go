@@ -17,11 +17,15 @@ import (
 const orthancWorkers = 4
 
 // orthancIn fingerprints every DICOM instance Orthanc lists: its ID and
-// the MD5 Orthanc recorded for its file, proven against the stored file
-// (verify-md5 reads it back); /statistics is kept as information. It talks
-// to the REST API at the container's address (dockerbank on the engine's
-// host), with the entry's REST user and the password from its secret.
-func orthancIn(ctx context.Context, e Engine, t Target, id string, s bank.FingerprintSpec, p *Part) error {
+// the MD5 Orthanc recorded for its file, with Damage when the stored file
+// does not match it; /statistics is kept as information. It talks to the
+// REST API at the container's address (dockerbank on the engine's host),
+// with the entry's REST user and the password from its secret. With an
+// index declared (index is its running container), the recorded MD5s come
+// from one query of the index and the files are hashed from the storage
+// volume (orthancIndexed); instances that query does not cover are asked
+// for one by one, as without one (orthancItem).
+func orthancIn(ctx context.Context, e Engine, t Target, id, index string, s bank.FingerprintSpec, p *Part) error {
 	api, err := OrthancClient(ctx, e, t, id, s)
 	if err != nil {
 		return err
@@ -36,7 +40,34 @@ func orthancIn(ctx context.Context, e Engine, t Target, id string, s bank.Finger
 	}
 	p.Info = map[string]int64{"CountPatients": int64(st.CountPatients), "CountStudies": int64(st.CountStudies),
 		"CountSeries": int64(st.CountSeries), "CountInstances": int64(st.CountInstances)}
+	known := map[string]Item{}
+	if index != "" {
+		if known, err = orthancIndexed(ctx, e, t, index, s); err != nil {
+			return err
+		}
+	}
 	p.Items = make([]Item, len(ids))
+	var rest []int // asked one by one
+	for i, iid := range ids {
+		it, ok := known[iid]
+		if !ok || it.Damage != "" {
+			// Not in the index when it was read (stored since), or
+			// damaged: Orthanc's own verify-md5 has the last word.
+			rest = append(rest, i)
+			continue
+		}
+		p.Items[i] = it
+	}
+	return parallel(len(rest), func(k int) error {
+		it, err := orthancItem(ctx, api, ids[rest[k]])
+		p.Items[rest[k]] = it
+		return err
+	})
+}
+
+// parallel runs fn(0..n-1) on orthancWorkers goroutines and returns the
+// first error; after one, no new call starts.
+func parallel(n int, fn func(int) error) error {
 	jobs := make(chan int)
 	errs := make(chan error, orthancWorkers)
 	var wg sync.WaitGroup
@@ -45,18 +76,16 @@ func orthancIn(ctx context.Context, e Engine, t Target, id string, s bank.Finger
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				it, err := orthancItem(ctx, api, ids[i])
-				if err != nil {
+				if err := fn(i); err != nil {
 					errs <- err
 					return
 				}
-				p.Items[i] = it
 			}
 		}()
 	}
 	var ferr error
 feed:
-	for i := range ids {
+	for i := range n {
 		select {
 		case jobs <- i:
 		case ferr = <-errs:
