@@ -578,6 +578,74 @@ func TestOrthancBadInput(t *testing.T) {
 		}
 	})
 
+	t.Run("stored file corrupted before a backup", func(t *testing.T) {
+		victim := insts[7].OrthancID()
+		p := attachmentPath(t, name, victim)
+		docker(t, "exec", "-u", "root", o.ctr, "sh", "-c", "printf 'XXXXXXXX' | dd of="+p+" bs=1 seek=400 conv=notrunc 2>/dev/null")
+		if err := o.api.VerifyMD5(t.Context(), victim); err == nil {
+			t.Fatal("Orthanc does not notice the flipped bytes: the test proves nothing")
+		}
+		// The backup keeps the file as it is (it never "repairs" or drops
+		// data) and stores the group, but fails loudly, naming the
+		// instance.
+		before := completeGroups(t, h, name)
+		r := h.run("backup", name)
+		if r.code != ExitError || !strings.Contains(r.err, victim) || !strings.Contains(r.err, "damaged") || !strings.Contains(r.err, name) {
+			t.Errorf("backup of a damaged stored file: exit %d, stderr %q; want exit 1 naming %s and instance %s", r.code, r.err, name, victim)
+		}
+		if after := completeGroups(t, h, name); len(after) != len(before)+1 {
+			t.Fatalf("the backup of data with a damaged file did not store its group: complete groups %d -> %d", len(before), len(after))
+		}
+		// dr drill and verify restore the group faithfully and fail on
+		// it. The drill first: it restores the newest verified group, else
+		// the newest complete one, and no group of this site is verified
+		// yet (this subtest runs before any verify).
+		prefix := uniqueName("odd") + "-"
+		t.Cleanup(func() { removeProjects(t, prefix+name) })
+		r = h.run("dr", "drill", "--prefix", prefix)
+		if r.code == 0 || !strings.Contains(r.err, victim) {
+			t.Errorf("dr drill of a group holding a damaged file: exit %d, stderr %q; want a failure naming %s", r.code, r.err, victim)
+		}
+		if left := projectObjects(t, prefix+name); len(left) > 0 {
+			t.Errorf("the failed drill left %v", left)
+		}
+		r = h.run("verify", name)
+		if r.code == 0 || !strings.Contains(r.err, victim) || !strings.Contains(r.err, "damaged already at the capture") {
+			t.Errorf("verify of a group holding a damaged file: exit %d, stderr %q; want a failure naming %s", r.code, r.err, victim)
+		}
+		// A restore brings the data back as it was, warns, and shows
+		// Orthanc the same damage: nothing hidden, every other instance
+		// intact.
+		h.ok("stop", name) // restore --as keeps the entry's ports, which the live one holds
+		cp := name + "-c"
+		h.cleanup(cp)
+		r = h.run("restore", name, "--as", cp)
+		if r.code != 0 || !strings.Contains(r.err+r.out, "WARNING") || !strings.Contains(r.err+r.out, victim) {
+			t.Errorf("restore --as of a group holding a damaged file: exit %d, want 0 with a warning naming %s:\n%s\n%s", r.code, victim, r.out, r.err)
+		}
+		c := *o
+		c.name, c.ctr = cp, cp+"-orthanc-1"
+		c.waitREST(t)
+		ids, err := c.api.Instances(t.Context())
+		if err != nil || len(ids) != 20 {
+			t.Fatalf("restored copy lists %d instances (%v), want 20", len(ids), err)
+		}
+		for _, id := range ids {
+			err := c.api.VerifyMD5(t.Context(), id)
+			if (err != nil) != (id == victim) {
+				t.Errorf("restored copy: verify-md5 of %s: %v (the damaged one is %s)", id, err, victim)
+			}
+		}
+		h.ok("rm", cp, "--purge-data", "--confirm", cp, "--force")
+		h.ok("start", name)
+		o.waitREST(t)
+		// Repair the live instance for the next subtest: store the file again.
+		if err := o.api.Delete(t.Context(), victim); err != nil {
+			t.Fatal(err)
+		}
+		o.storeREST(t, insts[7:8])
+	})
+
 	t.Run("Orthanc crashes during a backup", func(t *testing.T) {
 		before := completeGroups(t, h, name)
 		done := make(chan result, 1)
@@ -612,71 +680,6 @@ func TestOrthancBadInput(t *testing.T) {
 		if r.code == 0 { // the group made while Orthanc died must restore whole
 			h.ok("verify", name)
 		}
-	})
-
-	t.Run("stored file corrupted before a backup", func(t *testing.T) {
-		victim := insts[7].OrthancID()
-		p := attachmentPath(t, name, victim)
-		docker(t, "exec", "-u", "root", o.ctr, "sh", "-c", "printf 'XXXXXXXX' | dd of="+p+" bs=1 seek=400 conv=notrunc 2>/dev/null")
-		if err := o.api.VerifyMD5(t.Context(), victim); err == nil {
-			t.Fatal("Orthanc does not notice the flipped bytes: the test proves nothing")
-		}
-		// The backup keeps the file as it is (it never "repairs" or drops
-		// data) and stores the group, but fails loudly, naming the
-		// instance.
-		before := completeGroups(t, h, name)
-		r := h.run("backup", name)
-		if r.code != ExitError || !strings.Contains(r.err, victim) || !strings.Contains(r.err, "damaged") || !strings.Contains(r.err, name) {
-			t.Errorf("backup of a damaged stored file: exit %d, stderr %q; want exit 1 naming %s and instance %s", r.code, r.err, name, victim)
-		}
-		if after := completeGroups(t, h, name); len(after) != len(before)+1 {
-			t.Fatalf("the backup of data with a damaged file did not store its group: complete groups %d -> %d", len(before), len(after))
-		}
-		// verify and dr drill restore the group faithfully and fail on it.
-		r = h.run("verify", name)
-		if r.code == 0 || !strings.Contains(r.err, victim) || !strings.Contains(r.err, "damaged already at the capture") {
-			t.Errorf("verify of a group holding a damaged file: exit %d, stderr %q; want a failure naming %s", r.code, r.err, victim)
-		}
-		prefix := uniqueName("odd") + "-"
-		t.Cleanup(func() { removeProjects(t, prefix+name) })
-		r = h.run("dr", "drill", "--prefix", prefix)
-		if r.code == 0 || !strings.Contains(r.err, victim) {
-			t.Errorf("dr drill of a group holding a damaged file: exit %d, stderr %q; want a failure naming %s", r.code, r.err, victim)
-		}
-		if left := projectObjects(t, prefix+name); len(left) > 0 {
-			t.Errorf("the failed drill left %v", left)
-		}
-		// A restore brings the data back as it was, warns, and shows
-		// Orthanc the same damage: nothing hidden, every other instance
-		// intact.
-		h.ok("stop", name) // restore --as keeps the entry's ports, which the live one holds
-		cp := name + "-c"
-		h.cleanup(cp)
-		r = h.run("restore", name, "--as", cp)
-		if r.code != 0 || !strings.Contains(r.err+r.out, "WARNING") || !strings.Contains(r.err+r.out, victim) {
-			t.Errorf("restore --as of a group holding a damaged file: exit %d, want 0 with a warning naming %s:\n%s\n%s", r.code, victim, r.out, r.err)
-		}
-		c := *o
-		c.name, c.ctr = cp, cp+"-orthanc-1"
-		c.waitREST(t)
-		ids, err := c.api.Instances(t.Context())
-		if err != nil || len(ids) != 20 {
-			t.Fatalf("restored copy lists %d instances (%v), want 20", len(ids), err)
-		}
-		for _, id := range ids {
-			err := c.api.VerifyMD5(t.Context(), id)
-			if (err != nil) != (id == victim) {
-				t.Errorf("restored copy: verify-md5 of %s: %v (the damaged one is %s)", id, err, victim)
-			}
-		}
-		h.ok("rm", cp, "--purge-data", "--confirm", cp, "--force")
-		h.ok("start", name)
-		o.waitREST(t)
-		// Repair the live instance for the next subtest: store the file again.
-		if err := o.api.Delete(t.Context(), victim); err != nil {
-			t.Fatal(err)
-		}
-		o.storeREST(t, insts[7:8])
 	})
 
 	t.Run("damaged repository", func(t *testing.T) {
