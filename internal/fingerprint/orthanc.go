@@ -24,7 +24,9 @@ const orthancWorkers = 4
 // index declared (index is its running container), the recorded MD5s come
 // from one query of the index and the files are hashed from the storage
 // volume (orthancIndexed); instances that query does not cover are asked
-// for one by one, as without one (orthancItem).
+// for one by one, as without one (orthancItem). The files on the volume
+// are what a backup captures: Orthanc 1.10's storage cache may answer
+// verify-md5 from memory for a file damaged on disk since it was read.
 func orthancIn(ctx context.Context, e Engine, t Target, id, index string, s bank.FingerprintSpec, p *Part) error {
 	api, err := OrthancClient(ctx, e, t, id, s)
 	if err != nil {
@@ -47,12 +49,10 @@ func orthancIn(ctx context.Context, e Engine, t Target, id, index string, s bank
 		}
 	}
 	p.Items = make([]Item, len(ids))
-	var rest []int // asked one by one
+	var rest []int // not in the index when it was read (stored since): asked one by one
 	for i, iid := range ids {
 		it, ok := known[iid]
-		if !ok || it.Damage != "" {
-			// Not in the index when it was read (stored since), or
-			// damaged: Orthanc's own verify-md5 has the last word.
+		if !ok {
 			rest = append(rest, i)
 			continue
 		}
