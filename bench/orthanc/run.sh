@@ -97,7 +97,7 @@ timed() { # label cmd...: sets T_label (seconds) and D_label (REST downtime)
 	POLLER=$! # the poller itself: it writes its result on SIGTERM
 	sleep 1
 	a=$(now)
-	"${@:2}" >"$W/out-$1"
+	"${@:2}" >"$W/out-$1" 2> >(tee "$W/err-$1" >&2)
 	b=$(now)
 	kill "$POLLER"
 	wait "$POLLER" || true
@@ -108,20 +108,32 @@ timed() { # label cmd...: sets T_label (seconds) and D_label (REST downtime)
 }
 repo_mb() { du -sm "$CACHE/site/backups" | cut -f1; }
 
+# (c) the floor of any restic-based backup: restic alone on the storage
+# directory (no index, no fingerprint), into its own repository.
+export RESTIC_REPOSITORY=$W/restic RESTIC_PASSWORD=bench
+restic init -q
+restic_alone() { restic backup -q --host bench "$MP"; }
+
 timed manual1 manual
 MANUAL_MB=$(du -cm "$W/manual/index.dump" "$W/manual/storage.tar" | tail -1 | cut -f1)
 timed db1 "$BIN" backup "$INST" --json
 REPO1=$(repo_mb)
+timed restic1 restic_alone
 t0=$(now); LOAD2=$(api load -seed 1 -from "$N" -n "$MORE" -workers 4); t1=$(now)
 timed manual2 manual
 timed db2 "$BIN" backup "$INST" --json
 REPO2=$(repo_mb)
+timed restic2 restic_alone
+unset RESTIC_REPOSITORY RESTIC_PASSWORD
 ADDED2=$(python3 -c 'import json,sys; print(sum(m.get("added",0) for m in json.load(open(sys.argv[1]))[0]["members"]) // 1048576)' "$W/out-db2")
 timed restore "$BIN" restore "$INST"
 COUNT_AFTER=$(api count)
 timed verify "$BIN" verify "$INST"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 RATIO=$(awk -v a="$T_db1" -v b="$T_db2" 'BEGIN{printf "%.0f%%", 100*b/a}')
+RRATIO=$(awk -v a="$T_restic1" -v b="$T_restic2" 'BEGIN{printf "%.0f%%", 100*b/a}')
+# Where the time of each dockerbank backup went, from its progress lines.
+steps() { grep -E 'fingerprint .* as the application|dump index|index: .* stream|storage: [0-9]+ entries|complete:' "$W/err-$1" | sed 's/^/    /'; }
 
 {
 	echo "### Orthanc: the Orthanc Book's manual backup vs dockerbank backup ($(date -u +%Y-%m-%d))"
@@ -140,6 +152,13 @@ RATIO=$(awk -v a="$T_db1" -v b="$T_db2" 'BEGIN{printf "%.0f%%", 100*b/a}')
 	echo "| +1% ($MORE) instances: $LOAD2 | | | |"
 	echo "| (a) manual again (full every time) | ${T_manual2}s | $D_manual2 | ${MANUAL_MB}+ MiB again |"
 	echo "| (b) dockerbank backup, second | ${T_db2}s (${RATIO} of the first) | $D_db2 | ${ADDED2} MiB added, repository ${REPO2} MiB |"
+	echo "| (c) restic alone on the storage directory: first, second | ${T_restic1}s, ${T_restic2}s (${RRATIO}) | | |"
 	echo "| dockerbank restore in place (staging copy, pre-restore backup, replace) | ${T_restore}s | $D_restore | $COUNT_AFTER instances after |"
 	echo "| dockerbank verify (restic check 5%, drill into a throwaway instance) | ${T_verify}s | $D_verify | |"
+	echo
+	echo "Steps of the first and the second dockerbank backup (progress lines):"
+	echo
+	steps db1
+	echo
+	steps db2
 } >"$OUT"
