@@ -689,6 +689,7 @@ func TestOrthancBadInput(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := completeGroups(t, h, name)
+			pid := docker(t, "inspect", "-f", "{{.State.Pid}}", o.ctr) // looked up first: the kill follows the step at once
 			w := &stepWatch{want: c.step, seen: make(chan struct{})}
 			done := make(chan result, 1)
 			go func() {
@@ -699,7 +700,6 @@ func TestOrthancBadInput(t *testing.T) {
 			var r result
 			select {
 			case <-w.seen:
-				pid := docker(t, "inspect", "-f", "{{.State.Pid}}", o.ctr)
 				if out, err := exec.Command("kill", "-KILL", pid).CombinedOutput(); err != nil {
 					t.Fatalf("kill Orthanc (pid %s): %v %s", pid, err, out)
 				}
