@@ -5,14 +5,14 @@
 #
 #   bench/audit/run.sh [RUNS]        RUNS timed runs per tool and image (default 3)
 #
-# Env: TRIVY_DIR (default /work/.cache/trivy, outside the repo) holds the trivy
+# Env: TRIVY_DIR (default ~/.cache/dockerbank/trivy, outside the repo) holds the trivy
 # binary; it is installed there from the Go module proxy when missing (about 8
 # minutes). BENCH_WORK is the scratch directory (default: a new temp dir).
 set -euo pipefail
 runs=${1:-3}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=${BENCH_WORK:-$(mktemp -d /tmp/dockerbank-bench-audit.XXXXXX)}
-trivy_dir=${TRIVY_DIR:-/work/.cache/trivy}
+trivy_dir=${TRIVY_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dockerbank/trivy}
 trivy=$trivy_dir/trivy
 mkdir -p "$work" "$trivy_dir"
 

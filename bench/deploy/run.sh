@@ -8,7 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rounds=${1:-7}
-cache=${DOCKERBANK_CACHE:-$root/../.cache}
+cache=${DOCKERBANK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dockerbank}
 compose=$cache/compose-bin/docker-compose
 db=$root/bin/dockerbank
 site=$(mktemp -d /tmp/bench-deploy-site.XXXX)

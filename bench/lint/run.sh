@@ -6,12 +6,12 @@
 #
 #   bash bench/lint/run.sh [ROUNDS]      (default 7)
 #
-# dclint is installed into $DOCKERBANK_CACHE/dclint (default ../.cache, never
+# dclint is installed into $DOCKERBANK_CACHE/dclint (default ~/.cache/dockerbank, never
 # the repo); without npm the dclint column is skipped.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rounds=${1:-7}
-cache=${DOCKERBANK_CACHE:-$root/../.cache}
+cache=${DOCKERBANK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dockerbank}
 dclint_version=3.1.0
 
 corpus=""

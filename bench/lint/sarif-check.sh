@@ -8,7 +8,7 @@
 #   bash bench/lint/sarif-check.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cache=${DOCKERBANK_CACHE:-$root/../.cache}
+cache=${DOCKERBANK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dockerbank}
 version=5.7.0
 tool=$cache/sarif-multitool/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool
 if [ ! -x "$tool" ]; then

@@ -13,7 +13,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000 5000 20000)
 base=${BASE-main}
-cache=${DOCKERBANK_CACHE:-$root/../.cache}
+cache=${DOCKERBANK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dockerbank}
 tmp=$(mktemp -d /tmp/bench-lint-scale.XXXX)
 trap 'rm -rf "$tmp"' EXIT
 

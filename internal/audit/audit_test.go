@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -201,9 +202,9 @@ func TestPushVerdict(t *testing.T) {
 		contains []string
 	}{
 		{"clean", clean, map[string]string{}, true, nil},
-		{"clean but labelled not redistributable", clean, map[string]string{LabelRedistributable: "false"}, false, []string{LabelRedistributable + "=false"}},
+		{"clean but labelled not redistributable", clean, map[string]string{label.Redistributable: "false"}, false, []string{label.Redistributable + "=false"}},
 		{"data and secrets", planted, map[string]string{}, false, []string{RuleCredentialFile, RuleSecret, RuleClinical, RuleProduct, "deleted in layer 3"}},
-		{"labels read from the report", planted, nil, false, []string{LabelRedistributable + "=false"}},
+		{"labels read from the report", planted, nil, false, []string{label.Redistributable + "=false"}},
 		{"no report", nil, map[string]string{}, false, []string{"no audit report"}},
 	}
 	for _, tc := range tests {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -60,9 +61,9 @@ func (a *analysis) configFindings() {
 	}
 	a.secretsInConfig()
 	a.engineVersionsFromEnv()
-	if c.Labels[LabelRedistributable] == "false" {
+	if c.Labels[label.Redistributable] == "false" {
 		a.add(Finding{Rule: RuleNotRedistrib, Severity: SeverityMedium, Layer: -1, DeletedInLayer: -1,
-			Message: "image is labelled " + LabelRedistributable + "=false: it holds a product that may not be redistributed"})
+			Message: "image is labelled " + label.Redistributable + "=false: it holds a product that may not be redistributed"})
 	}
 }
 

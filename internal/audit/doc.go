@@ -13,6 +13,12 @@
 // as text, JSON and SARIF 2.1.0, applies suppressions, maps reports to exit
 // codes and decides whether an image may be pushed (PushVerdict).
 //
+// BankFacts turns those facts into bank's (bank.FactSource), the one
+// reason it imports internal/bank.
+//
+// Severities, the SARIF model and writer, and when a suppression expires
+// are shared with internal/lint through internal/finding.
+//
 // It must not import internal/engine, internal/cli, the Docker SDK
 // (github.com/moby/moby/client) or go-containerregistry's daemon package.
 // It never prints: callers render the Report.

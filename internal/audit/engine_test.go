@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"fmt"
-	"github.com/dockerbank/dockerbank/internal/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -11,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dockerbank/dockerbank/internal/instance/label"
+	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
 // cliSaver implements ImageSaver with the docker CLI, for tests only
@@ -43,23 +45,6 @@ func (r *cmdReader) Close() error {
 		return fmt.Errorf("docker save: %w: %s", err, r.stderr.String())
 	}
 	return nil
-}
-
-// requireEngine skips the test with -short, and when no Docker engine
-// answers, except in CI (CI=true), where a missing engine fails it.
-func requireEngine(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test on the engine: not with -short (make unit)")
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := fmt.Sprintf("no Docker engine answers: %v: %s", err, out)
-	testenv.Missing(t, "%s", msg)
 }
 
 func dockerBuild(t *testing.T, dir, tag string, args ...string) {
@@ -121,7 +106,7 @@ func copyBusybox(t *testing.T, dir string) {
 // must be found in the layer docker put it in, deleted ones with the layer
 // that deleted them (by whiteout and by opaque directory).
 func TestEngineImageAudit(t *testing.T) {
-	requireEngine(t)
+	testenv.RequireEngine(t)
 	layers, _, wants := plantedSpec(t)
 	dir := t.TempDir()
 	writeFiles(t, filepath.Join(dir, "base"), layers[0].files)
@@ -138,7 +123,7 @@ RUN ["/bin/busybox", "sh", "-c", "/bin/busybox echo https://` + historyToken + `
 ENV DB_PASSWORD=` + envPassword + ` DATABASE_URL=postgres://app:` + urlPassword + `@db:5432/app PG_MAJOR=13
 USER 0:0
 EXPOSE 22 8080
-LABEL ` + LabelRedistributable + `=false
+LABEL ` + label.Redistributable + `=false
 `
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		t.Fatal(err)
@@ -176,7 +161,7 @@ LABEL ` + LabelRedistributable + `=false
 
 // TestEngineCleanImage builds a clean image and expects no high findings.
 func TestEngineCleanImage(t *testing.T) {
-	requireEngine(t)
+	testenv.RequireEngine(t)
 	dir := t.TempDir()
 	copyBusybox(t, dir)
 	writeFiles(t, filepath.Join(dir, "rootfs"), []file{

@@ -1,59 +1,28 @@
 package audit
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/dockerbank/dockerbank/internal/finding"
 )
 
-// Severity ranks a finding. The zero value is SeverityInfo.
-type Severity int
+// Severity ranks a finding: the scale lint uses too (internal/finding).
+// The zero value is unset, below every severity as a threshold.
+type Severity = finding.Severity
 
 // Severities from least to most severe.
 const (
-	SeverityInfo Severity = iota
-	SeverityLow
-	SeverityMedium
-	SeverityHigh
-	SeverityCritical
+	SeverityInfo     = finding.Info
+	SeverityLow      = finding.Low
+	SeverityMedium   = finding.Medium
+	SeverityHigh     = finding.High
+	SeverityCritical = finding.Critical
 )
 
-var severityNames = []string{"info", "low", "medium", "high", "critical"}
-
-func (s Severity) String() string {
-	if s < 0 || int(s) >= len(severityNames) {
-		return fmt.Sprintf("severity(%d)", int(s))
-	}
-	return severityNames[s]
-}
-
 // ParseSeverity reads a severity name such as "high" (case-insensitive).
-func ParseSeverity(name string) (Severity, error) {
-	for i, n := range severityNames {
-		if strings.EqualFold(n, name) {
-			return Severity(i), nil
-		}
-	}
-	return 0, fmt.Errorf("parse severity %q: want one of %s", name, strings.Join(severityNames, ", "))
-}
-
-// MarshalJSON writes the severity as its name.
-func (s Severity) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
-
-// UnmarshalJSON reads a severity name.
-func (s *Severity) UnmarshalJSON(b []byte) error {
-	var name string
-	if err := json.Unmarshal(b, &name); err != nil {
-		return err
-	}
-	v, err := ParseSeverity(name)
-	if err != nil {
-		return err
-	}
-	*s = v
-	return nil
-}
+func ParseSeverity(name string) (Severity, error) { return finding.ParseSeverity(name) }
 
 // Finding is one observation about an image. Layer is -1 for findings about
 // the image configuration; DeletedInLayer is -1 unless a later layer deleted

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -199,7 +200,7 @@ func plantedSpec(t testing.TB) ([]layerSpec, v1.Config, []want) {
 			"DATABASE_URL=postgres://app:" + urlPassword + "@db:5432/app",
 			"PG_MAJOR=13",
 		},
-		Labels: map[string]string{LabelRedistributable: "false"},
+		Labels: map[string]string{label.Redistributable: "false"},
 	}
 	wants := []want{
 		{RuleCredentialFile, 1, "root/.ssh/id_rsa", 3},

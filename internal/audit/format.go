@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/dockerbank/dockerbank/internal/finding"
 )
 
 // Formats Write accepts.
@@ -139,97 +141,38 @@ func WriteJSON(w io.Writer, r *Report) error {
 	return bw.Flush()
 }
 
-// SARIF 2.1.0, the subset code-scanning tools read.
-type sarifLog struct {
-	Schema  string     `json:"$schema"`
-	Version string     `json:"version"`
-	Runs    []sarifRun `json:"runs"`
-}
-
-type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
-}
-
-type sarifTool struct {
-	Driver sarifDriver `json:"driver"`
-}
-
-type sarifDriver struct {
-	Name           string      `json:"name"`
-	InformationURI string      `json:"informationUri,omitempty"`
-	Rules          []sarifRule `json:"rules"`
-}
-
-type sarifRule struct {
-	ID               string       `json:"id"`
-	ShortDescription sarifMessage `json:"shortDescription"`
-	Help             sarifMessage `json:"help"`
-}
-
-type sarifMessage struct {
-	Text string `json:"text"`
-}
-
-type sarifResult struct {
-	RuleID       string             `json:"ruleId"`
-	RuleIndex    int                `json:"ruleIndex"`
-	Level        string             `json:"level"`
-	Message      sarifMessage       `json:"message"`
-	Locations    []sarifLocation    `json:"locations"`
-	Suppressions []sarifSuppression `json:"suppressions,omitempty"`
-	Properties   map[string]any     `json:"properties"`
-}
-
-type sarifLocation struct {
-	PhysicalLocation sarifPhysical `json:"physicalLocation"`
-}
-
-type sarifPhysical struct {
-	ArtifactLocation sarifArtifact `json:"artifactLocation"`
-}
-
-type sarifArtifact struct {
-	URI string `json:"uri"`
-}
-
-type sarifSuppression struct {
-	Kind          string `json:"kind"`
-	Justification string `json:"justification"`
-}
-
 // WriteSARIF renders the report as SARIF 2.1.0. Every result has a
 // location: the file's path in the image, or "image-config" for findings
 // about the configuration; layer and deletion are result properties.
 func WriteSARIF(w io.Writer, r *Report) error {
 	rules := Rules()
 	index := map[string]int{}
-	driver := sarifDriver{Name: "dockerbank-audit"}
+	driver := finding.SARIFDriver{Name: "dockerbank-audit"}
 	for i, ru := range rules {
 		index[ru.ID] = i
 		help := ru.Fix
 		if help == "" {
 			help = ru.Title
 		}
-		driver.Rules = append(driver.Rules, sarifRule{ID: ru.ID, ShortDescription: sarifMessage{ru.Title}, Help: sarifMessage{help}})
+		driver.Rules = append(driver.Rules, finding.SARIFRule{ID: ru.ID, ShortDescription: finding.SARIFText{Text: ru.Title}, Help: finding.SARIFText{Text: help}})
 	}
-	run := sarifRun{Tool: sarifTool{Driver: driver}, Results: []sarifResult{}}
+	run := finding.SARIFRun{Tool: finding.SARIFTool{Driver: driver}}
 	add := func(f Finding) {
 		uri := "image-config"
 		if f.Path != "" {
 			uri = f.Path
 		}
-		res := sarifResult{
-			RuleID: f.Rule, RuleIndex: index[f.Rule], Level: sarifLevel(f.Severity),
-			Message:   sarifMessage{f.Message + " (" + f.Location() + ")"},
-			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: uri}}}},
+		res := finding.SARIFResult{
+			RuleID: f.Rule, RuleIndex: index[f.Rule], Level: f.Severity.SARIFLevel(),
+			Message:   finding.SARIFText{Text: f.Message + " (" + f.Location() + ")"},
+			Locations: []finding.SARIFLocation{{PhysicalLocation: finding.SARIFPhysical{ArtifactLocation: finding.SARIFArtifact{URI: uri}}}},
 			Properties: map[string]any{
 				"severity": f.Severity.String(), "imageDigest": f.ImageDigest, "layer": f.Layer,
 				"layerDigest": f.LayerDigest, "deletedInLayer": f.DeletedInLayer, "history": f.History,
 			},
 		}
 		if f.Suppression != nil {
-			res.Suppressions = []sarifSuppression{{Kind: "external", Justification: f.Suppression.Reason}}
+			res.Suppressions = []finding.SARIFSuppression{{Kind: "external", Justification: f.Suppression.Reason}}
 		}
 		run.Results = append(run.Results, res)
 	}
@@ -239,21 +182,5 @@ func WriteSARIF(w io.Writer, r *Report) error {
 	for _, f := range r.Suppressed {
 		add(f)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(sarifLog{
-		Schema:  "https://json.schemastore.org/sarif-2.1.0.json",
-		Version: "2.1.0",
-		Runs:    []sarifRun{run},
-	})
-}
-
-func sarifLevel(s Severity) string {
-	switch {
-	case s >= SeverityHigh:
-		return "error"
-	case s == SeverityMedium:
-		return "warning"
-	}
-	return "note"
+	return finding.WriteSARIF(w, run)
 }

@@ -15,10 +15,6 @@ import (
 //go:embed licences.yaml
 var embeddedLicences []byte
 
-// LabelRedistributable is the image label the licence guard reads: "false"
-// marks an image built from a licensee's own copy of a restricted product.
-const LabelRedistributable = "org.dockerbank.redistributable"
-
 // LicenceRule recognises a product that may not be redistributed. A file in
 // a layer matches when a directory in its path matches one of Dirs, its name
 // matches one of Files, its whole path matches one of Paths (where "**"

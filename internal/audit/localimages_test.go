@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
@@ -60,7 +61,7 @@ var neverSuppressed = map[string]bool{
 // its suppressions file (reason and expiry required) does not accept, and
 // none at all of the data and secret rules.
 func TestLocalImagesPassAudit(t *testing.T) {
-	requireEngine(t)
+	testenv.RequireEngine(t)
 	_, images := localImages(t)
 	for _, img := range images {
 		t.Run(img.tag, func(t *testing.T) {
@@ -96,8 +97,8 @@ func TestLocalImagesPassAudit(t *testing.T) {
 					t.Errorf("suppressed %s at %s", f.Rule, f.Path)
 				}
 			}
-			if out, err := exec.Command("docker", "image", "inspect", "-f", `{{index .Config.Labels "org.dockerbank.recipe"}}`, img.tag).Output(); err != nil || strings.TrimSpace(string(out)) == "" {
-				t.Errorf("%s has no org.dockerbank.recipe label: not built by scripts/images.sh (%v)", img.tag, err)
+			if out, err := exec.Command("docker", "image", "inspect", "-f", `{{index .Config.Labels "`+label.Recipe+`"}}`, img.tag).Output(); err != nil || strings.TrimSpace(string(out)) == "" {
+				t.Errorf("%s has no "+label.Recipe+" label: not built by scripts/images.sh (%v)", img.tag, err)
 			}
 		})
 	}
@@ -109,7 +110,7 @@ func TestLocalImagesPassAudit(t *testing.T) {
 // keeps it in the image) the script refuses the image and never tags it;
 // without the key it passes.
 func TestImageScriptRefusesPlantedKey(t *testing.T) {
-	requireEngine(t)
+	testenv.RequireEngine(t)
 	testenv.RequireImages(t, "dockerbank/busybox:1.36")
 	root, _ := localImages(t)
 	bin := filepath.Join(t.TempDir(), "dockerbank")

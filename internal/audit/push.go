@@ -1,6 +1,10 @@
 package audit
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/dockerbank/dockerbank/internal/instance/label"
+)
 
 // PushVerdict decides whether an image may be pushed to a registry. It
 // refuses an image labelled not redistributable (labels are the image's
@@ -13,8 +17,8 @@ func PushVerdict(r *Report, labels map[string]string) (ok bool, reasons []string
 	if labels == nil && r != nil {
 		labels = r.Image.Labels
 	}
-	if labels[LabelRedistributable] == "false" {
-		reasons = append(reasons, fmt.Sprintf("image is labelled %s=false: it was built from a licensee's own copy", LabelRedistributable))
+	if labels[label.Redistributable] == "false" {
+		reasons = append(reasons, fmt.Sprintf("image is labelled %s=false: it was built from a licensee's own copy", label.Redistributable))
 	}
 	if r == nil {
 		return false, append(reasons, "no audit report: audit the image before pushing it")

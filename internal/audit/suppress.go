@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dockerbank/dockerbank/internal/finding"
 	"gopkg.in/yaml.v3"
 )
 
@@ -79,7 +80,7 @@ func LoadSuppressions(r io.Reader, file string) ([]Suppression, error) {
 		}
 		s.Path = strings.TrimPrefix(s.Path, "/")
 		if s.Expires != "" {
-			t, err := time.Parse(time.DateOnly, s.Expires)
+			t, err := finding.ParseExpiry(s.Expires)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: expires %q: want YYYY-MM-DD", where, s.Expires))
 			}
@@ -100,15 +101,17 @@ func (s Suppression) matches(f Finding) bool {
 	return s.Path == "" || matchGlob(s.Path, f.Path)
 }
 
+// expired says whether the suppression no longer applies at now (see
+// finding.Expired: valid through its expiry date).
 func (s Suppression) expired(now time.Time) bool {
 	if s.Expires == "" {
 		return false
 	}
 	t := s.expires
 	if t.IsZero() {
-		t, _ = time.Parse(time.DateOnly, s.Expires)
+		t, _ = finding.ParseExpiry(s.Expires)
 	}
-	return !now.Before(t.Add(24 * time.Hour))
+	return finding.Expired(t, now)
 }
 
 // applySuppressions splits findings into kept and suppressed. An expired

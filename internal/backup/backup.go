@@ -14,7 +14,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/fingerprint"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -44,34 +44,37 @@ type Job struct {
 	// readable, else helper), ModeDir or ModeTar.
 	Via         string
 	HelperImage string
-	// Progress receives progress lines with throughput; may be nil.
-	Progress func(msg string)
-	// OnStatus, if set, sees the progress of each file volume's capture
-	// a few times a second (for a progress bar).
-	OnStatus func(volume string, s Status)
 	// From, if set, is the repository restores, drills and listings
 	// read instead of the site's (an off-site copy).
 	From *Restic
 	// LimitUpload and LimitDownload (KiB/s) override the site's limits
 	// for this run.
 	LimitUpload, LimitDownload int
-	// OnTransfer, if set, sees the progress of copies to off-site
-	// repositories.
-	OnTransfer func(copy string, t Transfer)
 }
 
-func (j *Job) statusOf(volume string) func(Status) {
-	if j.OnStatus == nil {
+// Progress goes to the manager's reporter (j.M.Report): steps, and
+// progress.Capture events a few times a second while a file volume is
+// captured, progress.Copy events while a copy runs, and the sizes and
+// times of what was stored.
+
+// report sends e to the manager's reporter.
+func (j *Job) report(e progress.Event) { progress.Send(j.M.Report, e) }
+
+// step reports one step of the job.
+func (j *Job) step(format string, args ...any) {
+	progress.Stepf(j.M.Report, "", format, args...)
+}
+
+// statusOf passes restic's status of a volume capture on as
+// progress.Capture events (nil without a reporter: restic is then not
+// asked for status).
+func (j *Job) statusOf(instance, volume string) func(Status) {
+	if j.M.Report == nil {
 		return nil
 	}
-	return func(s Status) { j.OnStatus(volume, s) }
-}
-
-func (j *Job) step(format string, args ...any) {
-	if j.Progress != nil {
-		j.Progress(fmt.Sprintf(format, args...))
-	} else if j.M.Report != nil {
-		j.M.Report.Step(fmt.Sprintf(format, args...))
+	return func(s Status) {
+		j.report(progress.Event{Phase: progress.Capture, Instance: instance, Volume: volume,
+			Done: s.BytesDone, Total: s.TotalBytes, Items: s.FilesDone, Seconds: s.Seconds})
 	}
 }
 
@@ -113,7 +116,7 @@ func (j *Job) Backup(ctx context.Context, name string, o BackupOptions) (*Manife
 	}
 	defer l.Unlock()
 	crashPoint("locked")
-	if _, err := resumePending(ctx, j.M.Site, j.M.Engine, j.M.Command); err != nil {
+	if _, err := resumePending(ctx, j.M.Site, j.engine(), j.M.Command); err != nil {
 		return nil, fmt.Errorf("resume containers of an interrupted backup: %w", err)
 	}
 	in, err := j.M.Site.Instance(name)
@@ -143,7 +146,7 @@ func (j *Job) Backup(ctx context.Context, name string, o BackupOptions) (*Manife
 		return nil, err
 	}
 	crashPoint("saved-instance")
-	detail := fmt.Sprintf("backup group %s complete: %d members, %s", m.Group, len(m.Members), humanBytes(m.Bytes()))
+	detail := fmt.Sprintf("backup group %s complete: %d members, %s", m.Group, len(m.Members), progress.Bytes(m.Bytes()))
 	if dmg := damaged(m); dmg != nil {
 		if err := j.M.Site.Append(site.Record{Command: j.M.Command, Instance: name, Outcome: "damaged", Op: m.Group, Detail: detail + "; " + dmg.Error()}); err != nil {
 			return m, errors.Join(dmg, err)
@@ -165,73 +168,46 @@ func damaged(m *Manifest) error {
 		Damaged: d, Advice: fmt.Sprintf("the damage predates this backup: restore those objects from an older group (`dockerbank snapshots %s`) or store them again; restores and drills of this group report it too", m.Instance)}
 }
 
-type filePlan struct {
-	volume, name, quiesce string
-}
-
-type dumpPlan struct {
-	volume, method, service, engine string
-}
-
-func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Manifest, o BackupOptions) (err error) {
+// observe reads what a group plan is made from.
+func (j *Job) observe(ctx context.Context, in *site.Instance) (PlanFacts, error) {
 	p, err := j.M.Project(ctx, in.Name)
 	if err != nil {
-		return err
+		return PlanFacts{}, err
 	}
 	model, err := bank.Model(p)
 	if err != nil {
-		return err
+		return PlanFacts{}, err
 	}
-	ctrs, err := j.M.Engine.Containers(ctx, map[string]string{engine.LabelProject: in.Name})
+	ctrs, err := j.engine().Containers(ctx, map[string]string{engine.LabelProject: in.Name})
+	if err != nil {
+		return PlanFacts{}, err
+	}
+	names := map[string]string{}
+	for v, cfg := range p.Volumes {
+		names[v] = cfg.Name
+	}
+	return PlanFacts{Instance: in.Name, Entry: in.Entry, Model: model, VolumeNames: names, Containers: ctrs, Via: j.Via}, nil
+}
+
+// backup observes the instance, plans the group and applies the plan.
+func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Manifest, o BackupOptions) error {
+	facts, err := j.observe(ctx, in)
 	if err != nil {
 		return err
 	}
-	byService := map[string][]engine.Container{}
-	for _, c := range ctrs {
-		byService[c.Service] = append(byService[c.Service], c)
+	plan, err := PlanGroup(facts)
+	if err != nil {
+		return err
 	}
-	var dumps []dumpPlan
-	var files []filePlan
-	quiesceIDs := map[string]string{}
-	vols := make([]string, 0, len(model.Volumes))
-	for v := range model.Volumes {
-		vols = append(vols, v)
-	}
-	sort.Strings(vols)
-	for _, v := range vols {
-		meta := model.Volumes[v]
-		if meta.Class != bank.ClassUserdata || meta.Backup == bank.BackupNone {
-			continue
-		}
-		switch meta.Backup {
-		case bank.BackupPostgresDump, bank.BackupMySQLDump, bank.BackupMongoDump:
-			svc, ok := model.DatabaseFor(v)
-			if !ok {
-				return fmt.Errorf("volume %s is backed up by %s but no service of role database mounts it; fix the entry %s", v, meta.Backup, in.Entry)
-			}
-			dumps = append(dumps, dumpPlan{volume: v, method: meta.Backup, service: svc, engine: model.Services[svc].Engine})
-		default:
-			files = append(files, filePlan{volume: v, name: volumeName(p.Volumes[v].Name, in.Name, v), quiesce: meta.Quiesce})
-			if meta.Quiesce == bank.QuiesceStop || meta.Quiesce == bank.QuiescePause || meta.Quiesce == bank.QuiesceReadonly {
-				for svc := range meta.Mounts {
-					for _, c := range byService[svc] {
-						if c.State == "running" {
-							mode := "pause"
-							if meta.Quiesce == bank.QuiesceStop {
-								mode = "stop"
-							}
-							if quiesceIDs[c.ID] != "stop" {
-								quiesceIDs[c.ID] = mode
-							}
-						}
-					}
-				}
-			}
-		}
-	}
-	if len(dumps) == 0 && len(files) == 0 {
-		return fmt.Errorf("instance %s has no userdata volume with a backup method; nothing to back up", in.Name)
-	}
+	return j.apply(ctx, repo, in, m, plan, o)
+}
+
+// apply captures a planned group: the instance record and the dumps run
+// concurrently; the file captures start once every dump's snapshot is
+// fixed (a row that names a file was written after its file, so every
+// file the dumps reference is in the group), quiesced for as long as they
+// run; the manifest is stored last.
+func (j *Job) apply(ctx context.Context, repo *Restic, in *site.Instance, m *Manifest, p *GroupPlan, o BackupOptions) (err error) {
 	// The fingerprint: database parts at each dump's snapshot, the others
 	// (files, application APIs) now, before any snapshot is fixed, so that
 	// everything they list is in the group.
@@ -256,118 +232,83 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 	}
 	// The instance record, rendered project and secrets (a restore on a
 	// new host needs them) are stored beside the dumps.
-	var meta Member
-	metaErr := make(chan error, 1)
-	go func() {
-		var err error
-		meta, err = j.storeMeta(ctx, repo, in, m)
+	meta := goMember(func() (Member, error) {
+		mb, err := j.storeMeta(ctx, repo, in, m)
 		crashPoint("meta-stored")
-		metaErr <- err
-	}()
-	// Databases are dumped hot (each at one transaction snapshot), and the
-	// file volumes are captured once every database's snapshot is fixed:
-	// a row that names a file was written after its file, so every file
-	// the dumps reference is in the group. The capture runs beside the
-	// rest of the dumps; only the capture is quiesced.
-	dumped := make([]Member, len(dumps))
-	var readyWG sync.WaitGroup
-	readyWG.Add(len(dumps))
-	dg, dctx := errgroup.WithContext(ctx)
-	for i, d := range dumps {
-		dg.Go(func() error {
-			var once sync.Once
-			ready := func() { once.Do(readyWG.Done) }
-			defer ready() // a failed dumper must not hold the capture back
-			mb, err := j.dump(dctx, repo, m, d, byService[d.service], ready, fpc.atSnapshot(d.service))
-			if err != nil {
-				return err
-			}
-			dumped[i] = mb
-			crashPoint("dump-stored")
-			return nil
-		})
-	}
-	readyWG.Wait()
+		return mb, err
+	})
+	dumps := j.startDumps(ctx, repo, m, p, fpc)
 	finish := func() error {
-		return errors.Join(dg.Wait(), <-metaErr)
+		_, merr := meta.wait()
+		return errors.Join(dumps.wait(), merr)
 	}
-	if dctx.Err() != nil { // a dumper failed already
+	// Dumps run hot; the capture waits until every snapshot is fixed.
+	if !dumps.snapshotsFixed() { // a dumper failed already
 		return finish()
 	}
-	// A database container that the capture stops or pauses (it mounts a
-	// quiesced file volume too) must finish its dump first.
-	quiescesDB := false
-	for _, d := range dumps {
-		for _, c := range byService[d.service] {
-			if _, ok := quiesceIDs[c.ID]; ok {
-				quiescesDB = true
-			}
-		}
-	}
-	captureCtx := dctx
-	if quiescesDB {
-		if err := dg.Wait(); err != nil { // Wait also ends dctx
-			return errors.Join(err, <-metaErr)
+	captureCtx := dumps.ctx
+	if p.DumpsFirst {
+		if err := dumps.wait(); err != nil { // wait also ends dumps.ctx
+			return finish()
 		}
 		captureCtx = ctx
 	}
-	q := &quiescer{e: j.M.Engine, s: j.M.Site, command: j.M.Command, inst: in.Name, op: m.Group, crash: crashPoint}
+	var captured []Member
+	err = j.whileQuiesced(ctx, in, m, p, func() error {
+		for _, f := range p.Files {
+			mb, err := j.captureFiles(captureCtx, repo, m, f, staging)
+			if err != nil {
+				return errors.Join(err, finish())
+			}
+			captured = append(captured, mb)
+			crashPoint("files-stored")
+		}
+		if err := finish(); err != nil {
+			return err
+		}
+		metaMember, _ := meta.wait()
+		m.Members = append(append(append(m.Members, metaMember), dumps.members...), captured...)
+		var err error
+		m.Fingerprint, err = fpc.finish()
+		return err
+	}, finish)
+	if err != nil {
+		return err
+	}
+	crashPoint("before-manifest")
+	return j.storeManifest(ctx, repo, m, staging, o)
+}
+
+// whileQuiesced runs capture with the plan's containers stopped or paused
+// and starts them again however it ends (also when the context is
+// cancelled); their journal records let Resume finish the job after a
+// crash. A failed quiesce returns with onFail's error joined.
+func (j *Job) whileQuiesced(ctx context.Context, in *site.Instance, m *Manifest, p *GroupPlan, capture, onFail func() error) (err error) {
+	q := &quiescer{e: j.engine(), s: j.M.Site, command: j.M.Command, inst: in.Name, op: m.Group, crash: crashPoint}
 	defer func() {
 		held, rerr := q.resume()
 		if held > 0 {
 			m.QuiesceSecs = held.Seconds()
-			j.step("containers running again after %.1fs", held.Seconds())
+			j.step("%s running again after %.1fs", strings.Join(m.Quiesced, ", "), held.Seconds())
 		}
 		if rerr != nil {
 			err = errors.Join(err, fmt.Errorf("restart quiesced containers: %w; run `dockerbank recover`", rerr))
 		}
 	}()
-	if len(quiesceIDs) > 0 {
-		var ids []string
-		mode := "pause"
-		for id, md := range quiesceIDs {
-			ids = append(ids, id)
-			if md == "stop" {
-				mode = "stop"
-			}
-		}
-		sort.Strings(ids)
-		for _, c := range ctrs {
-			if _, ok := quiesceIDs[c.ID]; ok {
-				m.Quiesced = append(m.Quiesced, c.Name)
-			}
-		}
-		m.QuiesceMode = mode
-		j.step("%s %s for the capture", mode, strings.Join(m.Quiesced, ", "))
-		if err := q.quiesce(ctx, ids, mode, j.M.StopTimeout); err != nil {
-			return errors.Join(err, finish())
+	if len(p.Quiesce) > 0 {
+		m.Quiesced, m.QuiesceMode = p.QuiesceNames(), p.QuiesceMode
+		j.step("%s %s for the capture", p.QuiesceMode, strings.Join(m.Quiesced, ", "))
+		if err := q.quiesce(ctx, p.QuiesceIDs(), p.QuiesceMode, j.M.StopTimeout); err != nil {
+			return errors.Join(err, onFail())
 		}
 	}
-	var captured []Member
-	for _, f := range files {
-		mb, err := j.captureFiles(captureCtx, repo, m, f, staging)
-		if err != nil {
-			return errors.Join(err, finish())
-		}
-		captured = append(captured, mb)
-		crashPoint("files-stored")
-	}
-	if err := finish(); err != nil {
-		return err
-	}
-	m.Members = append(append(append(m.Members, meta), dumped...), captured...)
-	if m.Fingerprint, err = fpc.finish(); err != nil {
-		return err
-	}
-	held, err := q.resume()
-	if err != nil {
-		return fmt.Errorf("restart quiesced containers: %w; run `dockerbank recover`", err)
-	}
-	if held > 0 {
-		m.QuiesceSecs = held.Seconds()
-		j.step("%s running again after %.1fs", strings.Join(m.Quiesced, ", "), held.Seconds())
-	}
-	crashPoint("before-manifest")
+	return capture()
+}
+
+// storeManifest writes the manifest beside the volume indexes in staging
+// and stores them as the group's last snapshot: only now is the group
+// complete.
+func (j *Job) storeManifest(ctx context.Context, repo *Restic, m *Manifest, staging string, o BackupOptions) error {
 	m.Finished = time.Now().UTC()
 	data, err := json.MarshalIndent(m, "", " ")
 	if err != nil {
@@ -387,9 +328,72 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 	m.snapshot, m.repo = sum.SnapshotID, repo
 	crashPoint("manifest-stored")
 	j.keepIndexes(m, staging)
-	j.step("group %s complete: %d members, %s", m.Group, len(m.Members), humanBytes(m.Bytes()))
+	j.report(progress.Event{Phase: progress.Group, Instance: m.Instance, Target: m.Group, Items: int64(len(m.Members)), Done: m.Bytes()})
 	return nil
 }
+
+// pendingMember is a Member being stored by a goroutine.
+type pendingMember struct {
+	done chan struct{}
+	mb   Member
+	err  error
+}
+
+func goMember(fn func() (Member, error)) *pendingMember {
+	f := &pendingMember{done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		f.mb, f.err = fn()
+	}()
+	return f
+}
+
+// wait returns the member once stored; it may be called any number of
+// times.
+func (f *pendingMember) wait() (Member, error) {
+	<-f.done
+	return f.mb, f.err
+}
+
+// runningDumps are the dumps of a group in progress.
+type runningDumps struct {
+	ctx     context.Context // ends when a dump fails or all are done
+	g       *errgroup.Group
+	ready   sync.WaitGroup
+	members []Member // in the plan's order, once wait returns nil
+}
+
+// startDumps starts every dump of the plan, hot and concurrently.
+func (j *Job) startDumps(ctx context.Context, repo *Restic, m *Manifest, p *GroupPlan, fpc *fpCapture) *runningDumps {
+	r := &runningDumps{members: make([]Member, len(p.Dumps))}
+	r.g, r.ctx = errgroup.WithContext(ctx)
+	r.ready.Add(len(p.Dumps))
+	for i, d := range p.Dumps {
+		r.g.Go(func() error {
+			var once sync.Once
+			ready := func() { once.Do(r.ready.Done) }
+			defer ready() // a failed dumper must not hold the capture back
+			mb, err := j.dump(r.ctx, repo, m, d, ready, fpc.atSnapshot(d.Service))
+			if err != nil {
+				return err
+			}
+			r.members[i] = mb
+			crashPoint("dump-stored")
+			return nil
+		})
+	}
+	return r
+}
+
+// snapshotsFixed waits until every dump has fixed its snapshot (or
+// failed) and reports whether all are still running or done.
+func (r *runningDumps) snapshotsFixed() bool {
+	r.ready.Wait()
+	return r.ctx.Err() == nil
+}
+
+// wait waits for every dump to finish.
+func (r *runningDumps) wait() error { return r.g.Wait() }
 
 // volumeName is the engine name of a project volume.
 func volumeName(declared, project, volume string) string {
@@ -470,219 +474,6 @@ func storeBytes(ctx context.Context, repo *Restic, data []byte, name string, tag
 	return Stream{Name: name, Size: int64(len(data)), SHA256: hex.EncodeToString(h[:])}, sum, nil
 }
 
-func (j *Job) dump(ctx context.Context, repo *Restic, m *Manifest, d dumpPlan, ctrs []engine.Container, ready func(), atSnapshot SnapshotFunc) (Member, error) {
-	var ctr *engine.Container
-	for i := range ctrs {
-		if ctrs[i].State == "running" {
-			ctr = &ctrs[i]
-		}
-	}
-	if ctr == nil {
-		return Member{}, fmt.Errorf("database service %s of %s is not running: a dump needs it; start it with `dockerbank start %s`", d.service, m.Instance, m.Instance)
-	}
-	dumper, err := NewDumper(ctx, j.M.Engine, ctr.ID, d.engine)
-	if err != nil {
-		return Member{}, fmt.Errorf("volume %s: %w", d.volume, err)
-	}
-	if pg, ok := dumper.(*Postgres); ok {
-		pg.atSnapshot = atSnapshot
-	}
-	mb := Member{Volume: d.volume, Kind: KindDump, Method: d.method, Service: d.service, Engine: d.engine}
-	snapOf := map[string]string{} // stream name -> snapshot
-	start := time.Now()
-	var mu sync.Mutex // dumpers may store several streams at once
-	store := func(ctx context.Context, name string, r io.Reader) error {
-		cr := &cancelReader{r: r}
-		sum, err := repo.backupStdinCancel(ctx, cr, streamFile(d.volume, name), groupTags(m, d.volume, KindDump))
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		snapOf[name] = sum.SnapshotID
-		mb.Added += sum.DataAdded
-		crashPoint("dump-stream-stored")
-		return nil
-	}
-	j.step("dump %s (%s in service %s)", d.volume, d.engine, d.service)
-	streams, err := dumper.Dump(ctx, store, ready)
-	if err != nil {
-		return Member{}, fmt.Errorf("volume %s: %w", d.volume, err)
-	}
-	mb.Streams = streams
-	snaps := make([]string, len(streams)) // in the order of Streams
-	for i, st := range streams {
-		snaps[i] = snapOf[st.Name]
-	}
-	mb.Snapshot = strings.Join(snaps, ",")
-	for _, s := range streams {
-		mb.Bytes += s.Size
-		mb.Count++
-	}
-	j.step("  %s: %d stream(s), %s in %s (%s), %s new in the repository", d.volume, len(streams), humanBytes(mb.Bytes),
-		time.Since(start).Round(10*time.Millisecond), rate(mb.Bytes, time.Since(start)), humanBytes(mb.Added))
-	return mb, nil
-}
-
-func (j *Job) captureFiles(ctx context.Context, repo *Restic, m *Manifest, f filePlan, staging string) (Member, error) {
-	vol, err := j.M.Engine.InspectVolume(ctx, f.name)
-	if err != nil {
-		return Member{}, fmt.Errorf("volume %s: %w", f.volume, err)
-	}
-	mode := j.Via
-	if mode == "" {
-		mode = ModeTar
-		if st, err := os.Stat(vol.Mountpoint); err == nil && st.IsDir() && vol.Mountpoint != "" {
-			mode = ModeDir
-		}
-	}
-	mb := Member{Volume: f.volume, Kind: KindFiles, Method: bank.BackupFiles, Mode: mode, Live: f.quiesce == "" || f.quiesce == bank.QuiesceNone}
-	start := time.Now()
-	tags := groupTags(m, f.volume, KindFiles)
-	switch mode {
-	case ModeDir:
-		if empty, err := dirEmpty(vol.Mountpoint); err != nil {
-			return Member{}, fmt.Errorf("volume %s: %w", f.volume, err)
-		} else if empty {
-			// restic refuses to save an empty snapshot: an empty volume
-			// is stored as a tar stream of its root directory.
-			return j.captureEmpty(ctx, repo, mb, vol.Mountpoint, tags)
-		}
-		// The manifest's walk (digests of new and changed files) runs
-		// beside restic: both read the same files, mostly from the page
-		// cache, and restic leaves CPU to spare while it waits for I/O.
-		idxPath := filepath.Join(staging, indexName(f.volume))
-		iw, err := createIndex(idxPath)
-		if err != nil {
-			return Member{}, err
-		}
-		prev, closePrev := j.previousIndex(m.Instance, f.volume)
-		defer closePrev()
-		var root *FileRecord
-		walked := make(chan error, 1)
-		go func() {
-			var err error
-			root, err = walkVolume(vol.Mountpoint, prev, iw.add)
-			err = errors.Join(err, iw.close())
-			crashPoint("files-walked")
-			walked <- err
-		}()
-		sum, err := repo.BackupDir(ctx, vol.Mountpoint, tags, j.statusOf(f.volume))
-		if werr := <-walked; werr != nil {
-			return Member{}, werr
-		}
-		if err != nil {
-			return Member{}, fmt.Errorf("volume %s: %w", f.volume, err)
-		}
-		if mb.Live {
-			n, err := settleIndex(vol.Mountpoint, idxPath)
-			if err != nil {
-				return Member{}, err
-			}
-			if n > 0 {
-				j.step("  %s: %d file(s) changed during the live capture; their digests are not recorded", f.volume, n)
-			}
-		}
-		mb.Index, mb.Root, mb.Snapshot, mb.Added = indexName(f.volume), root, sum.SnapshotID, sum.DataAdded
-		mb.Count, mb.Bytes = iw.count, iw.bytes
-		j.step("  %s: restic read %d new, %d changed, %d unchanged files", f.volume, sum.FilesNew, sum.FilesChanged, sum.FilesUnchanged)
-	case ModeTar:
-		id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
-			Mounts: []engine.VolumeMount{{Volume: f.name, Target: "/volume", ReadOnly: true}},
-			Labels: map[string]string{deploy.LabelInstance + ".helper": m.Instance}})
-		if err != nil {
-			return Member{}, fmt.Errorf("volume %s: %w; build it with scripts/images.sh", f.volume, err)
-		}
-		defer j.M.Engine.RemoveContainer(context.Background(), id)
-		rc, err := j.M.Engine.CopyFrom(ctx, id, "/volume/.")
-		if err != nil {
-			return Member{}, fmt.Errorf("volume %s: %w", f.volume, err)
-		}
-		defer rc.Close()
-		d := newDigest()
-		pr, pw := io.Pipe()
-		idx := &tarIndex{}
-		idxErr := make(chan error, 1)
-		go func() {
-			err := idx.index(pr, "")
-			pr.CloseWithError(err)
-			idxErr <- err
-		}()
-		src := &cancelReader{r: io.TeeReader(io.TeeReader(rc, d), pw)}
-		sum, err := repo.backupStdinCancel(ctx, src, f.volume+".tar", tags)
-		pw.Close()
-		ierr := <-idxErr
-		if err != nil {
-			return Member{}, fmt.Errorf("volume %s: %w", f.volume, err)
-		}
-		if ierr != nil {
-			return Member{}, fmt.Errorf("volume %s: %w", f.volume, ierr)
-		}
-		// The archive API gives no order to walk beside: this index is
-		// built in memory (tar mode is for engines on other hosts).
-		iw, err := createIndex(filepath.Join(staging, indexName(f.volume)))
-		if err != nil {
-			return Member{}, err
-		}
-		for i := range idx.files {
-			if err := iw.add(&idx.files[i]); err != nil {
-				iw.close()
-				return Member{}, err
-			}
-		}
-		if err := iw.close(); err != nil {
-			return Member{}, err
-		}
-		mb.Index, mb.Root, mb.Snapshot, mb.Added = indexName(f.volume), idx.root, sum.SnapshotID, sum.DataAdded
-		mb.Count, mb.Bytes = iw.count, iw.bytes
-		mb.Streams = []Stream{{Name: f.volume + ".tar", Size: d.n, SHA256: d.Sum()}}
-	default:
-		return Member{}, fmt.Errorf("unknown capture mode %q: use dir or tar", mode)
-	}
-	el := time.Since(start)
-	j.step("  %s: %d entries, %s in %s (%s, %s), %s new in the repository", f.volume, mb.Count, humanBytes(mb.Bytes),
-		el.Round(10*time.Millisecond), rate(mb.Bytes, el), mode, humanBytes(mb.Added))
-	return mb, nil
-}
-
-func dirEmpty(dir string) (bool, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(1)
-	if errors.Is(err, io.EOF) {
-		return true, nil
-	}
-	return len(names) == 0, err
-}
-
-func (j *Job) captureEmpty(ctx context.Context, repo *Restic, mb Member, dir string, tags []string) (Member, error) {
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return Member{}, fmt.Errorf("volume %s: %w", mb.Volume, err)
-	}
-	root := recordOf(".", fi)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	err = tw.WriteHeader(&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: int64(fi.Mode().Perm()), Uid: root.UID, Gid: root.GID, ModTime: root.MTime})
-	if err == nil {
-		err = tw.Close()
-	}
-	if err != nil {
-		return Member{}, fmt.Errorf("volume %s: %w", mb.Volume, err)
-	}
-	st, sum, err := storeBytes(ctx, repo, buf.Bytes(), mb.Volume+".tar", tags)
-	if err != nil {
-		return Member{}, fmt.Errorf("volume %s: %w", mb.Volume, err)
-	}
-	mb.Mode, mb.Root, mb.Snapshot, mb.Added = ModeTar, &root, sum.SnapshotID, sum.DataAdded
-	mb.Streams = []Stream{st}
-	j.step("  %s: empty volume", mb.Volume)
-	return mb, nil
-}
-
 func (j *Job) cacheDir(instance string) string {
 	return filepath.Join(j.M.Site.Dir, "cache", "backup", instance)
 }
@@ -737,25 +528,18 @@ func (r *Restic) backupStdinCancel(ctx context.Context, cr *cancelReader, filena
 	return sum, err
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for x := n / unit; x >= unit; x /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-func rate(n int64, d time.Duration) string {
-	if d <= 0 {
-		return "-"
-	}
-	return humanBytes(int64(float64(n)/d.Seconds())) + "/s"
-}
-
 // streamFile is the file name of a dump stream in its snapshot.
 func streamFile(volume, stream string) string { return volume + "_" + stream }
+
+// engine is the engine under the job's manager. Backups and restores
+// stream through helper containers and pause, stop and exec into
+// containers, beyond the lifecycle seam deploy.Engine declares (which the
+// in-memory engine of internal/enginetest implements for unit tests): a
+// Job runs on a real *engine.Engine, anything else is a programming error.
+func (j *Job) engine() *engine.Engine {
+	e, ok := j.M.Engine.(*engine.Engine)
+	if !ok {
+		panic(fmt.Sprintf("backup.Job needs a *engine.Engine, the manager has %T", j.M.Engine))
+	}
+	return e
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -138,7 +139,7 @@ func (j *Job) copyTo(ctx context.Context, src *Restic, t CopyTarget, instance st
 	res = CopyResult{Instance: instance, Copy: t.Name, Repository: t.Config.Repository, Groups: []string{}}
 	defer func() {
 		res.Seconds = time.Since(start).Seconds()
-		outcome, detail := "ok", fmt.Sprintf("copy %s to %s (%s): %d group(s) copied, %s sent, verified %v", instance, t.Name, t.Config.Repository, len(res.Groups), humanBytes(res.Bytes), res.Verified)
+		outcome, detail := "ok", fmt.Sprintf("copy %s to %s (%s): %d group(s) copied, %s sent, verified %v", instance, t.Name, t.Config.Repository, len(res.Groups), progress.Bytes(res.Bytes), res.Verified)
 		if err != nil {
 			res.Error = err.Error()
 			outcome, detail = "failed", detail+": "+err.Error()
@@ -163,8 +164,8 @@ func (j *Job) copyTo(ctx context.Context, src *Restic, t CopyTarget, instance st
 			last = tr.Written
 			sent = base + last
 		}
-		if j.OnTransfer != nil {
-			j.OnTransfer(t.Name, tr)
+		if tr.Op == "copy" {
+			j.report(progress.Event{Phase: progress.Copy, Instance: instance, Target: t.Name, Done: tr.Written, Read: tr.Read, Seconds: tr.Seconds})
 		}
 	}
 	defer func() { res.Bytes = sent }()

@@ -32,7 +32,7 @@ func (j *Job) startFingerprint(ctx context.Context, in *site.Instance) (*fpCaptu
 	}
 	t.HelperImage = j.helperImage()
 	j.step("fingerprint %s as the application sees it (%d declarations)", in.Name, len(c.specs))
-	c.before, err = fingerprint.Compute(ctx, j.M.Engine, t, c.specs, fingerprint.Options{
+	c.before, err = fingerprint.Compute(ctx, j.engine(), t, c.specs, fingerprint.Options{
 		Skip: func(s bank.FingerprintSpec) bool { return s.Kind == bank.FingerprintPostgres }})
 	if err != nil {
 		return nil, fmt.Errorf("%w; no backup was stored", err)
@@ -111,7 +111,7 @@ func (j *Job) restoredFingerprint(ctx context.Context, man *Manifest, target str
 		return nil, err
 	}
 	t.HelperImage = j.helperImage()
-	return fingerprint.Compute(ctx, j.M.Engine, t, man.Fingerprint.Specs, fingerprint.Options{Ref: man.Fingerprint,
+	return fingerprint.Compute(ctx, j.engine(), t, man.Fingerprint.Specs, fingerprint.Options{Ref: man.Fingerprint,
 		Skip: func(s bank.FingerprintSpec) bool { return appKind(s) != app }})
 }
 

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/dockerbank/dockerbank/internal/testenv"
 	"io"
 	"io/fs"
 	"os"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
 var (
@@ -30,17 +31,9 @@ var (
 // engine or restic.
 func needEngine(t *testing.T) {
 	t.Helper()
-	miss := ""
-	if err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").Run(); err != nil {
-		miss = "no Docker engine answers"
-	} else if _, err := exec.LookPath("restic"); err != nil {
-		miss = "restic is not installed"
-	} else if os.Geteuid() != 0 {
-		miss = "the round-trip tests read volume mountpoints and need root"
-	}
-	if miss != "" {
-		testenv.Missing(t, "%s", miss)
-	}
+	testenv.RequireEngine(t)
+	testenv.RequireCommand(t, "restic")
+	testenv.RequireRoot(t, "the round-trip tests read volume mountpoints")
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "bk-bin-")
 		if err != nil {
@@ -48,7 +41,8 @@ func needEngine(t *testing.T) {
 			return
 		}
 		binPath = filepath.Join(dir, "dockerbank")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/dockerbank/dockerbank/cmd/dockerbank").CombinedOutput()
+		// crashtest: the crash tests kill it at named points (crash_hook.go).
+		out, err := exec.Command("go", "build", "-tags", "crashtest", "-o", binPath, "github.com/dockerbank/dockerbank/cmd/dockerbank").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("build dockerbank: %v: %s", err, out)
 		}

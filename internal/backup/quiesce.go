@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"syscall"
 	"time"
 
 	"github.com/dockerbank/dockerbank/internal/engine"
@@ -185,16 +183,6 @@ func resumePending(ctx context.Context, s *site.Site, e *engine.Engine, command 
 		}
 	}
 	return started, errors.Join(errs...)
-}
-
-// crashPoint kills the process with SIGKILL when DOCKERBANK_CRASH_AT
-// names the point: the crash tests use it to kill dockerbank at exact
-// places of a backup. It does nothing otherwise.
-func crashPoint(name string) {
-	if v := os.Getenv("DOCKERBANK_CRASH_AT"); v != "" && v == name {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
-	}
 }
 
 // interruptedDetail names the interrupted command and its pid (journals

@@ -19,6 +19,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/fingerprint"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -288,7 +289,7 @@ func (j *Job) restoreInto(ctx context.Context, src source, man *Manifest, target
 	if err != nil {
 		return err
 	}
-	ctrs, err := j.M.Engine.Containers(ctx, map[string]string{engine.LabelProject: target})
+	ctrs, err := j.engine().Containers(ctx, map[string]string{engine.LabelProject: target})
 	if err != nil {
 		return err
 	}
@@ -305,7 +306,7 @@ func (j *Job) restoreInto(ctx context.Context, src source, man *Manifest, target
 			stop = append(stop, c.ID)
 		}
 	}
-	q := &quiescer{e: j.M.Engine, s: j.M.Site, command: j.M.Command, inst: target, op: "restore-" + target + "-" + randHex(3), crash: crashPoint}
+	q := &quiescer{e: j.engine(), s: j.M.Site, command: j.M.Command, inst: target, op: "restore-" + target + "-" + randHex(3), crash: crashPoint}
 	defer func() {
 		if _, rerr := q.resume(); rerr != nil {
 			err = errors.Join(err, rerr)
@@ -321,7 +322,7 @@ func (j *Job) restoreInto(ctx context.Context, src source, man *Manifest, target
 			if _, ok := p.Volumes[mb.Volume]; !ok {
 				return fmt.Errorf("instance %s has no volume %s (group %s has it): entry versions differ", target, mb.Volume, man.Group)
 			}
-			j.step("restore volume %s (%d entries, %s)", vname, mb.Count, humanBytes(mb.Bytes))
+			j.report(progress.Event{Phase: progress.RestoreVolume, Instance: target, Volume: vname, Items: mb.Count, Total: mb.Bytes})
 			if err := j.restoreFiles(ctx, src, mb, vname); err != nil {
 				return fmt.Errorf("restore volume %s: %w", vname, err)
 			}
@@ -330,12 +331,12 @@ func (j *Job) restoreInto(ctx context.Context, src source, man *Manifest, target
 			if !ok {
 				return fmt.Errorf("database service %s of %s is not running", mb.Service, target)
 			}
-			d, err := NewDumper(ctx, j.M.Engine, id, mb.Engine)
+			d, err := NewDumper(ctx, j.engine(), id, mb.Engine)
 			if err != nil {
 				return err
 			}
 			for _, st := range mb.Streams {
-				j.step("load %s into %s (%s)", st.Name, mb.Service, humanBytes(st.Size))
+				j.report(progress.Event{Phase: progress.Load, Instance: target, Target: st.Name, Service: mb.Service, Total: st.Size})
 				if err := j.loadStream(ctx, src, d, mb, st); err != nil {
 					return err
 				}
@@ -377,7 +378,7 @@ func (j *Job) loadStream(ctx context.Context, src source, d Dumper, mb Member, s
 }
 
 func (j *Job) restoreFiles(ctx context.Context, src source, mb Member, vname string) error {
-	vol, err := j.M.Engine.InspectVolume(ctx, vname)
+	vol, err := j.engine().InspectVolume(ctx, vname)
 	if err != nil {
 		return err
 	}
@@ -418,12 +419,12 @@ func (j *Job) restoreFiles(ctx context.Context, src source, mb Member, vname str
 		return err
 	}
 	defer rc.Close()
-	id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
+	id, err := j.engine().CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
 		Mounts: []engine.VolumeMount{{Volume: vname, Target: "/volume"}}})
 	if err != nil {
 		return err
 	}
-	defer j.M.Engine.RemoveContainer(context.WithoutCancel(ctx), id)
+	defer j.engine().RemoveContainer(context.WithoutCancel(ctx), id)
 	pr, pw := io.Pipe()
 	checkErr := make(chan error, 1)
 	go func() {
@@ -433,7 +434,7 @@ func (j *Job) restoreFiles(ctx context.Context, src source, mb Member, vname str
 		pw.CloseWithError(err)
 		checkErr <- err
 	}()
-	cerr := j.M.Engine.CopyTo(ctx, id, "/volume", pr)
+	cerr := j.engine().CopyTo(ctx, id, "/volume", pr)
 	pr.CloseWithError(errors.New("copy ended"))
 	if err := <-checkErr; err != nil {
 		return err
@@ -466,7 +467,7 @@ func (j *Job) compare(ctx context.Context, man *Manifest, target string, res *Re
 	if err != nil {
 		return err
 	}
-	ctrs, err := j.M.Engine.Containers(ctx, map[string]string{engine.LabelProject: target})
+	ctrs, err := j.engine().Containers(ctx, map[string]string{engine.LabelProject: target})
 	if err != nil {
 		return err
 	}
@@ -480,7 +481,7 @@ func (j *Job) compare(ctx context.Context, man *Manifest, target string, res *Re
 					id = c.ID
 				}
 			}
-			d, err := NewDumper(ctx, j.M.Engine, id, mb.Engine)
+			d, err := NewDumper(ctx, j.engine(), id, mb.Engine)
 			if err != nil {
 				return err
 			}
@@ -539,7 +540,7 @@ func (j *Job) compare(ctx context.Context, man *Manifest, target string, res *Re
 // readVolume records the entries of a volume, from its mountpoint or
 // through a helper container.
 func (j *Job) readVolume(ctx context.Context, vname string) ([]FileRecord, error) {
-	vol, err := j.M.Engine.InspectVolume(ctx, vname)
+	vol, err := j.engine().InspectVolume(ctx, vname)
 	if err != nil {
 		return nil, err
 	}
@@ -547,13 +548,13 @@ func (j *Job) readVolume(ctx context.Context, vname string) ([]FileRecord, error
 		files, _, err := walkDir(vol.Mountpoint)
 		return files, err
 	}
-	id, err := j.M.Engine.CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
+	id, err := j.engine().CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),
 		Mounts: []engine.VolumeMount{{Volume: vname, Target: "/volume", ReadOnly: true}}})
 	if err != nil {
 		return nil, err
 	}
-	defer j.M.Engine.RemoveContainer(context.WithoutCancel(ctx), id)
-	rc, err := j.M.Engine.CopyFrom(ctx, id, "/volume/.")
+	defer j.engine().RemoveContainer(context.WithoutCancel(ctx), id)
+	rc, err := j.engine().CopyFrom(ctx, id, "/volume/.")
 	if err != nil {
 		return nil, err
 	}

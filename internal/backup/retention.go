@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/dockerbank/dockerbank/internal/progress"
 )
 
 // ErrRetentionRefused means rotation was refused to protect older groups.
@@ -88,7 +90,7 @@ func Suspicious(groups []Group) string {
 	}
 	last, prev := complete[len(complete)-1], complete[len(complete)-2]
 	if prev.Bytes > 0 && last.Bytes*2 < prev.Bytes {
-		return fmt.Sprintf("the newest group %s holds %s, less than half of %s in the group before (%s)", last.ID, humanBytes(last.Bytes), humanBytes(prev.Bytes), prev.ID)
+		return fmt.Sprintf("the newest group %s holds %s, less than half of %s in the group before (%s)", last.ID, progress.Bytes(last.Bytes), progress.Bytes(prev.Bytes), prev.ID)
 	}
 	return ""
 }

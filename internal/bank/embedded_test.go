@@ -12,7 +12,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
-	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/lint"
 )
@@ -25,7 +25,7 @@ var databasePorts = map[uint32]string{5432: "postgres", 3306: "mariadb/mysql", 2
 
 func openEmbedded(t *testing.T) *bank.Bank {
 	t.Helper()
-	b, err := bank.Open(t.Context(), bank.Source{Name: "embedded", FS: bankfs.FS, Root: bankfs.Root})
+	b, err := bank.Open(t.Context(), bank.Source{Name: "embedded", FS: dockerbank.Bank, Root: dockerbank.BankRoot})
 	if err != nil {
 		t.Fatalf("open embedded bank: %v", err)
 	}
@@ -48,7 +48,7 @@ func TestEmbeddedBankLoads(t *testing.T) {
 			t.Errorf("embedded bank lacks entry %s (has %v)", id, ids)
 		}
 	}
-	dirs, err := fs.ReadDir(bankfs.FS, bankfs.Root)
+	dirs, err := fs.ReadDir(dockerbank.Bank, dockerbank.BankRoot)
 	if err != nil {
 		t.Fatal(err)
 	}

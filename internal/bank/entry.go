@@ -69,8 +69,17 @@ type Distribution struct {
 	Mode string `yaml:"mode" json:"mode"`
 	// Source is what the user must supply for build-locally entries.
 	Source string `yaml:"source,omitempty" json:"source,omitempty"`
-	Notes  string `yaml:"notes,omitempty" json:"notes,omitempty"`
+	// SourceCheck names the check `dockerbank build` runs on the user's
+	// file before building (one of SourceChecks); empty: none beyond a
+	// readable regular file.
+	SourceCheck string `yaml:"sourceCheck,omitempty" json:"sourceCheck,omitempty"`
+	Notes       string `yaml:"notes,omitempty" json:"notes,omitempty"`
 }
+
+// SourceChecks are the checks of a user's source file that `dockerbank
+// build` knows (internal/deploy implements each; a test there keeps the two
+// lists equal).
+var SourceChecks = []string{"redcap-zip"}
 
 // Version pins the image of every service for one release of an entry.
 type Version struct {

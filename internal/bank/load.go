@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 
 	"gopkg.in/yaml.v3"
 )
@@ -104,15 +105,11 @@ func (e *Entry) ComposeFilesOf(ver Version, v Variant) []string {
 // ComposeFiles lists the compose files of a version (empty: the default
 // one) and a variant of the entry.
 func (e *Entry) ComposeFiles(version, variant string) ([]string, error) {
-	ver, ok := e.Version(version)
-	if !ok {
-		return nil, fmt.Errorf("entry %s has no version %q (versions: %v)", e.ID, version, e.VersionNames())
+	r, err := e.Resolve(version, variant, nil)
+	if err != nil {
+		return nil, err
 	}
-	v, ok := e.Variant(variant)
-	if !ok {
-		return nil, fmt.Errorf("entry %s has no variant %q (variants: %v)", e.ID, variant, e.variantNames())
-	}
-	return e.ComposeFilesOf(ver, v), nil
+	return r.ComposeFiles(), nil
 }
 
 func (e *Entry) variantNames() []string {
@@ -148,4 +145,34 @@ func LintDir(ctx context.Context, dir string, opts LintOptions) (*Entry, error) 
 		return nil, err
 	}
 	return Lint(ctx, os.DirFS(filepath.Dir(abs)), filepath.Base(abs), filepath.Dir(dir), opts)
+}
+
+// ImagesOf lists the images the versions of the entries in dirs name, read
+// from their entry.yaml files without validating them (lint does that):
+// what `bank lint` reads facts of in one go.
+func ImagesOf(dirs []string) []string {
+	var refs []string
+	for _, d := range dirs {
+		data, err := os.ReadFile(filepath.Join(d, EntryFile))
+		if err != nil {
+			continue
+		}
+		var e struct {
+			Versions []struct {
+				Images map[string]string `yaml:"images"`
+			} `yaml:"versions"`
+		}
+		if yaml.Unmarshal(data, &e) != nil {
+			continue
+		}
+		for _, v := range e.Versions {
+			for _, ref := range v.Images {
+				if !slices.Contains(refs, ref) {
+					refs = append(refs, ref)
+				}
+			}
+		}
+	}
+	slices.Sort(refs)
+	return refs
 }

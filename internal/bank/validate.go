@@ -45,6 +45,9 @@ func validateEntry(e *Entry, doc *yamlDoc, file string) Problems {
 		if e.Distribution.Source == "" {
 			add("distribution build-locally does not say what source the user must supply", "set distribution.source", "distribution", "mode")
 		}
+		if c := e.Distribution.SourceCheck; c != "" && !slices.Contains(SourceChecks, c) {
+			add(fmt.Sprintf("distribution.sourceCheck %q is unknown", c), "use one of "+strings.Join(SourceChecks, ", ")+" or leave it out", "distribution", "sourceCheck")
+		}
 	default:
 		add(fmt.Sprintf("distribution.mode %q is unknown", e.Distribution.Mode), "use redistributable, build-locally or unavailable", "distribution", "mode")
 	}

@@ -9,13 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
@@ -40,8 +38,8 @@ type app struct {
 	// traffic limits for this run (backup, copy, restore, verify).
 	limitUpload, limitDownload int
 
-	seenEvents map[string]bool
-	resumed    bool // containers of interrupted backups were checked
+	progress *renderer // progress.go
+	resumed  bool      // containers of interrupted backups were checked
 
 	site   *site.Site
 	bank   *bank.Bank
@@ -118,7 +116,7 @@ func (a *app) openBank(ctx context.Context) (*bank.Bank, error) {
 		}
 		sources = append(sources, bank.Source{Name: d, FS: os.DirFS(abs), Root: "."})
 	}
-	sources = append(sources, bank.Source{Name: "embedded", FS: bankfs.FS, Root: bankfs.Root})
+	sources = append(sources, bank.Source{Name: "embedded", FS: dockerbank.Bank, Root: dockerbank.BankRoot})
 	b, err := bank.Open(ctx, sources...)
 	if err != nil {
 		return nil, err
@@ -132,7 +130,7 @@ func (a *app) openBank(ctx context.Context) (*bank.Bank, error) {
 
 func (a *app) openEngine(ctx context.Context) (*engine.Engine, error) {
 	if a.engine == nil {
-		e, err := engine.Connect(ctx, engine.Options{Host: a.host, Context: a.contextName, Logger: a.logger(), Events: a.composeEvent})
+		e, err := engine.Connect(ctx, engine.Options{Host: a.host, Context: a.contextName, Logger: a.logger(), Report: a})
 		if err != nil {
 			return nil, err
 		}
@@ -158,40 +156,6 @@ func (a *app) manager(cmd *cobra.Command, args []string) (*deploy.Manager, error
 	}
 	a.resumeInterrupted(cmd)
 	return &deploy.Manager{Bank: b, Site: s, Engine: e, Report: a, Log: a.logger(), Command: a.commandLine()}, nil
-}
-
-// progress output goes to stderr so that stdout stays parseable.
-var progressMu sync.Mutex
-
-// Step implements deploy.Reporter.
-func (a *app) Step(msg string) {
-	if a.quiet {
-		return
-	}
-	progressMu.Lock()
-	defer progressMu.Unlock()
-	fmt.Fprintf(a.streams.Err, "%s %s\n", time.Now().Format("15:04:05"), msg)
-}
-
-// composeEvent prints compose's per-container progress once per state.
-func (a *app) composeEvent(ev engine.Event) {
-	if a.quiet || ev.Text == "" {
-		return
-	}
-	if ev.Status != "Done" && ev.Status != "Error" && ev.Status != "Warning" && ev.Text != "Waiting" {
-		return
-	}
-	key := ev.ID + "\x00" + ev.Text
-	progressMu.Lock()
-	if a.seenEvents == nil {
-		a.seenEvents = map[string]bool{}
-	}
-	seen := a.seenEvents[key]
-	a.seenEvents[key] = true
-	progressMu.Unlock()
-	if !seen {
-		a.Step(fmt.Sprintf("  %-32s %s", ev.ID, ev.Text))
-	}
 }
 
 func (a *app) printJSON(v any) error {

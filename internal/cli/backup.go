@@ -10,6 +10,7 @@ import (
 
 	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/fingerprint"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -20,15 +21,7 @@ func (a *app) job(cmd *cobra.Command, args []string) (*backup.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	pr := a.newBackupProgress()
-	j := &backup.Job{M: m, OnStatus: pr.status, OnTransfer: pr.transfer, LimitUpload: a.limitUpload, LimitDownload: a.limitDownload}
-	j.Progress = func(msg string) {
-		progressMu.Lock()
-		pr.clear()
-		progressMu.Unlock()
-		a.Step(msg)
-	}
-	return j, nil
+	return &backup.Job{M: m, LimitUpload: a.limitUpload, LimitDownload: a.limitDownload}, nil
 }
 
 // resumeInterrupted starts containers that a killed backup left stopped.
@@ -127,7 +120,7 @@ then copied to every copy without a schedule of its own and checked there
 				if a.json {
 					return a.printJSON(res)
 				}
-				fmt.Fprintf(a.streams.Out, "archive %s: group %s of %s, %s\n", archive, res.Group, names[0], humanSize(res.Bytes))
+				fmt.Fprintf(a.streams.Out, "archive %s: group %s of %s, %s\n", archive, res.Group, names[0], progress.Bytes(res.Bytes))
 				return nil
 			}
 			type memberSummary struct {
@@ -173,7 +166,7 @@ then copied to every copy without a schedule of its own and checked there
 					sm.Members = append(sm.Members, memberSummary{mb.Volume, mb.Kind, mb.Mode, mb.Bytes, mb.Count, mb.Added})
 				}
 				if !a.json {
-					fmt.Fprintf(a.streams.Out, "%s: group %s complete, %d members, %s in %.1fs\n", n, m.Group, len(m.Members), humanSize(m.Bytes()), time.Since(start).Seconds())
+					fmt.Fprintf(a.streams.Out, "%s: group %s complete, %d members, %s in %.1fs\n", n, m.Group, len(m.Members), progress.Bytes(m.Bytes()), time.Since(start).Seconds())
 				}
 				if damage != nil {
 					sm.Damaged = m.Fingerprint.Damaged()
@@ -470,7 +463,7 @@ func (a *app) recoverCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			started, err := backup.Resume(cmd.Context(), m.Site, m.Engine, "recover")
+			started, err := backup.Resume(cmd.Context(), m.Site, a.engine, "recover")
 			if err != nil {
 				return err
 			}
@@ -481,19 +474,6 @@ func (a *app) recoverCommand() *cobra.Command {
 			return nil
 		},
 	}
-}
-
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for x := n / unit; x >= unit; x /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func (a *app) forgetCommand() *cobra.Command {

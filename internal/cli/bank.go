@@ -251,7 +251,7 @@ problem is found.`,
 				}
 				dirs = append(dirs, ds...)
 			}
-			if err := src.prefetch(cmd.Context(), entryImages(dirs)); err != nil {
+			if err := src.Prefetch(cmd.Context(), bank.ImagesOf(dirs)); err != nil {
 				return err
 			}
 			for _, d := range dirs {

@@ -13,7 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank"
+	"github.com/dockerbank/dockerbank/internal/audit"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/testenv"
@@ -22,7 +23,7 @@ import (
 // aliasFacts serves an image built under a test tag for the reference an
 // entry names, so the test never replaces images other tests use.
 type aliasFacts struct {
-	src   *imageFacts
+	src   *audit.BankFacts
 	alias map[string]string
 }
 
@@ -43,7 +44,7 @@ func (a aliasFacts) ImageFacts(ctx context.Context, ref string) (*bank.ImageFact
 // under a throw-away tag.
 func buildDemoApp(t *testing.T, e *engine.Engine) string {
 	t.Helper()
-	sub, err := fs.Sub(bankfs.FS, bankfs.Root+"/demo/app")
+	sub, err := fs.Sub(dockerbank.Bank, dockerbank.BankRoot+"/demo/app")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,10 @@ func TestLocalImageFacts(t *testing.T) {
 	}
 	defer e.Close()
 	demoApp := buildDemoApp(t, e)
-	src := &imageFacts{engine: e}
+	src, err := audit.NewBankFacts(t.Context(), "", e)
+	if err != nil {
+		t.Fatal(err)
+	}
 	facts := func(ref string) *bank.ImageFacts {
 		t.Helper()
 		f, err := src.ImageFacts(t.Context(), ref)

@@ -33,7 +33,7 @@ message names the instance and the difference.`,
 			}
 			res, err := conformance.Run(cmd.Context(), conformance.Options{
 				Entry: args[0], Version: version, Variant: variant,
-				Bank: m.Bank, Engine: m.Engine, Site: m.Site, Report: a, Command: a.commandLine(),
+				Bank: m.Bank, Engine: a.engine, Site: m.Site, Report: a, Command: a.commandLine(),
 			})
 			if res == nil {
 				return err

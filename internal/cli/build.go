@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 )
 
 func (a *app) buildCommand() *cobra.Command {
@@ -20,7 +21,7 @@ func (a *app) buildCommand() *cobra.Command {
 (distribution: build-locally, e.g. REDCap) from the file you downloaded under
 your own licence. The entry's build directory and your file (as source.zip,
 source.tar.gz, ...) form the build context. The images are labelled
-org.dockerbank.redistributable=false with the entry, version, licence and the
+` + label.Redistributable + `=false with the entry, version, licence and the
 sha256 of your file; dockerbank push refuses them. Never push them to a
 public registry.`,
 		Example: `  dockerbank build redcap --source ~/Downloads/redcap15.5.3.zip --version 15
@@ -64,7 +65,7 @@ public registry.`,
 				src += " (" + res.Entry + " " + res.SourceVersion + ")"
 			}
 			fmt.Fprintf(out, "source   %s sha256 %s\n", src, res.SourceSHA256)
-			fmt.Fprintf(out, "labels   %s=false, %s=%s\n", deploy.LabelRedistributable, deploy.LabelLicence, res.Licence)
+			fmt.Fprintf(out, "labels   %s=false, %s=%s\n", label.Redistributable, label.Licence, res.Licence)
 			fmt.Fprintf(out, "WARNING: the image %s.\n", warning)
 			fmt.Fprintf(out, "next:    dockerbank deploy %s --version %s\n", res.Entry, res.Version)
 			return nil

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dockerbank/dockerbank/internal/backup"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -104,7 +105,7 @@ func (a *app) printCopies(res []backup.CopyResult) {
 			state = "FAILED"
 		}
 		fmt.Fprintf(a.streams.Out, "%s: copy %s (%s): %d group(s) copied, %d present, %s sent in %.1fs, %s\n",
-			r.Instance, r.Copy, r.Repository, len(r.Groups), len(r.Present), humanSize(r.Bytes), r.Seconds, state)
+			r.Instance, r.Copy, r.Repository, len(r.Groups), len(r.Present), progress.Bytes(r.Bytes), r.Seconds, state)
 	}
 }
 

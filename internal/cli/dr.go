@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dockerbank/dockerbank/internal/dr"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -128,7 +129,7 @@ it separately (` + "`dockerbank backup key show`" + `).`,
 			for _, in := range m.Instances {
 				names = append(names, in.Record.Name)
 			}
-			fmt.Fprintf(a.streams.Out, "wrote %s (%s, format %d): %d instance(s): %s\n", abs, humanBytes(int64(len(data))), m.Format, len(names), strings.Join(names, ", "))
+			fmt.Fprintf(a.streams.Out, "wrote %s (%s, format %d): %d instance(s): %s\n", abs, progress.Bytes(int64(len(data))), m.Format, len(names), strings.Join(names, ", "))
 			fmt.Fprintf(a.streams.Out, "secrets encrypted with age (%s); backup repository %s (its password is not in the bundle)\n", m.Encryption, m.Repository)
 			fmt.Fprintf(a.streams.Out, "read the runbook with: dockerbank dr runbook %s\n", abs)
 			for _, w := range dr.Stale(m) {

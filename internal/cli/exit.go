@@ -62,7 +62,7 @@ func exitCode(err error) int {
 		return ExitInvalid
 	case errors.Is(err, deploy.ErrNotBuildLocally), errors.Is(err, site.ErrInvalidName):
 		return ExitUsage
-	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, deploy.ErrNoVersion),
+	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, bank.ErrNoVersion),
 		errors.Is(err, backup.ErrNoGroup), errors.Is(err, observe.ErrNoService), errors.Is(err, observe.ErrNotRunning),
 		errors.Is(err, dr.ErrNoBackup):
 		return ExitNotFound

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
-	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/instance"
 	"github.com/dockerbank/dockerbank/internal/kube"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
@@ -99,17 +99,19 @@ func (a *app) exportK8s(cmd *cobra.Command, name string, eo exportK8sOptions) er
 		if e, err := b.Get(in.Entry); err == nil {
 			opts.Distribution = e.Distribution.Mode
 		}
-		var env []string
+		r, err := instance.Rendered(s, name)
+		if err != nil {
+			return err
+		}
+		var env []string // without --include-secrets no value is loaded
 		if eo.includeSecrets {
 			opts.Secrets = kube.SecretsInclude
 			if opts.SecretValues, err = s.Secrets(name); err != nil {
 				return err
 			}
-			for k, v := range opts.SecretValues {
-				env = append(env, bank.SecretEnv(k)+"="+v)
-			}
+			env = r.EnvList()
 		}
-		p, err := bank.LoadProject(ctx, bank.LoadOptions{Dir: s.InstanceDir(name), Files: []string{deploy.RenderedFile}, Name: name, Env: env})
+		p, err := bank.LoadProject(ctx, bank.LoadOptions{Dir: r.Dir, Files: []string{r.File}, Name: name, Env: env})
 		if err != nil {
 			return fmt.Errorf("load instance %s: %w", name, err)
 		}
@@ -139,9 +141,6 @@ func (a *app) exportK8s(cmd *cobra.Command, name string, eo exportK8sOptions) er
 		defer os.RemoveAll(work)
 		p, ver, err := kube.EntryProject(ctx, fsys, dir, work, e, eo.version, "", nil)
 		if err != nil {
-			if strings.Contains(err.Error(), "has no version") {
-				return fmt.Errorf("%w: %v", deploy.ErrNoVersion, err)
-			}
 			return err
 		}
 		m, err := bank.Model(p)

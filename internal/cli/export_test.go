@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/instance"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -125,7 +125,7 @@ func TestExportInstance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, s.InstanceDir(in.Name), deploy.RenderedFile, strings.ReplaceAll(string(src), "${DEMO_INTERVAL", "${DEMO_INTERVAL:-30"))
+	writeFile(t, s.InstanceDir(in.Name), instance.RenderedFile, strings.ReplaceAll(string(src), "${DEMO_INTERVAL", "${DEMO_INTERVAL:-30"))
 
 	run := func(args ...string) result {
 		var out, errb bytes.Buffer

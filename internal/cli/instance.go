@@ -9,6 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/instance"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
+	"github.com/dockerbank/dockerbank/internal/progress"
 )
 
 func (a *app) deployCommand() *cobra.Command {
@@ -78,10 +81,10 @@ func parseSet(kvs []string) (map[string]string, error) {
 	return out, nil
 }
 
-func (a *app) printContainers(st deploy.Status) {
+func (a *app) printContainers(st instance.Status) {
 	rows := make([][]string, 0, len(st.Containers))
 	for _, c := range st.Containers {
-		rows = append(rows, []string{c.Name, c.Service, c.Labels[deploy.LabelRole], c.Image, c.State, orDash(c.Health)})
+		rows = append(rows, []string{c.Name, c.Service, c.Labels[label.Role], c.Image, c.State, orDash(c.Health)})
 	}
 	a.table([]string{"CONTAINER", "SERVICE", "ROLE", "IMAGE", "STATE", "HEALTH"}, rows)
 }
@@ -296,7 +299,7 @@ func (a *app) volumesCommand() *cobra.Command {
 			}
 			rows := make([][]string, 0, len(vols))
 			for _, v := range vols {
-				rows = append(rows, []string{v.Name, orDash(v.Instance), orDash(v.Class), orDash(v.Backup), humanBytes(v.Size), orDash(v.LastBackup), orDash(v.Orphaned)})
+				rows = append(rows, []string{v.Name, orDash(v.Instance), orDash(v.Class), orDash(v.Backup), progress.Bytes(v.Size), orDash(v.LastBackup), orDash(v.Orphaned)})
 			}
 			a.table([]string{"VOLUME", "INSTANCE", "CLASS", "BACKUP", "SIZE", "LAST BACKUP", "ORPHANED"}, rows)
 			return nil
@@ -304,22 +307,6 @@ func (a *app) volumesCommand() *cobra.Command {
 	}
 	c.Flags().BoolVar(&orphaned, "orphaned", false, "only volumes of removed instances and unused anonymous volumes")
 	return c
-}
-
-func humanBytes(n int64) string {
-	if n < 0 {
-		return "-"
-	}
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func (a *app) gcCommand() *cobra.Command {

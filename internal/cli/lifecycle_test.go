@@ -16,7 +16,8 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 
-	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/observe"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
@@ -71,7 +72,7 @@ func (h *harness) cleanup(name string) {
 		for _, v := range anon {
 			exec.Command("docker", "volume", "rm", v).Run()
 		}
-		out, _ := exec.Command("docker", "volume", "ls", "-q", "--filter", "label=org.dockerbank.instance="+name).Output()
+		out, _ := exec.Command("docker", "volume", "ls", "-q", "--filter", "label="+label.Instance+"="+name).Output()
 		for _, v := range strings.Fields(string(out)) {
 			exec.Command("docker", "volume", "rm", "-f", v).Run()
 		}
@@ -187,7 +188,7 @@ func demoLifecycle(t *testing.T, h *harness) {
 	if out := docker(t, "ps", "-aq", "--filter", "label=com.docker.compose.project="+name); out != "" {
 		t.Fatalf("containers left after down: %s", out)
 	}
-	vols := docker(t, "volume", "ls", "-q", "--filter", "label=org.dockerbank.instance="+name)
+	vols := docker(t, "volume", "ls", "-q", "--filter", "label="+label.Instance+"="+name)
 	for _, v := range []string{"_pgdata", "_files", "_audit"} {
 		if !strings.Contains(vols, name+v) {
 			t.Errorf("volume %s%s is gone after down: %s", name, v, vols)
@@ -201,13 +202,13 @@ func demoLifecycle(t *testing.T, h *harness) {
 	if r.code != ExitRefused || !strings.Contains(r.err, "no fresh backup") {
 		t.Fatalf("upgrade without backup: exit %d, %s", r.code, r.err)
 	}
-	if v := docker(t, "inspect", "-f", `{{index .Config.Labels "org.dockerbank.version"}}`, name+"-app-1"); v != "1.0" {
+	if v := docker(t, "inspect", "-f", `{{index .Config.Labels "`+label.Version+`"}}`, name+"-app-1"); v != "1.0" {
 		t.Fatalf("a refused upgrade changed the version to %s", v)
 	}
 	h.ok("upgrade", name, "--to", "2.0", "--no-backup")
 	upgraded := takeSnapshot(t, name)
 	upgraded.keeps(t, before)
-	if v := docker(t, "inspect", "-f", `{{index .Config.Labels "org.dockerbank.version"}}`, name+"-app-1"); v != "2.0" {
+	if v := docker(t, "inspect", "-f", `{{index .Config.Labels "`+label.Version+`"}}`, name+"-app-1"); v != "2.0" {
 		t.Errorf("app runs version %s after upgrade", v)
 	}
 	if cols := psql(t, name, "select count(*) from information_schema.columns where table_name='records' and column_name='note'"); cols != "1" {
@@ -275,7 +276,7 @@ func demoLifecycle(t *testing.T, h *harness) {
 	if out := docker(t, "ps", "-aq", "--filter", "label=com.docker.compose.project="+name); out != "" {
 		t.Errorf("containers left after rm: %s", out)
 	}
-	vols = docker(t, "volume", "ls", "-q", "--filter", "label=org.dockerbank.instance="+name)
+	vols = docker(t, "volume", "ls", "-q", "--filter", "label="+label.Instance+"="+name)
 	for _, v := range []string{"_pgdata", "_files", "_audit"} {
 		if !strings.Contains(vols, name+v) {
 			t.Errorf("userdata volume %s%s is gone after rm: %s", name, v, vols)
@@ -322,7 +323,7 @@ func writeBrokenBank(t *testing.T) string {
 	dir := t.TempDir()
 	t.Cleanup(func() { exec.Command("docker", "image", "rm", "dockerbank/demo-app:9.9-broken").Run() })
 	sub := filepath.Join(dir, "demo")
-	if err := os.CopyFS(sub, mustSub(t, bankfs.Root+"/demo")); err != nil {
+	if err := os.CopyFS(sub, mustSub(t, dockerbank.BankRoot+"/demo")); err != nil {
 		t.Fatal(err)
 	}
 	entry, err := os.ReadFile(filepath.Join(sub, "entry.yaml"))
@@ -372,7 +373,7 @@ func upgradeRollsBack(t *testing.T) {
 		t.Errorf("message does not say what runs: %s", r.err)
 	}
 	t.Logf("rollback took %s", time.Since(start).Round(time.Second))
-	if v := docker(t, "inspect", "-f", `{{index .Config.Labels "org.dockerbank.version"}}`, name+"-app-1"); v != "2.0" {
+	if v := docker(t, "inspect", "-f", `{{index .Config.Labels "`+label.Version+`"}}`, name+"-app-1"); v != "2.0" {
 		t.Errorf("app runs version %s after the rollback", v)
 	}
 	if h := docker(t, "inspect", "-f", "{{.State.Health.Status}}", name+"-app-1"); h != "healthy" {
@@ -454,7 +455,7 @@ func TestRemoveKeepsUserdataAndTwoInstancesRunSideBySide(t *testing.T) {
 	if !strings.Contains(gc, a+"_scratch") || strings.Contains(gc, "pgdata") {
 		t.Errorf("gc: %s", gc)
 	}
-	vols := docker(t, "volume", "ls", "-q", "--filter", "label=org.dockerbank.instance="+a)
+	vols := docker(t, "volume", "ls", "-q", "--filter", "label="+label.Instance+"="+a)
 	if strings.Contains(vols, "scratch") || !strings.Contains(vols, a+"_pgdata") {
 		t.Errorf("after gc the volumes of %s are: %s", a, vols)
 	}
@@ -546,7 +547,7 @@ func TestUnreachableEngineNamesDockerHost(t *testing.T) {
 
 func mustSub(t *testing.T, dir string) fs.FS {
 	t.Helper()
-	sub, err := fs.Sub(bankfs.FS, dir)
+	sub, err := fs.Sub(dockerbank.Bank, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

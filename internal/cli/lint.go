@@ -13,8 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
-	"github.com/dockerbank/dockerbank/internal/bank"
-	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/instance"
 	"github.com/dockerbank/dockerbank/internal/lint"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
@@ -234,17 +233,11 @@ func (a *app) lintInstance(name string, opts *lint.Options) error {
 	if _, err := s.Instance(name); err != nil {
 		return err
 	}
-	secrets, err := s.Secrets(name)
+	r, err := instance.Rendered(s, name)
 	if err != nil {
 		return err
 	}
-	env := map[string]string{}
-	for k, v := range secrets {
-		env[bank.SecretEnv(k)] = v
-	}
-	opts.ProjectDir = s.InstanceDir(name)
-	opts.Files = []string{filepath.Join(opts.ProjectDir, deploy.RenderedFile)}
-	opts.Environment = env
+	opts.ProjectDir, opts.Files, opts.Environment = r.Dir, []string{r.File}, r.Env
 	return nil
 }
 

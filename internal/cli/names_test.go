@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
 // TestInvalidInstanceNameIsUsage: an invalid instance name is wrong usage
 // (exit 3, as --help documents), for every command taking one, and never
 // reads or writes outside the site.
 func TestInvalidInstanceNameIsUsage(t *testing.T) {
+	// The commands open the engine before they read the name.
+	testenv.RequireEngine(t)
 	for _, args := range [][]string{
 		{"deploy", "demo", "--name", "Bad Name"},
 		{"deploy", "demo", "--name", "../evil"},

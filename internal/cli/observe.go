@@ -17,6 +17,7 @@ import (
 
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/observe"
+	"github.com/dockerbank/dockerbank/internal/progress"
 )
 
 func serviceArg(args []string) string {
@@ -297,17 +298,10 @@ func (a *app) printStats(rows []observe.StatsRow) {
 	a.table([]string{"NAME", "SERVICE", "CPU %", "MEM USAGE / LIMIT", "NET I/O", "BLOCK I/O", "PIDS"}, out)
 }
 
+// bytesIEC is a size as docker stats prints it, without the space:
+// "21.5MiB".
 func bytesIEC(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return strings.Replace(progress.Bytes(int64(n)), " ", "", 1)
 }
 
 func (a *app) execCommand() *cobra.Command {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dockerbank/dockerbank/internal/audit"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 )
 
 // errPushRefused means the licence guard refused to push an image.
@@ -19,7 +20,7 @@ func (a *app) pushCommand() *cobra.Command {
 		Use:   "push IMAGE",
 		Short: "Push an image to its registry, unless it may not be redistributed or holds data or secrets",
 		Long: `push audits IMAGE first and refuses (exit 6), listing every reason, when the
-image is labelled org.dockerbank.redistributable=false (built from a
+image is labelled ` + label.Redistributable + `=false (built from a
 licensee's own copy, such as REDCap), holds a product that may not be
 redistributed, or has a data or secret finding (private keys, tokens,
 database files, patient data, ...). Otherwise it pushes with the docker CLI's
@@ -51,7 +52,7 @@ registry credentials.`,
 				}
 				return fmt.Errorf("%w: %s must not leave this site:\n  %s", errPushRefused, ref, strings.Join(reasons, "\n  "))
 			}
-			if err := e.PushImage(ctx, ref, func(l string) { a.Step("  " + l) }); err != nil {
+			if err := e.PushImage(ctx, ref, a); err != nil {
 				return err
 			}
 			if a.json {
@@ -92,7 +93,7 @@ func (a *app) auditInstanceCommand() *cobra.Command {
 				}
 				seen[c.Image] = true
 				a.Step(fmt.Sprintf("audit %s (service %s)", c.Image, c.Service))
-				r, err := audit.Image(ctx, audit.FromEngine(m.Engine, c.Image), audit.Options{})
+				r, err := audit.Image(ctx, audit.FromEngine(a.engine, c.Image), audit.Options{})
 				if err != nil {
 					return a.auditFailed(err)
 				}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
@@ -46,7 +47,7 @@ func TestPushGuard(t *testing.T) {
 	buildImage(t, key, "FROM dockerbank/busybox:1.36\nCOPY id_rsa /root/.ssh/id_rsa\n",
 		map[string]string{"id_rsa": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n"})
 	licensed := host + "/dbtest/redcap-" + id + ":15"
-	buildImage(t, licensed, "FROM dockerbank/busybox:1.36\nUSER 1000\nLABEL org.dockerbank.redistributable=false\n", nil)
+	buildImage(t, licensed, "FROM dockerbank/busybox:1.36\nUSER 1000\nLABEL "+label.Redistributable+"=false\n", nil)
 
 	tags := func(repo string) int {
 		resp, err := http.Get(srv.URL + "/v2/" + repo + "/tags/list")

@@ -11,6 +11,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/observe"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/schedule"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
@@ -55,7 +56,7 @@ Times are in the local time zone of the host running serve.`,
 				}
 				last := "-"
 				if !p.LastBackup.IsZero() {
-					last = fmt.Sprintf("%s (%s, %.0fs)", when(p.LastBackup), humanSize(p.BackupSize), p.BackupSecs)
+					last = fmt.Sprintf("%s (%s, %.0fs)", when(p.LastBackup), progress.Bytes(p.BackupSize), p.BackupSecs)
 				}
 				if !p.Failed[observe.JobBackup].IsZero() && p.Failed[observe.JobBackup].After(p.LastBackup) {
 					last += " failed " + when(p.Failed[observe.JobBackup])

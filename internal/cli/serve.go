@@ -309,7 +309,7 @@ func (a *app) healer(ctx context.Context, o serveOptions) (*heal.Healer, error) 
 		}
 		return e.Heal, nil
 	}
-	return &heal.Healer{Site: m.Site, Engine: m.Engine, Instances: m, Policy: o.heal, Tick: o.healTick,
+	return &heal.Healer{Site: m.Site, Engine: a.engine, Instances: m, Policy: o.heal, Tick: o.healTick,
 		Log: a.logger(), Mode: heal.SiteModes(m.Site, entryMode)}, nil
 }
 
@@ -394,15 +394,9 @@ func (s *serveActions) manager(ctx context.Context, what string) (*deploy.Manage
 	}
 	mm := *m
 	mm.Command = "dockerbank serve: " + what
-	mm.Report = nopStep{}
+	mm.Report = nil // the dashboard shows results, not progress
 	return &mm, nil
 }
-
-type nopStep struct{}
-
-func (nopStep) Step(string) {}
-
-var _ deploy.Reporter = nopStep{}
 
 func (a *app) servePasswdCommand() *cobra.Command {
 	return &cobra.Command{

@@ -54,7 +54,7 @@ func (a *app) swarmDeployCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svcs, err := m.Engine.StackServices(cmd.Context(), in.Name)
+			svcs, err := a.engine.StackServices(cmd.Context(), in.Name)
 			if err != nil {
 				return err
 			}
@@ -107,7 +107,7 @@ func (a *app) swarmPsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svcs, err := m.Engine.StackServices(cmd.Context(), args[0])
+			svcs, err := a.engine.StackServices(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/fingerprint"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 )
 
 // upgrade deploys the version before the tested one, writes, backs up and
@@ -155,7 +156,7 @@ func (r *run) anonymousVolumes(ctx context.Context, name string) []string {
 				continue
 			}
 			v, err := r.o.Engine.InspectVolume(ctx, m.Name)
-			if err == nil && v.Labels[engine.LabelVolume] == "" && v.Labels[deploy.LabelInstance] == "" {
+			if err == nil && v.Labels[engine.LabelVolume] == "" && v.Labels[label.Instance] == "" {
 				out = append(out, m.Name)
 			}
 		}
@@ -178,7 +179,7 @@ func (r *run) leftovers(ctx context.Context, name string) error {
 		left = append(left, "container "+c.Name)
 	}
 	for _, v := range vols {
-		if v.Labels[engine.LabelProject] == name || v.Labels[deploy.LabelInstance] == name {
+		if v.Labels[engine.LabelProject] == name || v.Labels[label.Instance] == name {
 			left = append(left, "volume "+v.Name)
 		}
 	}

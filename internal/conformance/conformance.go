@@ -15,6 +15,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/fingerprint"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -29,7 +30,7 @@ type Options struct {
 	Engine *engine.Engine
 	// Site is the user's site: only the result is recorded there.
 	Site   *site.Site
-	Report deploy.Reporter
+	Report progress.Reporter
 	// Command is recorded in the site's journal.
 	Command       string
 	HealthTimeout time.Duration
@@ -73,9 +74,7 @@ type run struct {
 }
 
 func (r *run) step(format string, args ...any) {
-	if r.o.Report != nil {
-		r.o.Report.Step(fmt.Sprintf(format, args...))
-	}
+	progress.Stepf(r.o.Report, "", format, args...)
 }
 
 // timed runs one step and records it; its error ends the run.
@@ -114,13 +113,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	ver, ok := e.Version(o.Version)
-	if !ok {
-		return nil, fmt.Errorf("%w: entry %s has no version %q; versions: %s", deploy.ErrNoVersion, e.ID, o.Version, strings.Join(e.VersionNames(), ", "))
+	resolved, err := e.Resolve(o.Version, o.Variant, nil)
+	if err != nil {
+		return nil, err
 	}
-	if _, ok := e.Variant(o.Variant); !ok {
-		return nil, fmt.Errorf("entry %s has no variant %q", e.ID, o.Variant)
-	}
+	ver := resolved.Version
 	if len(e.Fingerprint) == 0 {
 		return nil, fmt.Errorf("entry %s declares no fingerprint: bank test compares fingerprints; add fingerprint: to its entry.yaml (docs/bank-format.md)", e.ID)
 	}

@@ -11,20 +11,22 @@ import (
 	"testing"
 	"time"
 
-	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank"
 	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/conformance"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/fingerprint"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
 type logReport struct{ t *testing.T }
 
-func (l logReport) Step(msg string) { l.t.Log(msg) }
+func (l logReport) Report(e progress.Event) { l.t.Logf("%+v", e) }
 
 // harness is a site (only results are recorded there), the embedded bank
 // (or a given one) and the engine.
@@ -47,7 +49,7 @@ func newHarness(t *testing.T, extra ...bank.Source) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := bank.Open(ctx, append(extra, bank.Source{Name: "embedded", FS: bankfs.FS, Root: bankfs.Root})...)
+	b, err := bank.Open(ctx, append(extra, bank.Source{Name: "embedded", FS: dockerbank.Bank, Root: dockerbank.BankRoot})...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +93,7 @@ func (h *harness) checkClean(res *conformance.Result) {
 			h.t.Errorf("containers of %s left: %v", n, ctrs)
 		}
 		for _, v := range vols {
-			if strings.HasPrefix(v.Name, n+"_") || v.Labels[deploy.LabelInstance] == n {
+			if strings.HasPrefix(v.Name, n+"_") || v.Labels[label.Instance] == n {
 				h.t.Errorf("volume %s of %s left", v.Name, n)
 			}
 		}
@@ -261,7 +263,7 @@ func TestUpgradeChangingDataRollsBack(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 	entry := filepath.Join(dir, "demo")
-	sub, err := fs.Sub(bankfs.FS, bankfs.Root+"/demo")
+	sub, err := fs.Sub(dockerbank.Bank, dockerbank.BankRoot+"/demo")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +321,7 @@ func TestFailingFingerprintFailsBackup(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 	entry := filepath.Join(dir, "demo")
-	sub, err := fs.Sub(bankfs.FS, bankfs.Root+"/demo")
+	sub, err := fs.Sub(dockerbank.Bank, dockerbank.BankRoot+"/demo")
 	if err != nil {
 		t.Fatal(err)
 	}

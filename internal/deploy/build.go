@@ -15,6 +15,7 @@ import (
 
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 )
 
 // ensureImages builds the images of a version that the entry builds locally
@@ -41,7 +42,7 @@ func (m *Manager) ensureImages(ctx context.Context, instance string, e *bank.Ent
 			if err != nil {
 				return err
 			}
-			if labels[labelContext] == sum {
+			if labels[label.ContextSHA256] == sum {
 				continue
 			}
 			m.step("image %s was built from another version of the entry's files: building it again", ref)
@@ -53,13 +54,13 @@ func (m *Manager) ensureImages(ctx context.Context, instance string, e *bank.Ent
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(tarDir(pw, ctxDir)) }()
 		labels := map[string]string{
-			LabelEntry: e.ID, LabelVersion: ver.Version,
-			"org.dockerbank.redistributable": fmt.Sprint(e.Distribution.Mode == bank.Redistributable),
-			labelContext:                     sum,
+			label.Entry: e.ID, label.Version: ver.Version,
+			label.Redistributable: fmt.Sprint(e.Distribution.Mode == bank.Redistributable),
+			label.ContextSHA256:   sum,
 		}
 		err = m.Engine.BuildImage(ctx, pr, engine.BuildOptions{
 			Tag: ref, Dockerfile: b.Dockerfile, Args: b.Args, Labels: labels,
-			Progress: func(l string) { m.step("  %s", l) },
+			Report: m.Report,
 		})
 		pr.Close()
 		if err != nil {
@@ -69,10 +70,9 @@ func (m *Manager) ensureImages(ctx context.Context, instance string, e *bank.Ent
 	return nil
 }
 
-// labelContext records the checksum of the build context an image was built
-// from, so that a changed entry rebuilds its image instead of reusing a stale
-// one of the same tag.
-const labelContext = "org.dockerbank.context-sha256"
+// The label.ContextSHA256 of an image records the checksum of the build
+// context it was built from, so that a changed entry rebuilds its image
+// instead of reusing a stale one of the same tag.
 
 // contextSum hashes the paths, modes and contents of a build context and the
 // build's arguments (not modification times, which copying changes).

@@ -8,14 +8,12 @@ import (
 	"strings"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
 // ErrNameTaken means an instance of that name exists already.
 var ErrNameTaken = errors.New("instance name taken")
-
-// ErrNoVersion means the entry has no version of that name.
-var ErrNoVersion = errors.New("unknown version")
 
 // DeployOptions says what to deploy.
 type DeployOptions struct {
@@ -62,19 +60,14 @@ func (m *Manager) deploy(ctx context.Context, o DeployOptions) (*site.Instance, 
 		}
 		m.step("instance %s exists and is down: bringing it up again with version %s", in.Name, in.Version)
 	case errors.Is(err, site.ErrNoInstance):
-		if _, ok := e.Version(o.Version); !ok {
-			return nil, fmt.Errorf("%w: entry %s has no version %q; versions: %s", ErrNoVersion, e.ID, o.Version, strings.Join(e.VersionNames(), ", "))
-		}
-		if _, ok := e.Variant(o.Variant); !ok {
-			return nil, fmt.Errorf("entry %s has no variant %q", e.ID, o.Variant)
-		}
-		if err := checkParams(e, o.Set); err != nil {
+		r, err := e.Resolve(o.Version, o.Variant, o.Set)
+		if err != nil {
 			return nil, err
 		}
 		if err := m.checkLeftovers(ctx, o.Name); err != nil {
 			return nil, err
 		}
-		ver, _ := e.Version(o.Version)
+		ver := r.Version
 		if err := m.checkBuilt(ctx, e, ver); err != nil {
 			return nil, err
 		}
@@ -137,7 +130,7 @@ func (m *Manager) checkLeftovers(ctx context.Context, name string) error {
 	}
 	var left []string
 	for _, v := range vols {
-		if v.Labels[LabelInstance] == name || v.Labels["com.docker.compose.project"] == name {
+		if v.Labels[label.Instance] == name || v.Labels["com.docker.compose.project"] == name {
 			left = append(left, v.Name)
 		}
 	}

@@ -24,11 +24,9 @@ func (m *Manager) diagnose(ctx context.Context, instance string) string {
 			continue
 		}
 		fmt.Fprintf(&b, "\n  %s: %s, health %s", c.Name, c.State, orNone(c.Health))
-		if insp, err := m.Engine.Inspect(ctx, c.ID); err == nil && insp.State != nil && insp.State.Health != nil {
-			if n := len(insp.State.Health.Log); n > 0 {
-				last := insp.State.Health.Log[n-1]
-				fmt.Fprintf(&b, "\n    last health probe: exit %d: %s", last.ExitCode, strings.TrimSpace(last.Output))
-			}
+		if h, err := m.Engine.Health(ctx, c.ID); err == nil && len(h.Probes) > 0 {
+			last := h.Probes[len(h.Probes)-1]
+			fmt.Fprintf(&b, "\n    last health probe: exit %d: %s", last.ExitCode, strings.TrimSpace(last.Output))
 		}
 		var out bytes.Buffer
 		if err := m.Engine.Logs(ctx, c.ID, engine.LogsOptions{Tail: "15"}, &out, &out); err == nil {

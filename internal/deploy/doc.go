@@ -3,6 +3,12 @@
 // restart, down, upgrade with automatic rollback, rollback, rm, volumes, gc).
 // It never deletes a userdata volume unless the user asked for exactly that.
 //
-// It depends on internal/bank, internal/site and internal/engine; it must not
-// import internal/cli.
+// It reaches the engine only through the Engine interface it declares
+// (engine.go), which *engine.Engine implements and internal/enginetest
+// fakes for unit tests of its decisions; it imports internal/engine for
+// the types of that interface. It must not import internal/cli or any job
+// built on it (backup, dr, conformance). docs/architecture.md lists what
+// it may import.
+//
+// It reports progress through a progress.Reporter and never prints.
 package deploy

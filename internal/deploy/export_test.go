@@ -6,4 +6,5 @@ var (
 	RunningContainer = running
 	CountRunning     = countRunning
 	SwarmEngine      = swarmEngine
+	SourceChecks     = sourceChecks
 )

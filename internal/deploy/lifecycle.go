@@ -9,6 +9,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -120,62 +121,21 @@ func (m *Manager) Down(ctx context.Context, name string) error {
 	})
 }
 
-// Status is an instance with the state of its containers.
-type Status struct {
-	Instance   *site.Instance     `json:"instance"`
-	Containers []engine.Container `json:"containers"`
-}
-
-// Health summarises the containers: healthy, unhealthy, starting, running,
-// partial, stopped or missing.
-func (s Status) Health() string {
-	if len(s.Containers) == 0 {
-		return "missing"
-	}
-	running, healthy, unhealthy, starting := 0, 0, 0, 0
-	for _, c := range s.Containers {
-		if c.State == "running" {
-			running++
-		}
-		switch c.Health {
-		case "healthy":
-			healthy++
-		case "unhealthy":
-			unhealthy++
-		case "starting":
-			starting++
-		}
-	}
-	switch {
-	case unhealthy > 0:
-		return "unhealthy"
-	case running == 0:
-		return "stopped"
-	case running < len(s.Containers):
-		return "partial"
-	case starting > 0:
-		return "starting"
-	case healthy > 0:
-		return "healthy"
-	}
-	return "running"
-}
-
 // Ps returns the status of one instance.
-func (m *Manager) Ps(ctx context.Context, name string) (Status, error) {
+func (m *Manager) Ps(ctx context.Context, name string) (instance.Status, error) {
 	in, err := m.Site.Instance(name)
 	if err != nil {
-		return Status{}, err
+		return instance.Status{}, err
 	}
 	ctrs, err := m.Engine.Containers(ctx, map[string]string{engine.LabelProject: name})
 	if err != nil {
-		return Status{}, err
+		return instance.Status{}, err
 	}
-	return Status{Instance: in, Containers: ctrs}, nil
+	return instance.Status{Instance: in, Containers: ctrs}, nil
 }
 
 // List returns the status of every instance.
-func (m *Manager) List(ctx context.Context) ([]Status, error) {
+func (m *Manager) List(ctx context.Context) ([]instance.Status, error) {
 	ins, err := m.Site.Instances()
 	if err != nil {
 		return nil, err
@@ -184,9 +144,9 @@ func (m *Manager) List(ctx context.Context) ([]Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Status, 0, len(ins))
+	out := make([]instance.Status, 0, len(ins))
 	for _, in := range ins {
-		st := Status{Instance: in}
+		st := instance.Status{Instance: in}
 		for _, c := range all {
 			if c.Project == in.Name {
 				st.Containers = append(st.Containers, c)
@@ -195,8 +155,4 @@ func (m *Manager) List(ctx context.Context) ([]Status, error) {
 		out = append(out, st)
 	}
 	return out, nil
-}
-
-func (s Status) String() string {
-	return fmt.Sprintf("%s %s %s %s", s.Instance.Name, s.Instance.Entry, s.Instance.Version, s.Health())
 }

@@ -7,37 +7,18 @@ import (
 	"time"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
-	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
-
-// Labels dockerbank sets on containers and volumes.
-const (
-	LabelSite     = "org.dockerbank.site"
-	LabelInstance = "org.dockerbank.instance"
-	LabelEntry    = "org.dockerbank.entry"
-	LabelVersion  = "org.dockerbank.version"
-	LabelRole     = "org.dockerbank.role"
-	LabelClass    = "org.dockerbank.class"
-	LabelBackup   = "org.dockerbank.backup"
-	LabelVolume   = "org.dockerbank.volume"
-)
-
-// Reporter receives progress meant for the user. The CLI renders it.
-type Reporter interface {
-	Step(msg string)
-}
-
-type nopReporter struct{}
-
-func (nopReporter) Step(string) {}
 
 // Manager runs lifecycle operations for one site on one engine.
 type Manager struct {
 	Bank   *bank.Bank
 	Site   *site.Site
-	Engine *engine.Engine
-	Report Reporter
+	Engine Engine
+	// Report receives progress meant for the user (the CLI renders it);
+	// may be nil.
+	Report progress.Reporter
 	Log    *slog.Logger
 	// Command is the command line recorded in the journal.
 	Command string
@@ -59,11 +40,7 @@ func (m *Manager) now() time.Time {
 }
 
 func (m *Manager) step(format string, args ...any) {
-	r := m.Report
-	if r == nil {
-		r = nopReporter{}
-	}
-	r.Step(fmt.Sprintf(format, args...))
+	progress.Stepf(m.Report, "", format, args...)
 }
 
 func (m *Manager) healthTimeout() time.Duration {

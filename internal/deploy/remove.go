@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dockerbank/dockerbank/internal/engine"
 	"strings"
+
+	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 )
 
 // ErrNotConfirmed means the user did not confirm a destructive operation.
@@ -66,14 +68,14 @@ func (m *Manager) Remove(ctx context.Context, name string, o RemoveOptions) (*Re
 		}
 		var errs []error
 		for _, v := range vols {
-			if v.Labels[LabelInstance] != name || v.Labels[engine.LabelProject] != name {
+			if v.Labels[label.Instance] != name || v.Labels[engine.LabelProject] != name {
 				continue
 			}
 			if !o.PurgeData {
 				res.KeptVolumes = append(res.KeptVolumes, v.Name)
 				continue
 			}
-			m.step("remove volume %s (%s)", v.Name, v.Labels[LabelClass])
+			m.step("remove volume %s (%s)", v.Name, v.Labels[label.Class])
 			if err := m.Engine.RemoveVolume(ctx, v.Name); err != nil {
 				errs = append(errs, err)
 				continue

@@ -7,8 +7,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank"
 	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/instance"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -17,7 +18,7 @@ import (
 // entrypoints, health checks and environment must come back unchanged, so a
 // "$$" an entry writes for a shell is not interpolated a second time.
 func TestRenderEmbeddedEntries(t *testing.T) {
-	b, err := bank.Open(t.Context(), bank.Source{Name: "embedded", FS: bankfs.FS, Root: bankfs.Root})
+	b, err := bank.Open(t.Context(), bank.Source{Name: "embedded", FS: dockerbank.Bank, Root: dockerbank.BankRoot})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,7 @@ func TestRenderEmbeddedEntries(t *testing.T) {
 					t.Fatal(err)
 				}
 				back, err := bank.LoadProject(t.Context(), bank.LoadOptions{
-					Dir: s.InstanceDir(name), Files: []string{filepath.Join(s.InstanceDir(name), RenderedFile)}, Name: name,
+					Dir: s.InstanceDir(name), Files: []string{filepath.Join(s.InstanceDir(name), instance.RenderedFile)}, Name: name,
 				})
 				if err != nil {
 					t.Fatalf("load rendered file: %v", err)
@@ -70,7 +71,7 @@ func TestRenderEmbeddedEntries(t *testing.T) {
 // entry's ports on host ports the engine picks, keeping the bind address
 // and the container port, so it can run beside the instance it copies.
 func TestRenderEphemeralPorts(t *testing.T) {
-	b, err := bank.Open(t.Context(), bank.Source{Name: "embedded", FS: bankfs.FS, Root: bankfs.Root})
+	b, err := bank.Open(t.Context(), bank.Source{Name: "embedded", FS: dockerbank.Bank, Root: dockerbank.BankRoot})
 	if err != nil {
 		t.Fatal(err)
 	}

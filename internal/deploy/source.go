@@ -22,14 +22,7 @@ import (
 
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
-)
-
-// Labels set on images built from a user's own copy of licensed software.
-const (
-	LabelRedistributable = "org.dockerbank.redistributable"
-	LabelLicence         = "org.dockerbank.licence"
-	LabelSourceSHA256    = "org.dockerbank.source.sha256"
-	LabelSourceVersion   = "org.dockerbank.source.version"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 )
 
 var (
@@ -81,10 +74,11 @@ type SourceInfo struct {
 // sourceCheck validates the user's file for one entry before any build.
 type sourceCheck func(r io.ReaderAt, size int64) (SourceInfo, error)
 
-// sourceChecks knows the source files of the build-locally entries. An entry
-// without a check gets only the generic ones (the file exists, is readable).
+// sourceChecks implements the checks an entry names in
+// distribution.sourceCheck (bank.SourceChecks). An entry without one gets
+// only the generic checks (the file exists, is a readable regular file).
 var sourceChecks = map[string]sourceCheck{
-	"redcap": CheckREDCapZip,
+	"redcap-zip": CheckREDCapZip,
 }
 
 // SourceName is the fixed name the user's file has in the build context:
@@ -128,10 +122,11 @@ func (m *Manager) buildSource(ctx context.Context, o BuildSourceOptions) (*Build
 		return nil, fmt.Errorf("%w: %s is %s; `dockerbank deploy %s` takes its images from their registry",
 			ErrNotBuildLocally, e.ID, e.Distribution.Mode, e.ID)
 	}
-	ver, ok := e.Version(o.Version)
-	if !ok {
-		return nil, fmt.Errorf("%w: entry %s has no version %q; versions: %s", ErrNoVersion, e.ID, o.Version, strings.Join(e.VersionNames(), ", "))
+	r, err := e.Resolve(o.Version, "", nil)
+	if err != nil {
+		return nil, err
 	}
+	ver := r.Version
 	if len(ver.Build) == 0 {
 		return nil, fmt.Errorf("entry %s version %s builds no image", e.ID, ver.Version)
 	}
@@ -177,17 +172,17 @@ func (m *Manager) buildSource(ctx context.Context, o BuildSourceOptions) (*Build
 			tag = o.Tag
 		}
 		labels := map[string]string{
-			LabelEntry:                          e.ID,
-			LabelVersion:                        ver.Version,
-			LabelRedistributable:                "false",
-			LabelLicence:                        e.Licence,
-			LabelSourceSHA256:                   sum,
+			label.Entry:                         e.ID,
+			label.Version:                       ver.Version,
+			label.Redistributable:               "false",
+			label.Licence:                       e.Licence,
+			label.SourceSHA256:                  sum,
 			"org.opencontainers.image.licenses": e.Licence,
 			"org.opencontainers.image.title":    e.Title,
 			"org.opencontainers.image.url":      e.Upstream,
 		}
 		if info.Version != "" {
-			labels[LabelSourceVersion] = info.Version
+			labels[label.SourceVersion] = info.Version
 		}
 		args := map[string]string{}
 		for k, v := range b.Args {
@@ -202,7 +197,7 @@ func (m *Manager) buildSource(ctx context.Context, o BuildSourceOptions) (*Build
 		go func() { pw.CloseWithError(WriteBuildContext(pw, fsys, ctxDir, o.Source)) }()
 		err := m.Engine.BuildImage(ctx, pr, engine.BuildOptions{
 			Tag: tag, Dockerfile: b.Dockerfile, Args: args, Labels: labels,
-			Progress: func(l string) { m.step("  %s", l) },
+			Report: m.Report,
 		})
 		pr.Close()
 		if err != nil {
@@ -232,7 +227,7 @@ func inspectSource(file string, e *bank.Entry) (string, SourceInfo, error) {
 		return "", SourceInfo{}, fmt.Errorf("%w: read %s: %v", ErrBadSource, file, err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	check, ok := sourceChecks[e.ID]
+	check, ok := sourceChecks[e.Distribution.SourceCheck]
 	if !ok {
 		return sum, SourceInfo{}, nil
 	}

@@ -10,16 +10,18 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 
-	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/site"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
@@ -202,7 +204,7 @@ func TestWriteBuildContext(t *testing.T) {
 
 func embeddedBank(t *testing.T) *bank.Bank {
 	t.Helper()
-	b, err := bank.Open(t.Context(), bank.Source{Name: "embedded", FS: bankfs.FS, Root: bankfs.Root})
+	b, err := bank.Open(t.Context(), bank.Source{Name: "embedded", FS: dockerbank.Bank, Root: dockerbank.BankRoot})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +231,7 @@ func TestBuildSourceRefuses(t *testing.T) {
 		{"missing file", deploy.BuildSourceOptions{Entry: "redcap", Version: "15", Source: filepath.Join(t.TempDir(), "nope.zip")}, deploy.ErrBadSource, "REDCap Consortium"},
 		{"not a zip", deploy.BuildSourceOptions{Entry: "redcap", Version: "15", Source: "source_test.go"}, deploy.ErrBadSource, "not a zip archive"},
 		{"other major version", deploy.BuildSourceOptions{Entry: "redcap", Version: "16", Source: good}, deploy.ErrBadSource, "pass --version 15"},
-		{"unknown version", deploy.BuildSourceOptions{Entry: "redcap", Version: "9", Source: good}, deploy.ErrNoVersion, "versions: 15, 16"},
+		{"unknown version", deploy.BuildSourceOptions{Entry: "redcap", Version: "9", Source: good}, bank.ErrNoVersion, "versions: 15, 16"},
 		{"unknown entry", deploy.BuildSourceOptions{Entry: "nosuch", Source: good}, bank.ErrNoEntry, "bank list"},
 		{"upgrade package", deploy.BuildSourceOptions{Entry: "redcap", Version: "15", Source: upgrade}, deploy.ErrBadSource,
 			"without redcap/index.php, redcap/install.php, redcap/cron.php): a new instance cannot be built from it; use the installation package redcapX.Y.Z.zip"},
@@ -302,12 +304,12 @@ func TestBuildSourceREDCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, want := range map[string]string{
-		deploy.LabelRedistributable: "false",
-		deploy.LabelEntry:           "redcap",
-		deploy.LabelVersion:         "15",
-		deploy.LabelLicence:         "LicenseRef-REDCap-EULA",
-		deploy.LabelSourceVersion:   "15.0.0",
-		deploy.LabelSourceSHA256:    res.SourceSHA256,
+		label.Redistributable: "false",
+		label.Entry:           "redcap",
+		label.Version:         "15",
+		label.Licence:         "LicenseRef-REDCap-EULA",
+		label.SourceVersion:   "15.0.0",
+		label.SourceSHA256:    res.SourceSHA256,
 	} {
 		if labels[k] != want {
 			t.Errorf("label %s = %q, want %q", k, labels[k], want)
@@ -403,5 +405,19 @@ func TestDeployREDCapNeedsBuild(t *testing.T) {
 	}
 	if len(ins) != 0 {
 		t.Errorf("a refused deploy recorded instances %v", ins)
+	}
+}
+
+// TestSourceChecksKnown keeps bank's list of source checks (what bank lint
+// accepts) and their implementations here equal.
+func TestSourceChecksKnown(t *testing.T) {
+	var impl []string
+	for name := range deploy.SourceChecks {
+		impl = append(impl, name)
+	}
+	slices.Sort(impl)
+	want := slices.Sorted(slices.Values(bank.SourceChecks))
+	if !slices.Equal(impl, want) {
+		t.Errorf("source checks implemented %v, bank.SourceChecks %v", impl, want)
 	}
 }

@@ -50,16 +50,11 @@ func (m *Manager) DeploySwarm(ctx context.Context, o DeployOptions) (*site.Insta
 				return fmt.Errorf("%w: %s is already an instance of %s %s; choose another --name", ErrNameTaken, o.Name, in.Entry, in.Version)
 			}
 		case errors.Is(err, site.ErrNoInstance):
-			ver, ok := e.Version(o.Version)
-			if !ok {
-				return fmt.Errorf("%w: entry %s has no version %q; versions: %s", ErrNoVersion, e.ID, o.Version, strings.Join(e.VersionNames(), ", "))
-			}
-			if _, ok := e.Variant(o.Variant); !ok {
-				return fmt.Errorf("entry %s has no variant %q", e.ID, o.Variant)
-			}
-			if err := checkParams(e, o.Set); err != nil {
+			r, err := e.Resolve(o.Version, o.Variant, o.Set)
+			if err != nil {
 				return err
 			}
+			ver := r.Version
 			if err := m.checkLeftovers(ctx, o.Name); err != nil {
 				return err
 			}

@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
-	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank"
 	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -26,7 +27,7 @@ func TestSwarmBackupRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := bank.Open(ctx, bank.Source{Name: "embedded", FS: bankfs.FS, Root: bankfs.Root})
+	b, err := bank.Open(ctx, bank.Source{Name: "embedded", FS: dockerbank.Bank, Root: dockerbank.BankRoot})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,8 @@ func TestSwarmBackupRestore(t *testing.T) {
 	if _, err := m.DeploySwarm(ctx, deploy.DeployOptions{Entry: "demo", Name: name}); err != nil {
 		t.Fatal(err)
 	}
-	job := &backup.Job{M: m, Progress: func(msg string) { t.Log(msg) }}
+	m.Report = progress.Func(func(e progress.Event) { t.Logf("%+v", e) })
+	job := &backup.Job{M: m}
 	man, err := job.Backup(ctx, name, backup.BackupOptions{})
 	if err != nil {
 		t.Fatal(err)

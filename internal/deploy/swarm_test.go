@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
-	bankfs "github.com/dockerbank/dockerbank/bank"
+	"github.com/dockerbank/dockerbank"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
@@ -65,7 +67,7 @@ func TestSwarmDeployDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := bank.Open(ctx, bank.Source{Name: "embedded", FS: bankfs.FS, Root: bankfs.Root})
+	b, err := bank.Open(ctx, bank.Source{Name: "embedded", FS: dockerbank.Bank, Root: dockerbank.BankRoot})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +131,7 @@ func TestSwarmDeployDemo(t *testing.T) {
 	}
 	labelled := map[string]bool{}
 	for _, v := range vols {
-		if v.Labels[LabelInstance] == name && v.Labels[LabelClass] == bank.ClassUserdata && v.Labels[engine.LabelStack] == name {
+		if v.Labels[label.Instance] == name && v.Labels[label.Class] == bank.ClassUserdata && v.Labels[engine.LabelStack] == name {
 			labelled[v.Name] = true
 		}
 	}
@@ -225,7 +227,7 @@ func TestSwarmDeployDemo(t *testing.T) {
 
 type testReporter struct{ t *testing.T }
 
-func (r testReporter) Step(msg string) { r.t.Log(msg) }
+func (r testReporter) Report(e progress.Event) { r.t.Logf("%+v", e) }
 
 // running returns the id of the running container of a service.
 func running(t *testing.T, eng *engine.Engine, stack, service string) string {

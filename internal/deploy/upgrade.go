@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/fingerprint"
+	"github.com/dockerbank/dockerbank/internal/instance"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -40,8 +40,11 @@ func (m *Manager) Upgrade(ctx context.Context, name string, o UpgradeOptions) er
 		if err != nil {
 			return err
 		}
-		if _, ok := e.Version(o.To); !ok || o.To == "" {
-			return fmt.Errorf("%w: entry %s has no version %q; versions: %s", ErrNoVersion, e.ID, o.To, strings.Join(e.VersionNames(), ", "))
+		if o.To == "" {
+			return &bank.ResolveError{Entry: e.ID, Kind: bank.ErrNoVersion, Names: []string{o.To}, Known: e.VersionNames()}
+		}
+		if _, err := e.Resolve(o.To, in.Variant, in.Params); err != nil {
+			return err
 		}
 		if o.To == in.Version {
 			return fmt.Errorf("instance %s runs version %s already", name, o.To)
@@ -123,7 +126,7 @@ func (m *Manager) switchVersion(ctx context.Context, in *site.Instance, to strin
 		return err
 	}
 	dir := m.Site.InstanceDir(in.Name)
-	cur := filepath.Join(dir, RenderedFile)
+	cur := filepath.Join(dir, instance.RenderedFile)
 	prev := filepath.Join(dir, previousFile)
 	data, err := os.ReadFile(cur)
 	if err != nil {

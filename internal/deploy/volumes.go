@@ -8,6 +8,7 @@ import (
 
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -47,9 +48,9 @@ func (m *Manager) Volumes(ctx context.Context, orphanedOnly bool) ([]VolumeInfo,
 	}
 	var out []VolumeInfo
 	for _, v := range vols {
-		vi := VolumeInfo{Volume: v, Instance: v.Labels[LabelInstance], Class: v.Labels[LabelClass], Backup: v.Labels[LabelBackup]}
+		vi := VolumeInfo{Volume: v, Instance: v.Labels[label.Instance], Class: v.Labels[label.Class], Backup: v.Labels[label.Backup]}
 		switch {
-		case vi.Instance != "" && v.Labels[LabelSite] != siteID:
+		case vi.Instance != "" && v.Labels[label.Site] != siteID:
 			continue // another site's volume
 		case vi.Instance != "":
 			if in, ok := byName[vi.Instance]; ok {

@@ -8,6 +8,7 @@
 //
 // The bundle format, the recovery plan and the runbook are pure (values in,
 // values out). It uses internal/backup to restore backup groups, and
-// internal/deploy, internal/bank, internal/site and internal/engine; it
-// must not import internal/cli.
+// internal/deploy, internal/bank, internal/site and internal/engine, and
+// reports progress through internal/progress; it must not import
+// internal/cli.
 package dr

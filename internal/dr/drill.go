@@ -14,6 +14,7 @@ import (
 
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -35,7 +36,7 @@ type DrillOptions struct {
 	Keep bool
 
 	Dockerbank    string
-	Report        Reporter
+	Report        progress.Reporter
 	Command       string
 	HealthTimeout time.Duration
 	// Restore fills the backup parts of the restore (see BackupDefaults).

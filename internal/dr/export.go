@@ -12,15 +12,10 @@ import (
 	"time"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
-	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
-
-// Reporter receives progress meant for the user.
-type Reporter interface {
-	Step(msg string)
-}
 
 // ExportOptions controls Export.
 type ExportOptions struct {
@@ -133,8 +128,8 @@ func Stale(m *Manifest) []string {
 func exportInstance(ctx context.Context, s *site.Site, e *engine.Engine, in *site.Instance, files map[string][]byte) (*Instance, error) {
 	dir := s.InstanceDir(in.Name)
 	base := path.Join("instances", in.Name)
-	bi := &Instance{Record: *in, Compose: path.Join(base, deploy.RenderedFile), EntryDir: path.Join(base, "entry")}
-	compose, err := os.ReadFile(filepath.Join(dir, deploy.RenderedFile))
+	bi := &Instance{Record: *in, Compose: path.Join(base, instance.RenderedFile), EntryDir: path.Join(base, "entry")}
+	compose, err := os.ReadFile(filepath.Join(dir, instance.RenderedFile))
 	if err != nil {
 		return nil, fmt.Errorf("read rendered compose file: %w", err)
 	}
@@ -163,7 +158,7 @@ func exportInstance(ctx context.Context, s *site.Site, e *engine.Engine, in *sit
 	for _, c := range ent.Checks.PostDeploy {
 		bi.Checks = append(bi.Checks, c.Name)
 	}
-	p, err := bank.LoadProject(ctx, bank.LoadOptions{Dir: dir, Files: []string{deploy.RenderedFile}, Name: in.Name, Env: secretEnvNames(ctx, s, in.Name)})
+	p, err := bank.LoadProject(ctx, bank.LoadOptions{Dir: dir, Files: []string{instance.RenderedFile}, Name: in.Name, Env: secretEnvNames(ctx, s, in.Name)})
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/fingerprint"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -86,7 +88,7 @@ type RestoreOptions struct {
 	// ConfigureSite points a site at a repository location.
 	ConfigureSite func(s *site.Site, repository string, a site.Access) error
 
-	Report        Reporter
+	Report        progress.Reporter
 	Command       string
 	HealthTimeout time.Duration
 }
@@ -110,9 +112,7 @@ type RestoreResult struct {
 }
 
 func (o *RestoreOptions) step(format string, args ...any) {
-	if o.Report != nil {
-		o.Report.Step(fmt.Sprintf(format, args...))
-	}
+	progress.Stepf(o.Report, "", format, args...)
 }
 
 // Restore recovers every instance of a bundle into the site on the engine:
@@ -305,7 +305,7 @@ func checkEmpty(ctx context.Context, s *site.Site, e *engine.Engine, p *Plan) er
 	for _, v := range vols {
 		owner := v.Labels[engine.LabelProject]
 		if owner == "" {
-			owner = v.Labels[deploy.LabelInstance]
+			owner = v.Labels[label.Instance]
 		}
 		if targets[owner] {
 			taken = append(taken, fmt.Sprintf("%s (volume %s)", owner, v.Name))

@@ -3,6 +3,7 @@
 // (github.com/docker/compose/v5) and offers the jobs small, documented
 // operations on projects, containers, volumes and images.
 //
-// It knows nothing of banks, sites or instances beyond label names, and must
-// not import any other internal package.
+// It knows nothing of banks, sites or instances beyond label names. It
+// reports progress as internal/progress events and must not import any
+// other internal package.
 package engine

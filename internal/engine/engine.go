@@ -14,6 +14,7 @@ import (
 	"github.com/docker/cli/cli/flags"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/docker/compose/v5/pkg/compose"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/moby/moby/client"
 )
 
@@ -32,8 +33,9 @@ type Options struct {
 	// TLS (see Endpoint); empty follows DOCKER_TLS_VERIFY/DOCKER_CERT_PATH.
 	TLSDir string
 	Logger *slog.Logger
-	// Events receives compose progress (pulls, builds, health waits); may be nil.
-	Events func(Event)
+	// Report receives compose progress (pulls, builds, health waits) as
+	// progress.Compose events; may be nil.
+	Report progress.Reporter
 }
 
 // Engine is a connection to one Docker-compatible engine.
@@ -96,8 +98,8 @@ func Connect(ctx context.Context, o Options) (*Engine, error) {
 		// recreating it would delete user data.
 		compose.WithPrompt(func(string, bool) (bool, error) { return false, nil }),
 	}
-	if o.Events != nil {
-		opts = append(opts, compose.WithEventProcessor(eventSink(o.Events)))
+	if o.Report != nil {
+		opts = append(opts, compose.WithEventProcessor(eventSink{o.Report}))
 	}
 	e.compose, err = compose.NewComposeService(dockerCli, opts...)
 	if err != nil {

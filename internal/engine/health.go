@@ -9,6 +9,7 @@ import (
 type Probe struct {
 	Start    time.Time
 	ExitCode int
+	Output   string
 }
 
 // HealthState is a container's run state and health checks.
@@ -37,7 +38,7 @@ func (e *Engine) Health(ctx context.Context, id string) (HealthState, error) {
 			h.Status, h.FailingStreak = string(st.Health.Status), st.Health.FailingStreak
 			for _, p := range st.Health.Log {
 				if p != nil {
-					h.Probes = append(h.Probes, Probe{Start: p.Start, ExitCode: p.ExitCode})
+					h.Probes = append(h.Probes, Probe{Start: p.Start, ExitCode: p.ExitCode, Output: p.Output})
 				}
 			}
 		}

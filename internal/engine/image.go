@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/containerd/errdefs"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/moby/moby/client"
 )
 
@@ -30,8 +31,9 @@ type BuildOptions struct {
 	Dockerfile string // relative to the context; default Dockerfile
 	Args       map[string]string
 	Labels     map[string]string
-	// Progress receives one line per build step; may be nil.
-	Progress func(line string)
+	// Report receives one progress.Build event per build step ("Step
+	// 2/5 : RUN ..." in Message); may be nil.
+	Report progress.Reporter
 }
 
 // BuildImage builds an image from a tar stream of the build context with
@@ -63,8 +65,8 @@ func (e *Engine) BuildImage(ctx context.Context, buildContext io.Reader, o Build
 		if msg.Error != "" {
 			return fmt.Errorf("build image %s: %s", o.Tag, msg.Error)
 		}
-		if line := strings.TrimSpace(msg.Stream); line != "" && o.Progress != nil && strings.HasPrefix(line, "Step ") {
-			o.Progress(line)
+		if line := strings.TrimSpace(msg.Stream); line != "" && strings.HasPrefix(line, "Step ") {
+			progress.Send(o.Report, progress.Event{Phase: progress.Build, Target: o.Tag, Message: line})
 		}
 	}
 }

@@ -8,12 +8,14 @@ import (
 	"io"
 
 	"github.com/docker/cli/cli/command"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/moby/moby/client"
 )
 
 // PushImage pushes an image to its registry with the credentials of the
-// docker CLI configuration, and reports each progress line.
-func (e *Engine) PushImage(ctx context.Context, ref string, progress func(string)) error {
+// docker CLI configuration, and reports the registry's progress as
+// progress.Push events (r may be nil).
+func (e *Engine) PushImage(ctx context.Context, ref string, r progress.Reporter) error {
 	auth, err := command.RetrieveAuthTokenFromImage(e.cli.ConfigFile(), ref)
 	if err != nil {
 		return fmt.Errorf("push image %s: read registry credentials: %w", ref, err)
@@ -38,8 +40,8 @@ func (e *Engine) PushImage(ctx context.Context, ref string, progress func(string
 		if msg.Error != "" {
 			return fmt.Errorf("push image %s: %s", ref, msg.Error)
 		}
-		if progress != nil && msg.Status != "" {
-			progress(msg.ID + " " + msg.Status)
+		if msg.Status != "" {
+			progress.Send(r, progress.Event{Phase: progress.Push, Target: msg.ID, State: msg.Status})
 		}
 	}
 }

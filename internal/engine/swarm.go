@@ -13,6 +13,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/containerd/errdefs"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
@@ -608,12 +609,10 @@ func (e *Engine) StackCurrent(ctx context.Context, stack string) (map[string][]s
 	return out, nil
 }
 
-// Swarm labels: the service of a task's container, and the replicas a
-// service had before StopContainer scaled it to 0.
-const (
-	labelTaskService     = "com.docker.swarm.service.id"
-	labelStoppedReplicas = "org.dockerbank.stopped-replicas"
-)
+// labelTaskService is the swarm service of a task's container; the
+// replicas a service had before StopContainer scaled it to 0 are kept in
+// label.StoppedReplicas.
+const labelTaskService = "com.docker.swarm.service.id"
 
 // taskService returns the swarm service of a task's container, or "".
 func (e *Engine) taskService(ctx context.Context, id string) string {
@@ -639,7 +638,7 @@ func (e *Engine) stopService(ctx context.Context, id string) error {
 		if spec.Labels == nil {
 			spec.Labels = map[string]string{}
 		}
-		spec.Labels[labelStoppedReplicas] = strconv.FormatUint(*n, 10)
+		spec.Labels[label.StoppedReplicas] = strconv.FormatUint(*n, 10)
 		zero := uint64(0)
 		spec.Mode.Replicated.Replicas = &zero
 		if _, err := e.api.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: cur.Service.Version, Spec: spec}); err != nil {
@@ -662,10 +661,10 @@ func (e *Engine) startService(ctx context.Context, id string) error {
 	}
 	if n := spec.Mode.Replicated.Replicas; n == nil || *n == 0 {
 		want := uint64(1)
-		if v, err := strconv.ParseUint(spec.Labels[labelStoppedReplicas], 10, 64); err == nil && v > 0 {
+		if v, err := strconv.ParseUint(spec.Labels[label.StoppedReplicas], 10, 64); err == nil && v > 0 {
 			want = v
 		}
-		delete(spec.Labels, labelStoppedReplicas)
+		delete(spec.Labels, label.StoppedReplicas)
 		spec.Mode.Replicated.Replicas = &want
 		if _, err := e.api.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: cur.Service.Version, Spec: spec}); err != nil {
 			return fmt.Errorf("scale service %s to %d: %w", spec.Name, want, err)

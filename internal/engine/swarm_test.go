@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/google/go-cmp/cmp"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/swarm"
@@ -22,7 +23,7 @@ func TestServiceSpec(t *testing.T) {
     volumes: [pgdata:/var/lib/postgresql/data]
     healthcheck: {test: [CMD, pg_isready], interval: 2s, timeout: 5s, retries: 30, start_period: 60s}
     deploy: {resources: {limits: {memory: 512m, cpus: "0.5"}}}
-    labels: {org.dockerbank.role: database}
+    labels: {` + label.Role + `: database}
   web:
     image: nginx:1.27
     ports: ["8080:80"]
@@ -33,7 +34,7 @@ networks:
   front: {}
 volumes:
   pgdata:
-    labels: {org.dockerbank.class: userdata}
+    labels: {` + label.Class + `: userdata}
 secrets:
   pw: {environment: PW}
 `
@@ -51,21 +52,21 @@ secrets:
 	nets := map[string]string{"default": "net-default", "front": "net-front"}
 	secrets := map[string]string{"pw": "sec-pw"}
 
-	db, err := ServiceSpec(p, "db", nets, secrets, map[string]string{"org.dockerbank.instance": "st"})
+	db, err := ServiceSpec(p, "db", nets, secrets, map[string]string{label.Instance: "st"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cs := db.TaskTemplate.ContainerSpec
-	if db.Name != "st_db" || db.Labels[LabelStack] != "st" || db.Labels["org.dockerbank.instance"] != "st" {
+	if db.Name != "st_db" || db.Labels[LabelStack] != "st" || db.Labels[label.Instance] != "st" {
 		t.Errorf("service annotations = %+v", db.Annotations)
 	}
-	for k, want := range map[string]string{LabelStack: "st", LabelProject: "st", LabelService: "db", "org.dockerbank.role": "database"} {
+	for k, want := range map[string]string{LabelStack: "st", LabelProject: "st", LabelService: "db", label.Role: "database"} {
 		if cs.Labels[k] != want {
 			t.Errorf("container label %s = %q, want %q", k, cs.Labels[k], want)
 		}
 	}
 	wantMount := mount.Mount{Type: mount.TypeVolume, Source: "st_pgdata", Target: "/var/lib/postgresql/data", VolumeOptions: &mount.VolumeOptions{
-		Labels: map[string]string{LabelStack: "st", LabelProject: "st", LabelVolume: "pgdata", "org.dockerbank.class": "userdata"}}}
+		Labels: map[string]string{LabelStack: "st", LabelProject: "st", LabelVolume: "pgdata", label.Class: "userdata"}}}
 	if diff := cmp.Diff([]mount.Mount{wantMount}, cs.Mounts); diff != "" {
 		t.Errorf("mounts (-want +got):\n%s", diff)
 	}

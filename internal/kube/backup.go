@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 )
 
 // dumpScripts run in the database's own image, with its environment and
@@ -54,7 +55,7 @@ func (c *converter) backups() {
 	claim := c.objName("backup")
 	pvc := &corev1.PersistentVolumeClaim{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
-		ObjectMeta: c.meta(claim, merge(c.instanceLabels(), map[string]string{LabelComponent: "backup", LabelDBClass: "backup"})),
+		ObjectMeta: c.meta(claim, merge(c.instanceLabels(), map[string]string{LabelComponent: "backup", label.Class: "backup"})),
 		Spec:       c.claimSpec(),
 	}
 	c.add(30, "", pvc, "persistentvolumeclaim", claim)
@@ -133,7 +134,7 @@ func (c *converter) backupJob(volume string, meta bank.VolumeMeta, claim string)
 	prepare.SecurityContext.RunAsUser, prepare.SecurityContext.RunAsNonRoot = ptr(int64(0)), nil
 	prepare.Env = append(prepare.Env, env[0])
 	prepare.VolumeMounts = []corev1.VolumeMount{{Name: "backup", MountPath: "/backup"}}
-	jobLabels := merge(c.instanceLabels(), map[string]string{LabelComponent: "backup", LabelDBVolume: dnsLabel(volume), LabelDBBackup: meta.Backup})
+	jobLabels := merge(c.instanceLabels(), map[string]string{LabelComponent: "backup", label.Volume: dnsLabel(volume), label.Backup: meta.Backup})
 	name := c.objName("backup", volume)
 	cj := &batchv1.CronJob{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},

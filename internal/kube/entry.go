@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
@@ -18,13 +17,9 @@ import (
 // entry's files (fsys, dir) are copied into workDir, which the caller
 // removes after Convert (bind-mounted files are read from it).
 func EntryProject(ctx context.Context, fsys fs.FS, dir, workDir string, e *bank.Entry, version, variant string, set map[string]string) (*types.Project, bank.Version, error) {
-	ver, ok := e.Version(version)
-	if !ok {
-		return nil, bank.Version{}, fmt.Errorf("entry %s has no version %q; versions: %s", e.ID, version, strings.Join(e.VersionNames(), ", "))
-	}
-	v, ok := e.Variant(variant)
-	if !ok {
-		return nil, bank.Version{}, fmt.Errorf("entry %s has no variant %q", e.ID, variant)
+	r, err := e.Resolve(version, variant, set)
+	if err != nil {
+		return nil, bank.Version{}, err
 	}
 	sub, err := fs.Sub(fsys, dir)
 	if err != nil {
@@ -33,22 +28,11 @@ func EntryProject(ctx context.Context, fsys fs.FS, dir, workDir string, e *bank.
 	if err := os.CopyFS(workDir, sub); err != nil {
 		return nil, bank.Version{}, fmt.Errorf("copy entry %s: %w", e.ID, err)
 	}
-	p, err := bank.LoadProject(ctx, bank.LoadOptions{Dir: workDir, Files: e.ComposeFilesOf(ver, v), Name: e.ID,
-		Env: e.ParamEnv(set), Profiles: v.Profiles})
+	p, err := bank.LoadProject(ctx, bank.LoadOptions{Dir: workDir, Files: r.ComposeFiles(), Name: e.ID,
+		Env: r.Env(), Profiles: r.Variant.Profiles})
 	if err != nil {
 		return nil, bank.Version{}, fmt.Errorf("load entry %s: %w", e.ID, err)
 	}
-	for name, s := range p.Services {
-		if img, ok := ver.Images[name]; ok {
-			s.Image = img
-			if d, ok := ver.Digests[name]; ok {
-				s.Image = img + "@" + d
-			}
-		}
-		if _, ok := ver.Build[name]; ok {
-			s.Build = nil
-		}
-		p.Services[name] = s
-	}
-	return p, ver, nil
+	bank.PinImages(p, r.Version)
+	return p, r.Version, nil
 }

@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 )
 
 // Label keys on every object.
@@ -16,17 +17,6 @@ const (
 	LabelComponent = "app.kubernetes.io/component"
 	LabelPartOf    = "app.kubernetes.io/part-of"
 	LabelManagedBy = "app.kubernetes.io/managed-by"
-
-	LabelDBInstance = "org.dockerbank.instance"
-	LabelDBEntry    = "org.dockerbank.entry"
-	LabelDBVersion  = "org.dockerbank.version"
-	LabelDBRole     = "org.dockerbank.role"
-	LabelDBService  = "org.dockerbank.service"
-	LabelDBVolume   = "org.dockerbank.volume"
-	LabelDBClass    = "org.dockerbank.class"
-	LabelDBBackup   = "org.dockerbank.backup"
-	// LabelDBNetwork + network name marks the pods on a compose network.
-	LabelDBNetwork = "org.dockerbank.network."
 )
 
 // dnsLabel turns a compose name into a DNS-1123 label: lower case, '_' and
@@ -48,15 +38,15 @@ func (c *converter) objName(parts ...string) string {
 // instanceLabels are on every object of the instance.
 func (c *converter) instanceLabels() map[string]string {
 	l := map[string]string{
-		LabelInstance:   c.o.Instance,
-		LabelPartOf:     c.o.Entry,
-		LabelManagedBy:  "dockerbank",
-		LabelDBInstance: c.o.Instance,
-		LabelDBEntry:    c.o.Entry,
+		LabelInstance:  c.o.Instance,
+		LabelPartOf:    c.o.Entry,
+		LabelManagedBy: "dockerbank",
+		label.Instance: c.o.Instance,
+		label.Entry:    c.o.Entry,
 	}
 	if validLabelValue(c.o.Version) {
 		l[LabelVersion] = c.o.Version
-		l[LabelDBVersion] = c.o.Version
+		l[label.Version] = c.o.Version
 	}
 	return l
 }
@@ -71,10 +61,10 @@ func (c *converter) serviceLabels(service string) map[string]string {
 	l := c.instanceLabels()
 	role := c.m.Services[service].Role
 	l[LabelName] = dnsLabel(service)
-	l[LabelDBService] = dnsLabel(service)
+	l[label.Service] = dnsLabel(service)
 	if role != "" {
 		l[LabelComponent] = role
-		l[LabelDBRole] = role
+		l[label.Role] = role
 	} else {
 		l[LabelComponent] = dnsLabel(service)
 	}
@@ -103,13 +93,13 @@ func merge(ms ...map[string]string) map[string]string {
 func (c *converter) volumeLabels(volume string) map[string]string {
 	l := c.instanceLabels()
 	meta := c.m.Volumes[volume]
-	l[LabelDBVolume] = dnsLabel(volume)
+	l[label.Volume] = dnsLabel(volume)
 	l[LabelComponent] = "storage"
 	if meta.Class != "" {
-		l[LabelDBClass] = meta.Class
+		l[label.Class] = meta.Class
 	}
 	if meta.Backup != "" {
-		l[LabelDBBackup] = meta.Backup
+		l[label.Backup] = meta.Backup
 	}
 	for k, v := range c.p.Volumes[volume].Labels {
 		if validLabelKey(k) && validLabelValue(v) && !strings.HasPrefix(k, "com.docker.compose.") {

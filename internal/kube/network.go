@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,7 +36,7 @@ func (c *converter) serviceNetworks(s types.ServiceConfig) []string {
 func (c *converter) networkLabels(s types.ServiceConfig) map[string]string {
 	l := map[string]string{}
 	for _, n := range c.serviceNetworks(s) {
-		l[LabelDBNetwork+dnsLabel(n)] = "true"
+		l[label.NetworkPrefix+dnsLabel(n)] = "true"
 	}
 	return l
 }
@@ -127,9 +128,9 @@ func (c *converter) services(s types.ServiceConfig) {
 		ObjectMeta: c.meta(name, c.serviceLabels(s.Name)),
 		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: c.selector(s.Name), Ports: published},
 	}
-	svc.Annotations = map[string]string{"org.dockerbank.note": "compose published these ports on the host; expose them with an Ingress, or set type LoadBalancer or NodePort"}
+	svc.Annotations = map[string]string{label.Note: "compose published these ports on the host; expose them with an Ingress, or set type LoadBalancer or NodePort"}
 	if loopback {
-		svc.Annotations["org.dockerbank.note"] = "compose published these ports on the host's loopback only, for a reverse proxy on the host: keep the Service ClusterIP and expose it through an Ingress"
+		svc.Annotations[label.Note] = "compose published these ports on the host's loopback only, for a reverse proxy on the host: keep the Service ClusterIP and expose it through an Ingress"
 	}
 	c.add(40, s.Name, svc, "service", name)
 }
@@ -154,7 +155,7 @@ func (c *converter) networkPolicies() {
 		}
 	}
 	for _, n := range slices.Sorted(maps.Keys(used)) {
-		sel := merge(inst, map[string]string{LabelDBNetwork + dnsLabel(n): "true"})
+		sel := merge(inst, map[string]string{label.NetworkPrefix + dnsLabel(n): "true"})
 		np := &networkingv1.NetworkPolicy{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
 			ObjectMeta: c.meta(c.objName("net", n), c.instanceLabels()),

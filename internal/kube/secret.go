@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -47,7 +48,7 @@ func (c *converter) secrets() {
 			how = fmt.Sprintf("kubectl -n %s create secret generic %s --from-literal=%s=\"$(head -c 48 /dev/urandom | base64 | tr -dc A-Za-z0-9 | head -c %d)\"",
 				c.o.Namespace, sname, secretKey(name), meta.Length)
 		}
-		labels := merge(c.instanceLabels(), map[string]string{"org.dockerbank.secret": dnsLabel(name)})
+		labels := merge(c.instanceLabels(), map[string]string{label.Secret: dnsLabel(name)})
 		for k, v := range s.Labels {
 			if validLabelKey(k) && validLabelValue(v) {
 				labels[k] = v
@@ -71,7 +72,7 @@ func (c *converter) secrets() {
 			}
 			sec.Data = map[string][]byte{secretKey(name): []byte(v)}
 		default:
-			sec.Annotations = map[string]string{"org.dockerbank.fill-in": how}
+			sec.Annotations = map[string]string{label.FillIn: how}
 			c.notes = append(c.notes, fmt.Sprintf("secret %s is exported empty: fill it before the workloads can start, e.g.\n    %s --dry-run=client -o yaml | kubectl apply -f -", name, how))
 		}
 		c.add(10, "", sec, "secret", sname)

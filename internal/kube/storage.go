@@ -1,13 +1,15 @@
 package kube
 
 import (
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"maps"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 )
 
 type volumeKind int
@@ -80,7 +82,7 @@ func (c *converter) claims() {
 			ObjectMeta: c.meta(pl.claim, c.volumeLabels(name)),
 			Spec:       c.claimSpec(),
 		}
-		pvc.Annotations = map[string]string{"org.dockerbank.compose-volume": name}
+		pvc.Annotations = map[string]string{label.ComposeVolume: name}
 		c.add(30, "", pvc, "persistentvolumeclaim", pl.claim)
 	}
 }

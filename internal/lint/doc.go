@@ -9,6 +9,9 @@
 // suppression needs a reason and may expire. Reports render as text, JSON
 // and SARIF 2.1.0.
 //
+// Severities, the SARIF model and writer, and when a suppression expires
+// are shared with internal/audit through internal/finding.
+//
 // lint is pure: it reads files and returns values. It must not import
 // internal/engine, internal/cli, the Docker SDK or the compose engine, and
 // it never prints.

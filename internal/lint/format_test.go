@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dockerbank/dockerbank/internal/finding"
 	"github.com/google/go-cmp/cmp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -118,7 +119,7 @@ func TestSARIFContent(t *testing.T) {
 	if err := WriteSARIF(&buf, sampleReport(t), SARIFOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	var log sarifLog
+	var log finding.SARIFLog
 	if err := json.Unmarshal(buf.Bytes(), &log); err != nil {
 		t.Fatal(err)
 	}

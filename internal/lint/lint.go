@@ -8,55 +8,25 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dockerbank/dockerbank/internal/finding"
 )
 
-// Severity orders findings. The zero value is invalid.
-type Severity int
+// Severity orders findings: the scale audit uses too (internal/finding).
+// The zero value is unset: a rule's default applies. Lint rules use info
+// to high.
+type Severity = finding.Severity
 
 // Severities, from least to most serious.
 const (
-	SeverityInfo Severity = iota + 1
-	SeverityLow
-	SeverityMedium
-	SeverityHigh
+	SeverityInfo   = finding.Info
+	SeverityLow    = finding.Low
+	SeverityMedium = finding.Medium
+	SeverityHigh   = finding.High
 )
 
-var severityNames = map[Severity]string{
-	SeverityInfo:   "info",
-	SeverityLow:    "low",
-	SeverityMedium: "medium",
-	SeverityHigh:   "high",
-}
-
-func (s Severity) String() string {
-	if n, ok := severityNames[s]; ok {
-		return n
-	}
-	return fmt.Sprintf("severity(%d)", int(s))
-}
-
-// ParseSeverity reads "high", "medium", "low" or "info".
-func ParseSeverity(v string) (Severity, error) {
-	for s, n := range severityNames {
-		if strings.EqualFold(v, n) {
-			return s, nil
-		}
-	}
-	return 0, fmt.Errorf("parse severity %q: want high, medium, low or info", v)
-}
-
-// MarshalText writes the severity name.
-func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// UnmarshalText reads a severity name.
-func (s *Severity) UnmarshalText(b []byte) error {
-	v, err := ParseSeverity(string(b))
-	if err != nil {
-		return err
-	}
-	*s = v
-	return nil
-}
+// ParseSeverity reads "info", "low", "medium", "high" (or "critical").
+func ParseSeverity(v string) (Severity, error) { return finding.ParseSeverity(v) }
 
 // Position is a place in an input file. Line and Col start at 1; 0 means unknown.
 type Position struct {

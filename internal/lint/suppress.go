@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dockerbank/dockerbank/internal/finding"
 	"go.yaml.in/yaml/v4"
 )
 
@@ -86,7 +87,7 @@ func ParseSuppressions(file string, data []byte) (*Suppressions, error) {
 			errs = append(errs, fmt.Errorf("%s: suppression of %s has no reason; say why the finding is accepted", at, e.Rule))
 		}
 		if e.Expires != "" {
-			t, err := time.Parse(time.DateOnly, e.Expires)
+			t, err := finding.ParseExpiry(e.Expires)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: expires %q is not a date like 2027-01-31", at, e.Expires))
 			}
@@ -124,10 +125,10 @@ func (e *Suppression) matches(f Finding) bool {
 	return true
 }
 
-// expired says whether the suppression no longer applies at now: it is
-// valid through its expiry date.
+// expired says whether the suppression no longer applies at now (see
+// finding.Expired: valid through its expiry date).
 func (e *Suppression) expired(now time.Time) bool {
-	return !e.expires.IsZero() && now.After(e.expires.Add(24*time.Hour))
+	return finding.Expired(e.expires, now)
 }
 
 // apply marks matching findings as suppressed. Expired entries suppress

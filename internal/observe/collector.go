@@ -11,8 +11,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -181,7 +182,7 @@ func (c *Collector) followEvents(ctx context.Context) {
 	for ctx.Err() == nil {
 		o := engine.EventsOptions{Actions: []string{"start", "die"}}
 		if !c.All {
-			o.Label = deploy.LabelInstance
+			o.Label = label.Instance
 		}
 		if e := c.engine(); e != nil { // nil until Refresh connects
 			err := e.ContainerEvents(ctx, o, c.onEvent)
@@ -281,11 +282,11 @@ func (c *Collector) Refresh(ctx context.Context) error {
 	var cs []engine.Container
 	switch {
 	case c.Instance != "":
-		cs, err = eng.Containers(ctx, map[string]string{deploy.LabelInstance: c.Instance})
+		cs, err = eng.Containers(ctx, map[string]string{label.Instance: c.Instance})
 	case c.All:
 		cs, err = eng.Containers(ctx, nil)
 	default:
-		cs, err = eng.ContainersLabelled(ctx, deploy.LabelInstance)
+		cs, err = eng.ContainersLabelled(ctx, label.Instance)
 	}
 	if err != nil {
 		return c.down(start, err)
@@ -315,7 +316,7 @@ func (c *Collector) Refresh(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
-		cst := ContainerStat{Container: ct, Instance: ct.Labels[deploy.LabelInstance], Role: ct.Labels[deploy.LabelRole], Runtime: st.rt, Restarts: st.restarts}
+		cst := ContainerStat{Container: ct, Instance: ct.Labels[label.Instance], Role: ct.Labels[label.Role], Runtime: st.rt, Restarts: st.restarts}
 		if ct.State == "running" {
 			var s engine.Sample
 			if p, ok := pre[ct.ID]; ok {
@@ -503,7 +504,7 @@ func (c *Collector) instances(stats []ContainerStat) ([]InstanceStat, error) {
 	}
 	out := make([]InstanceStat, 0, len(ins))
 	for _, in := range ins {
-		st := deploy.Status{Instance: in, Containers: by[in.Name]}
+		st := instance.Status{Instance: in, Containers: by[in.Name]}
 		is := InstanceStat{Instance: in, Health: st.Health()}
 		d, err := c.Site.LastDrill(in.Name)
 		if err != nil {
@@ -578,11 +579,11 @@ func (c *Collector) volumes(ctx context.Context) []VolumeStat {
 func siteVolumes(siteID string, vols []engine.Volume) []VolumeStat {
 	var out []VolumeStat
 	for _, v := range vols {
-		in := v.Labels[deploy.LabelInstance]
-		if in == "" || v.Labels[deploy.LabelSite] != siteID {
+		in := v.Labels[label.Instance]
+		if in == "" || v.Labels[label.Site] != siteID {
 			continue
 		}
-		out = append(out, VolumeStat{Name: v.Name, Instance: in, Class: v.Labels[deploy.LabelClass], mountpoint: v.Mountpoint})
+		out = append(out, VolumeStat{Name: v.Name, Instance: in, Class: v.Labels[label.Class], mountpoint: v.Mountpoint})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -611,10 +612,10 @@ func siteContainers(s *site.Site, cs []engine.Container) ([]engine.Container, er
 	}
 	out := cs[:0]
 	for _, c := range cs {
-		if sid := c.Labels[deploy.LabelSite]; sid != "" && sid != id {
+		if sid := c.Labels[label.Site]; sid != "" && sid != id {
 			continue // another site's instance of the same name
 		}
-		if names[c.Labels[deploy.LabelInstance]] {
+		if names[c.Labels[label.Instance]] {
 			out = append(out, c)
 		}
 	}

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
@@ -41,9 +41,9 @@ func run(t *testing.T, instance, service string, script string, extra ...string)
 	t.Helper()
 	name := instance + "-" + service
 	args := append([]string{"run", "-d", "--name", name,
-		"--label", deploy.LabelInstance + "=" + instance,
+		"--label", label.Instance + "=" + instance,
 		"--label", "com.docker.compose.service=" + service,
-		"--label", deploy.LabelRole + "=app"}, extra...)
+		"--label", label.Role + "=app"}, extra...)
 	args = append(args, testImage, "sh", "-c", script)
 	out, err := exec.Command("docker", args...).CombinedOutput()
 	if err != nil {

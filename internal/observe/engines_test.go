@@ -10,8 +10,8 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
@@ -30,7 +30,7 @@ func TestSeveralEngines(t *testing.T) {
 	in := testInstance(t)
 	localID := run(t, in, "main", "sleep 600")
 	out, err := exec.Command("docker", append(second.CLIArgs(), "run", "-d", "--network", "none", "--name", in+"-remote",
-		"--label", deploy.LabelInstance+"="+in, "--label", "com.docker.compose.service=remote", "--label", deploy.LabelRole+"=app",
+		"--label", label.Instance+"="+in, "--label", "com.docker.compose.service=remote", "--label", label.Role+"=app",
 		testImage, "sleep", "600")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("docker run on the second engine: %v: %s", err, out)

@@ -17,8 +17,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -99,7 +99,7 @@ func (g *GELF) run(ctx context.Context) {
 		for ctx.Err() == nil {
 			o := engine.EventsOptions{Actions: []string{"start"}}
 			if !g.All {
-				o.Label = deploy.LabelInstance
+				o.Label = label.Instance
 			}
 			err := g.Engine.ContainerEvents(ctx, o, func(ev engine.ContainerEvent) {
 				if ev.Action == "start" {
@@ -144,7 +144,7 @@ func (g *GELF) discover(ctx context.Context, start time.Time) {
 	if g.All {
 		cs, err = g.Engine.Containers(ctx, nil)
 	} else {
-		cs, err = g.Engine.ContainersLabelled(ctx, deploy.LabelInstance)
+		cs, err = g.Engine.ContainersLabelled(ctx, label.Instance)
 	}
 	if err == nil && g.Site != nil && !g.All {
 		cs, err = siteContainers(g.Site, cs)
@@ -183,7 +183,7 @@ func (g *GELF) follow(ctx context.Context, c engine.Container, since time.Time) 
 	}()
 	base := map[string]any{
 		"version": "1.1", "host": g.Host,
-		"_instance": c.Labels[deploy.LabelInstance], "_service": c.Service, "_role": c.Labels[deploy.LabelRole],
+		"_instance": c.Labels[label.Instance], "_service": c.Service, "_role": c.Labels[label.Role],
 		"_container_name": c.Name, "_container_id": c.ID, "_image_name": c.Image,
 	}
 	mk := func(stream string, level int) *lineWriter {

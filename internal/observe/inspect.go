@@ -3,8 +3,8 @@ package observe
 import (
 	"context"
 
-	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -56,11 +56,11 @@ func Inspect(ctx context.Context, e *engine.Engine, s *site.Site, instance, serv
 		}
 		d.Cmd = redactArgs(d.Cmd, secrets)
 		d.Entrypoint = redactArgs(d.Entrypoint, secrets)
-		v := ServiceView{Service: c.Service, Role: c.Labels[deploy.LabelRole], Description: d}
+		v := ServiceView{Service: c.Service, Role: c.Labels[label.Role], Description: d}
 		for _, m := range d.Mounts {
 			mv := MountView{Mount: m}
 			if vol, ok := byName[m.Name]; ok {
-				mv.Class, mv.Backup = vol.Labels[deploy.LabelClass], vol.Labels[deploy.LabelBackup]
+				mv.Class, mv.Backup = vol.Labels[label.Class], vol.Labels[label.Backup]
 			}
 			v.Mounts = append(v.Mounts, mv)
 		}

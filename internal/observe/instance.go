@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -23,7 +23,7 @@ func Containers(ctx context.Context, e *engine.Engine, s *site.Site, instance, s
 	if _, err := s.Instance(instance); err != nil {
 		return nil, err
 	}
-	cs, err := e.Containers(ctx, map[string]string{deploy.LabelInstance: instance})
+	cs, err := e.Containers(ctx, map[string]string{label.Instance: instance})
 	if err != nil {
 		return nil, err
 	}

@@ -39,13 +39,13 @@ var prefixColors = []string{"36", "33", "32", "35", "34", "91", "96", "93"}
 func Logs(ctx context.Context, e *engine.Engine, containers []engine.Container, o LogsOptions, w io.Writer) error {
 	width := 0
 	for _, c := range containers {
-		width = max(width, len(label(c)))
+		width = max(width, len(prefixName(c)))
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make([]error, len(containers))
 	for i, c := range containers {
-		prefix := fmt.Sprintf("%-*s | ", width, label(c))
+		prefix := fmt.Sprintf("%-*s | ", width, prefixName(c))
 		if o.Color {
 			prefix = "\x1b[" + prefixColors[i%len(prefixColors)] + "m" + prefix + "\x1b[0m"
 		}
@@ -79,8 +79,8 @@ func Logs(ctx context.Context, e *engine.Engine, containers []engine.Container, 
 	return nil
 }
 
-// label names a container in prefixes: its service, or its name.
-func label(c engine.Container) string {
+// prefixName names a container in prefixes: its service, or its name.
+func prefixName(c engine.Container) string {
 	if c.Service != "" {
 		return c.Service
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -32,7 +32,7 @@ func TestDebugViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	vol := in + "_data"
-	docker(t, "volume", "create", "--label", deploy.LabelInstance+"="+in, "--label", deploy.LabelClass+"=userdata", "--label", deploy.LabelBackup+"=files", vol)
+	docker(t, "volume", "create", "--label", label.Instance+"="+in, "--label", label.Class+"=userdata", "--label", label.Backup+"=files", vol)
 	t.Cleanup(func() { docker(t, "volume", "rm", "-f", vol) })
 	script := `echo "hello from $SVC"; echo "connecting with $DB_PASSWORD" >&2; echo "done $SVC"; sleep 600`
 	run(t, in, "db", script, "-e", "SVC=db", "-e", "DB_PASSWORD="+secret, "-v", vol+":/data")

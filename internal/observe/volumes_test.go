@@ -5,8 +5,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -15,7 +15,7 @@ import (
 // (even with the same instance name), nor unlabelled ones.
 func TestSiteVolumesAreOnlyOurs(t *testing.T) {
 	lab := func(site, inst string) map[string]string {
-		return map[string]string{deploy.LabelSite: site, deploy.LabelInstance: inst, deploy.LabelClass: "userdata"}
+		return map[string]string{label.Site: site, label.Instance: inst, label.Class: "userdata"}
 	}
 	vols := []engine.Volume{
 		{Name: "demo_files", Labels: lab("ours", "demo")},
@@ -42,9 +42,9 @@ func TestSiteContainersAreOnlyOurs(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs := []engine.Container{
-		{Name: "demo-app-1", Labels: map[string]string{deploy.LabelSite: id, deploy.LabelInstance: "demo"}},
-		{Name: "demo-app-1-other-site", Labels: map[string]string{deploy.LabelSite: "theirs", deploy.LabelInstance: "demo"}},
-		{Name: "x", Labels: map[string]string{deploy.LabelSite: id, deploy.LabelInstance: "removed"}},
+		{Name: "demo-app-1", Labels: map[string]string{label.Site: id, label.Instance: "demo"}},
+		{Name: "demo-app-1-other-site", Labels: map[string]string{label.Site: "theirs", label.Instance: "demo"}},
+		{Name: "x", Labels: map[string]string{label.Site: id, label.Instance: "removed"}},
 	}
 	got, err := siteContainers(s, cs)
 	if err != nil {

@@ -34,9 +34,20 @@ func Missing(t testing.TB, format string, args ...any) {
 	t.Skipf("prerequisite missing: "+format, args...)
 }
 
-// RequireEngine makes sure a Docker engine answers (docker version).
+// Integration skips an integration test with -short: `make unit` runs
+// only what needs no engine, no server and no root.
+func Integration(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: not with -short (make unit)")
+	}
+}
+
+// RequireEngine makes sure a Docker engine answers (docker version). It
+// marks an integration test: with -short the test is skipped.
 func RequireEngine(t testing.TB) {
 	t.Helper()
+	Integration(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.APIVersion}}").CombinedOutput(); err != nil {
@@ -52,6 +63,15 @@ func RequireImages(t testing.TB, refs ...string) {
 		if err := exec.Command("docker", "image", "inspect", ref).Run(); err != nil {
 			Missing(t, "image %s not built; run scripts/images.sh", ref)
 		}
+	}
+}
+
+// RequireRoot makes sure the test runs as root (volume mountpoints,
+// private engines).
+func RequireRoot(t testing.TB, why string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Missing(t, "%s and need root", why)
 	}
 }
 

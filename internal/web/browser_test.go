@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/observe"
 	"github.com/dockerbank/dockerbank/internal/site"
 	"github.com/dockerbank/dockerbank/internal/testenv"
@@ -26,7 +26,7 @@ type engineActions struct {
 }
 
 func (a *engineActions) Restart(ctx context.Context, instance, who string) error {
-	cs, err := a.e.Containers(ctx, map[string]string{deploy.LabelInstance: instance})
+	cs, err := a.e.Containers(ctx, map[string]string{label.Instance: instance})
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func TestBrowser(t *testing.T) {
 	for _, svc := range []string{"app", "db"} {
 		role := map[string]string{"app": "app", "db": "database"}[svc]
 		out, err := exec.Command("docker", "run", "-d", "--name", in+"-"+svc,
-			"--label", deploy.LabelInstance+"="+in, "--label", "com.docker.compose.service="+svc, "--label", deploy.LabelRole+"="+role,
+			"--label", label.Instance+"="+in, "--label", "com.docker.compose.service="+svc, "--label", label.Role+"="+role,
 			"dockerbank/busybox:1.36", "sh", "-c", `trap 'exit 0' TERM; while :; do head -c 200000 /dev/urandom > /dev/null; sleep 0.2; done`).CombinedOutput()
 		if err != nil {
 			testenv.Missing(t, "docker run: %v: %s (run scripts/images.sh)", err, out)

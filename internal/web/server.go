@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dockerbank/dockerbank/internal/observe"
+	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -381,7 +382,7 @@ func (s *Server) backupPost(w http.ResponseWriter, r *http.Request, sess *sessio
 }
 
 var funcs = template.FuncMap{
-	"bytes": humanBytes,
+	"bytes": func(n uint64) string { return progress.Bytes(int64(n)) },
 	"ago": func(t time.Time) string {
 		if t.IsZero() {
 			return "never"
@@ -400,7 +401,7 @@ var funcs = template.FuncMap{
 		if n < 0 {
 			n = 0
 		}
-		return humanBytes(uint64(n))
+		return progress.Bytes(n)
 	},
 	"severities": func() []string { return observe.Severities },
 	"ms":         func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) },
@@ -411,17 +412,4 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
-}
-
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
