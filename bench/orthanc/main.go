@@ -9,6 +9,9 @@
 //	    "polls P failed F longest_outage_s L first_fail_s A" to FILE
 //	benchorthanc count -url U -password-file F
 //	    print Orthanc's instance count
+//	benchorthanc delete -url U -password-file F -seed S -from I -n N
+//	    delete instances I..I+N-1 of the generated set where stored (back to
+//	    the cached archive after a run)
 package main
 
 import (
@@ -37,7 +40,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: benchorthanc load|poll|count [flags]")
+		return errors.New("usage: benchorthanc load|poll|count|delete [flags]")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	url := fs.String("url", "", "Orthanc REST base URL")
@@ -59,9 +62,25 @@ func run(args []string) error {
 		HTTP: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	set := dicom.Set{Seed: *seed, StudiesPerPatient: 2, SeriesPerStudy: 4, InstancesPerSeries: 25}
 	switch args[0] {
 	case "load":
-		return load(ctx, o, dicom.Set{Seed: *seed, StudiesPerPatient: 2, SeriesPerStudy: 4, InstancesPerSeries: 25}, *from, *n, *workers)
+		return load(ctx, o, set, *from, *n, *workers)
+	case "delete":
+		deleted := 0
+		for i := *from; i < *from+*n; i++ {
+			err := o.Delete(ctx, set.Instance(i).OrthancID())
+			var he *dicom.HTTPError
+			if errors.As(err, &he) && he.Status == http.StatusNotFound {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			deleted++
+		}
+		fmt.Println("deleted", deleted)
+		return nil
 	case "poll":
 		return poll(ctx, o, *every, *out)
 	case "count":

@@ -8,20 +8,24 @@
 # each while a client polls the REST API every 100 ms (failed polls =
 # downtime); both again after 1% new instances; then an in-place
 # `dockerbank restore` and a `dockerbank verify` drill, timed.
+# The loaded archive is cached: the instance `orthbench` of the site in
+# BENCH_CACHE (default /var/tmp/dockerbank-orthanc-bench) is kept, stopped,
+# between runs with exactly N instances; a rerun starts it and only
+# recreates the backup repository. BENCH_FRESH=1 removes the cache first.
 # Needs root (reads the volume's mountpoint), docker, restic, the images of
-# scripts/images.sh. Work files go to BENCH_DIR (default: a new directory
-# under ${TMPDIR:-/tmp}), removed at the end.
+# scripts/images.sh. Work files (manual dumps) go to BENCH_DIR (default: a
+# new directory under ${TMPDIR:-/tmp}), removed at the end.
 # Usage: bench/orthanc/run.sh [RESULTS.md]   (default: prints to stdout)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
 OUT=${1:-/dev/stdout}
 N=${BENCH_ORTHANC_N:-20000}
 MORE=$((N / 100))
 W=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/orthanc-bench.XXXX")}
+CACHE=${BENCH_CACHE:-/var/tmp/dockerbank-orthanc-bench}
+INST=orthbench
 mkdir -p "$W/manual"
-export DOCKERBANK_HOME=$W/site
-INST=orthbench-$(head -c 3 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export DOCKERBANK_HOME=$CACHE/site
 BIN=$W/dockerbank H=$W/benchorthanc
 go build -o "$BIN" ./cmd/dockerbank
 go build -o "$H" ./bench/orthanc
@@ -31,29 +35,54 @@ freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 
 POLLER=
 cleanup() {
 	[ -z "$POLLER" ] || kill "$POLLER" 2>/dev/null || true
+	# Back to the cached state: N instances, stopped; every other
+	# instance (a drill's, a restore's staging copy) removed.
+	if [ -n "${URL:-}" ]; then
+		api delete -seed 1 -from "$N" -n "$MORE" >/dev/null 2>&1 || true
+	fi
 	for i in $("$BIN" ls --json 2>/dev/null | python3 -c 'import json,sys; [print(i["instance"]["name"]) for i in json.load(sys.stdin)]' 2>/dev/null); do
-		"$BIN" rm "$i" --purge-data --confirm "$i" --force -q >/dev/null 2>&1 || true
+		if [ "$i" = "$INST" ]; then
+			"$BIN" stop "$INST" -q >/dev/null 2>&1 || true
+		else
+			"$BIN" rm "$i" --purge-data --confirm "$i" --force -q >/dev/null 2>&1 || true
+		fi
 	done
 	[ -n "${BENCH_DIR:-}" ] || rm -rf "$W"
 }
 trap cleanup EXIT
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-
-PORT=$(freeport)
-"$BIN" deploy orthanc --name "$INST" --version 1.10.1 --set HTTP_PORT="$PORT" --set DICOM_PORT="$(freeport)" -q >/dev/null
-URL=http://127.0.0.1:$PORT PW=$W/site/instances/$INST/secrets/admin_password
+if [ "${BENCH_FRESH:-}" = 1 ] && [ -d "$CACHE/site" ]; then
+	"$BIN" rm "$INST" --purge-data --confirm "$INST" --force -q >/dev/null 2>&1 || true
+	rm -rf "$CACHE"
+fi
+mkdir -p "$CACHE"
+if [ -f "$CACHE/site/instances/$INST/instance.yaml" ]; then
+	"$BIN" start "$INST" -q >/dev/null
+else
+	"$BIN" deploy orthanc --name "$INST" --version 1.10.1 --set HTTP_PORT="$(freeport)" --set DICOM_PORT="$(freeport)" -q >/dev/null
+fi
+# A new repository every run; the cached site keeps only the instance.
+rm -rf "$CACHE/site/backups" "$CACHE/site/cache"
+PORT=$(sed -n 's/^ *HTTP_PORT: *"\{0,1\}\([0-9]*\)"\{0,1\}$/\1/p' "$CACHE/site/instances/$INST/instance.yaml")
+URL=http://127.0.0.1:$PORT PW=$CACHE/site/instances/$INST/secrets/admin_password
 ORTHANC=$INST-orthanc-1 DB=$INST-db-1
 MP=$(docker volume inspect -f '{{.Mountpoint}}' "${INST}_storage")
 api() { "$H" "$1" -url "$URL" -password-file "$PW" "${@:2}"; }
+wait_up() { until api count >/dev/null 2>&1; do sleep 0.1; done; }
+wait_up
 
-t0=$(now); LOAD=$(api load -seed 1 -from 0 -n "$N" -workers 4); t1=$(now)
-T_LOAD=$(secs "$t0" "$t1")
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+HAVE=$(api count)
+if [ "$HAVE" -ge "$N" ]; then
+	LOAD="cached from an earlier run"
+	T_LOAD=-
+else # stores the missing ones; those already there answer AlreadyStored
+	t0=$(now); LOAD=$(api load -seed 1 -from 0 -n "$N" -workers 4); t1=$(now)
+	T_LOAD=$(secs "$t0" "$t1")
+fi
 COUNT=$(api count)
 STORAGE_MB=$(du -sm "$MP" | cut -f1)
 INDEX_MB=$(docker exec "$DB" psql -U orthanc -d orthanc -tAc "select pg_database_size('orthanc') / 1048576")
 "$BIN" backup init -q
-
-wait_up() { until api count >/dev/null 2>&1; do sleep 0.1; done; }
 
 manual() { # the Orthanc Book's procedure, into $W/manual
 	docker stop "$ORTHANC" >/dev/null
@@ -64,11 +93,11 @@ manual() { # the Orthanc Book's procedure, into $W/manual
 }
 timed() { # label cmd...: sets T_label (seconds) and D_label (REST downtime)
 	local a b p f l
-	api poll -out "$W/poll-$1" &
-	POLLER=$!
+	"$H" poll -url "$URL" -password-file "$PW" -out "$W/poll-$1" &
+	POLLER=$! # the poller itself: it writes its result on SIGTERM
 	sleep 1
 	a=$(now)
-	"${@:2}" >"$W/out-$1"
+	"${@:2}" >"$W/out-$1" 2> >(tee "$W/err-$1" >&2)
 	b=$(now)
 	kill "$POLLER"
 	wait "$POLLER" || true
@@ -77,22 +106,52 @@ timed() { # label cmd...: sets T_label (seconds) and D_label (REST downtime)
 	printf -v "T_$1" '%s' "$(secs "$a" "$b")"
 	printf -v "D_$1" '%s of %s polls failed, longest outage %ss' "$f" "$p" "$l"
 }
-repo_mb() { du -sm "$W/site/backups" | cut -f1; }
+repo_mb() { du -sm "$CACHE/site/backups" | cut -f1; }
+
+# (c) the floor of any restic-based backup: restic alone on the storage
+# directory (no index, no fingerprint), into its own repository.
+export RESTIC_REPOSITORY=$W/restic RESTIC_PASSWORD=bench
+restic init -q
+restic_alone() { restic backup -q --host bench "$MP"; }
 
 timed manual1 manual
 MANUAL_MB=$(du -cm "$W/manual/index.dump" "$W/manual/storage.tar" | tail -1 | cut -f1)
 timed db1 "$BIN" backup "$INST" --json
 REPO1=$(repo_mb)
+timed restic1 restic_alone
 t0=$(now); LOAD2=$(api load -seed 1 -from "$N" -n "$MORE" -workers 4); t1=$(now)
 timed manual2 manual
 timed db2 "$BIN" backup "$INST" --json
 REPO2=$(repo_mb)
+timed restic2 restic_alone
+unset RESTIC_REPOSITORY RESTIC_PASSWORD
 ADDED2=$(python3 -c 'import json,sys; print(sum(m.get("added",0) for m in json.load(open(sys.argv[1]))[0]["members"]) // 1048576)' "$W/out-db2")
 timed restore "$BIN" restore "$INST"
 COUNT_AFTER=$(api count)
 timed verify "$BIN" verify "$INST"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 RATIO=$(awk -v a="$T_db1" -v b="$T_db2" 'BEGIN{printf "%.0f%%", 100*b/a}')
+RRATIO=$(awk -v a="$T_restic1" -v b="$T_restic2" 'BEGIN{printf "%.0f%%", 100*b/a}')
+# Where the time of each dockerbank backup went, from its progress events
+# (--json writes them to stderr as JSON lines).
+steps() {
+	python3 - "$W/err-$1" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    t, ph = e.get("time", "")[11:22], e.get("phase")
+    mib = lambda n: "%.1f MiB" % (n / 1048576)
+    if ph == "step" and ("as the application" in e["message"] or e["message"].startswith("dump ")):
+        print("    %s %s" % (t, e["message"]))
+    elif ph in ("dumped", "captured"):
+        print("    %s %s %s: %s in %.1fs, %s new in the repository" % (t, ph, e["volume"], mib(e["bytesDone"]), e["seconds"], mib(e["bytesAdded"])))
+    elif ph == "group":
+        print("    %s group %s complete" % (t, e["target"]))
+PY
+}
 
 {
 	echo "### Orthanc: the Orthanc Book's manual backup vs dockerbank backup ($(date -u +%Y-%m-%d))"
@@ -102,7 +161,11 @@ RATIO=$(awk -v a="$T_db1" -v b="$T_db2" 'BEGIN{printf "%.0f%%", 100*b/a}')
 	echo "Command: \`bench/orthanc/run.sh\` (BENCH_ORTHANC_N=$N)."
 	echo
 	echo "Archive: $COUNT instances (64x64 16-bit MONOCHROME2, generated by internal/dicom), storage ${STORAGE_MB} MiB, index ${INDEX_MB} MiB;"
-	echo "loaded over REST with 4 parallel clients in ${T_LOAD}s ($LOAD)."
+	if [ "$T_LOAD" = - ]; then
+		echo "loaded over REST with 4 parallel clients by an earlier run ($LOAD)."
+	else
+		echo "loaded over REST with 4 parallel clients in ${T_LOAD}s ($LOAD)."
+	fi
 	echo
 	echo "| step | time | Orthanc REST during it (polled every 100 ms) | stored |"
 	echo "|---|---|---|---|"
@@ -111,6 +174,13 @@ RATIO=$(awk -v a="$T_db1" -v b="$T_db2" 'BEGIN{printf "%.0f%%", 100*b/a}')
 	echo "| +1% ($MORE) instances: $LOAD2 | | | |"
 	echo "| (a) manual again (full every time) | ${T_manual2}s | $D_manual2 | ${MANUAL_MB}+ MiB again |"
 	echo "| (b) dockerbank backup, second | ${T_db2}s (${RATIO} of the first) | $D_db2 | ${ADDED2} MiB added, repository ${REPO2} MiB |"
+	echo "| (c) restic alone on the storage directory: first, second | ${T_restic1}s, ${T_restic2}s (${RRATIO}) | | |"
 	echo "| dockerbank restore in place (staging copy, pre-restore backup, replace) | ${T_restore}s | $D_restore | $COUNT_AFTER instances after |"
 	echo "| dockerbank verify (restic check 5%, drill into a throwaway instance) | ${T_verify}s | $D_verify | |"
+	echo
+	echo "Steps of the first and the second dockerbank backup (progress lines):"
+	echo
+	steps db1
+	echo
+	steps db2
 } >"$OUT"

@@ -23,6 +23,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/fingerprint"
 	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
@@ -104,7 +105,10 @@ type BackupOptions struct {
 
 // Backup stores one consistency group of an instance: its instance record
 // and secrets, every dump-backed database and every userdata file volume,
-// captured at one quiesce point; the manifest last.
+// captured at one quiesce point; the manifest last. When the application
+// reported data as damaged at the capture (its fingerprint's Damage), the
+// group is stored all the same and returned with a
+// *fingerprint.DamageError (errors.Is fingerprint.ErrDamaged).
 func (j *Job) Backup(ctx context.Context, name string, o BackupOptions) (*Manifest, error) {
 	l, err := j.M.Site.Lock(ctx, 2*time.Minute)
 	if err != nil {
@@ -143,7 +147,25 @@ func (j *Job) Backup(ctx context.Context, name string, o BackupOptions) (*Manife
 	}
 	crashPoint("saved-instance")
 	detail := fmt.Sprintf("backup group %s complete: %d members, %s", m.Group, len(m.Members), progress.Bytes(m.Bytes()))
+	if dmg := damaged(m); dmg != nil {
+		if err := j.M.Site.Append(site.Record{Command: j.M.Command, Instance: name, Outcome: "damaged", Op: m.Group, Detail: detail + "; " + dmg.Error()}); err != nil {
+			return m, errors.Join(dmg, err)
+		}
+		return m, dmg
+	}
 	return m, j.M.Site.Append(site.Record{Command: j.M.Command, Instance: name, Outcome: "ok", Op: m.Group, Detail: detail})
+}
+
+// damaged returns a *fingerprint.DamageError when the application reported
+// data of the group's capture as damaged: the group keeps it as it was
+// (a backup never repairs or drops data), but it is no sound copy of it.
+func damaged(m *Manifest) error {
+	d := m.Fingerprint.Damaged()
+	if len(d) == 0 {
+		return nil
+	}
+	return &fingerprint.DamageError{Instance: m.Instance, Where: fmt.Sprintf("its data at the capture of backup group %s (the group is stored, holding it as it was)", m.Group),
+		Damaged: d, Advice: fmt.Sprintf("the damage predates this backup: restore those objects from an older group (`dockerbank snapshots %s`) or store them again; restores and drills of this group report it too", m.Instance)}
 }
 
 // observe reads what a group plan is made from.

@@ -139,6 +139,18 @@ func (j *Job) checkFingerprint(ctx context.Context, man *Manifest, target string
 	if r.Added > 0 {
 		res.Fingerprint += fmt.Sprintf("; %d added since the capture", r.Added)
 	}
+	if len(r.Damaged) > 0 {
+		res.Damaged = r.Damaged
+		res.Fingerprint += fmt.Sprintf("; %d damaged already at the capture, restored as they were", len(r.Damaged))
+	}
 	j.step("%s: fingerprint matches group %s: %s", target, man.Group, res.Fingerprint)
 	return nil
+}
+
+// RestoredDamage is the error of a restore of a group that captured data
+// the application reported as damaged (RestoreResult.Damaged): group of
+// instance of, restored into instance (or drilled, of instance).
+func RestoredDamage(group, of, instance string, d []fingerprint.Diff) error {
+	return &fingerprint.DamageError{Instance: instance, Where: fmt.Sprintf("the data restored from backup group %s of %s (damaged before that backup)", group, of),
+		Damaged: d, Advice: fmt.Sprintf("restore those objects from an older group (`dockerbank snapshots %s`) or store them again", of)}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/fingerprint"
 	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
@@ -44,8 +45,11 @@ type RestoreResult struct {
 	Seconds   float64 `json:"seconds"`
 	// Fingerprint says how the restored data compared with the group's
 	// fingerprint, as the application sees it.
-	Fingerprint string   `json:"fingerprint"`
-	Notes       []string `json:"notes,omitempty"`
+	Fingerprint string `json:"fingerprint"`
+	// Damaged lists what the application reported as damaged at the
+	// group's capture: restored as it was, and reported, not hidden.
+	Damaged []fingerprint.Diff `json:"damaged,omitempty"`
+	Notes   []string           `json:"notes,omitempty"`
 }
 
 // source gives the streams of a group: from the repository or from an
@@ -135,7 +139,12 @@ func (j *Job) restoreManifest(ctx context.Context, src source, man *Manifest, na
 		return res, fmt.Errorf("restore into staging instance %s: %w; the live instance %s was not touched", staging, err, name)
 	}
 	j.step("staging instance %s is healthy and matches the manifest", staging)
+	// Live data the application reports as damaged is kept in the
+	// pre-restore group all the same: it may be why the restore runs.
 	pre, err := j.Backup(ctx, name, BackupOptions{Tag: "pre-restore"})
+	if errors.Is(err, fingerprint.ErrDamaged) && pre != nil {
+		err = nil
+	}
 	if err != nil {
 		j.removeInstance(ctx, staging)
 		return res, fmt.Errorf("pre-restore backup of %s: %w; the live instance was not touched", name, err)

@@ -71,6 +71,11 @@ func (j *Job) Verify(ctx context.Context, name string, o VerifyOptions) (*Verify
 	j.removeInstance(ctx, drill)
 	res.Tables, res.Files, res.Fingerprint = rr.Tables, rr.Files, rr.Fingerprint
 	res.Seconds = time.Since(start).Seconds()
+	if derr == nil && len(rr.Damaged) > 0 {
+		// The group restores as it was captured, but what it holds is not
+		// a sound copy: the drill fails.
+		derr = RestoredDamage(man.Group, name, name, rr.Damaged)
+	}
 	if derr != nil {
 		res.Drill = "failed"
 		return res, j.recordVerify(ctx, repo, g, res, derr)

@@ -43,6 +43,12 @@ type FingerprintSpec struct {
 	Port           int    `yaml:"port,omitempty" json:"port,omitempty"`
 	User           string `yaml:"user,omitempty" json:"user,omitempty"`
 	PasswordSecret string `yaml:"passwordSecret,omitempty" json:"passwordSecret,omitempty"`
+	// Index (orthanc) is the PostgreSQL service of Orthanc's index, with
+	// Database, and Volume its storage area: the recorded MD5s then come
+	// from one query of the index and the stored files are hashed from the
+	// volume, instead of two REST calls per instance (the instances are
+	// still listed through the REST API).
+	Index string `yaml:"index,omitempty" json:"index,omitempty"`
 }
 
 // FingerprintTable is one table of a database fingerprint.
@@ -180,12 +186,26 @@ func validateFingerprint(e *Entry, m *ComposeModel, doc *yamlDoc, file string) P
 				add(fmt.Sprintf("fingerprint orthanc: passwordSecret %q is not a generated secret of the entry", s.PasswordSecret),
 					"name the secret holding the REST user's password", at...)
 			}
+			if s.Index != "" || s.Database != "" || s.Volume != "" {
+				if idx, ok := m.Services[s.Index]; !ok || idx.Role != RoleDatabase || idx.Engine != "postgres" {
+					add(fmt.Sprintf("fingerprint orthanc: index %q is not a database service with engine postgres", s.Index),
+						"name the PostgreSQL service of Orthanc's index, or leave out index, database and volume", append(at, "index")...)
+				}
+				if s.Database == "" {
+					add("fingerprint orthanc names an index but no database", "set database: to the index database", at...)
+				}
+				if v, ok := m.Volumes[s.Volume]; !ok || v.Class != ClassUserdata || v.Backup != BackupFiles {
+					add(fmt.Sprintf("fingerprint orthanc: volume %q is not a userdata volume backed up as files", s.Volume),
+						"name Orthanc's storage volume, with x-dockerbank {class: userdata, backup: files}", at...)
+				}
+			}
 		}
-		if s.Kind != FingerprintFiles && s.Volume != "" || s.Kind != FingerprintOrthanc && (s.Port != 0 || s.User != "" || s.PasswordSecret != "") ||
-			s.Kind != FingerprintPostgres && s.Kind != FingerprintMariaDB && (s.Database != "" || len(s.Tables) > 0) ||
+		if s.Kind != FingerprintFiles && s.Kind != FingerprintOrthanc && s.Volume != "" || s.Kind != FingerprintOrthanc && (s.Port != 0 || s.User != "" || s.PasswordSecret != "" || s.Index != "") ||
+			s.Kind != FingerprintPostgres && s.Kind != FingerprintMariaDB && s.Kind != FingerprintOrthanc && s.Database != "" ||
+			s.Kind != FingerprintPostgres && s.Kind != FingerprintMariaDB && len(s.Tables) > 0 ||
 			s.Kind != FingerprintFiles && s.AppendOnly || s.Kind == FingerprintFiles && s.Service != "" {
 			add(fmt.Sprintf("fingerprint %s has keys that do not belong to its kind", s.Kind),
-				"postgres/mariadb take service, database, tables; files takes volume, appendOnly; orthanc takes service, port, user, passwordSecret", at...)
+				"postgres/mariadb take service, database, tables; files takes volume, appendOnly; orthanc takes service, port, user, passwordSecret and optionally index, database, volume", at...)
 		}
 	}
 	if t := e.Test; t != nil {

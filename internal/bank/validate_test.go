@@ -40,11 +40,13 @@ func TestLoadDirBad(t *testing.T) {
 			"bad-fingerprint/entry.yaml:16:", `fingerprint table "Records" is not schema.table`, "key id is not one of its columns",
 			"bad-fingerprint/entry.yaml:18:", `volume "data" is not a userdata volume backed up as files`,
 			"bad-fingerprint/entry.yaml:19:", "port 0 is not a port", `passwordSecret "nope" is not a generated secret`,
-			"bad-fingerprint/entry.yaml:24:", `fingerprint kind "sqlite" is unknown`,
-			"bad-fingerprint/entry.yaml:26:", "test.set: NOPE is not a parameter",
-			"bad-fingerprint/entry.yaml:28:", `test write kind "upload" is unknown`,
-			"bad-fingerprint/entry.yaml:33:", `curation.tested: version "9.9"`,
-			"bad-fingerprint/entry.yaml:33:", `result "passed" is not pass or fail`}},
+			"bad-fingerprint/entry.yaml:24:", `orthanc: index "app" is not a database service with engine postgres`,
+			"bad-fingerprint/entry.yaml:19:", "names an index but no database", `orthanc: volume "" is not a userdata volume`,
+			"bad-fingerprint/entry.yaml:25:", `fingerprint kind "sqlite" is unknown`,
+			"bad-fingerprint/entry.yaml:27:", "test.set: NOPE is not a parameter",
+			"bad-fingerprint/entry.yaml:29:", `test write kind "upload" is unknown`,
+			"bad-fingerprint/entry.yaml:34:", `curation.tested: version "9.9"`,
+			"bad-fingerprint/entry.yaml:34:", `result "passed" is not pass or fail`}},
 		{"userdata-no-backup", []string{"userdata-no-backup/compose.yaml:10:", "userdata volume data has no backup method", "add backup: postgres-dump"}},
 		// compose v5.6.0 refuses this at deploy ("`file` is the sole
 		// supported option"); TestComposeRefusesReadOnlySecret in

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/deploy"
+	"github.com/dockerbank/dockerbank/internal/fingerprint"
 	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
@@ -145,12 +147,19 @@ then copied to every copy without a schedule of its own and checked there
 				QuiesceSecs float64             `json:"quiesceSeconds,omitempty"`
 				Members     []memberSummary     `json:"members"`
 				Copies      []backup.CopyResult `json:"copies,omitempty"`
+				// Damaged: what the application reported as damaged at
+				// the capture (the group holds it as it was).
+				Damaged []fingerprint.Diff `json:"damaged,omitempty"`
 			}
 			results := []summary{}
-			var failed []string
+			var failed, damaged []string
 			for _, n := range names {
 				start := time.Now()
 				m, err := j.Backup(cmd.Context(), n, backup.BackupOptions{})
+				var damage error
+				if errors.Is(err, fingerprint.ErrDamaged) && m != nil {
+					damage, err = err, nil // the group is stored: report it, then the damage
+				}
 				if err != nil {
 					if len(names) == 1 {
 						return err
@@ -165,6 +174,11 @@ then copied to every copy without a schedule of its own and checked there
 				}
 				if !a.json {
 					fmt.Fprintf(a.streams.Out, "%s: group %s complete, %d members, %s in %.1fs\n", n, m.Group, len(m.Members), progress.Bytes(m.Bytes()), time.Since(start).Seconds())
+				}
+				if damage != nil {
+					sm.Damaged = m.Fingerprint.Damaged()
+					fmt.Fprintf(a.streams.Err, "dockerbank: backup %s: %v\n", n, damage)
+					damaged = append(damaged, n)
 				}
 				if !noCopy {
 					cres, cerr := a.copyAfterBackup(cmd, j, n, m.Group)
@@ -183,6 +197,9 @@ then copied to every copy without a schedule of its own and checked there
 			}
 			if len(failed) > 0 {
 				return fmt.Errorf("backup failed for %s", strings.Join(failed, ", "))
+			}
+			if len(damaged) > 0 {
+				return &silentError{code: ExitError} // each damage was printed above, with its group
 			}
 			return nil
 		},
@@ -354,6 +371,9 @@ links and digest; the sealed secrets opened with --identity or
 			}
 			if err != nil {
 				return err
+			}
+			if len(res.Damaged) > 0 { // restored as it was, and said, even with --quiet or --json
+				fmt.Fprintf(a.streams.Err, "dockerbank: WARNING: %v\n", backup.RestoredDamage(res.Group, args[0], res.Instance, res.Damaged))
 			}
 			if a.json {
 				return a.printJSON(res)

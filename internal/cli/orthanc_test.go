@@ -506,6 +506,32 @@ func TestOrthancEndToEnd(t *testing.T) {
 	}
 }
 
+// stepWatch is a stderr that closes seen once a progress line holding
+// want was written.
+type stepWatch struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (w *stepWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(p), nil
+}
+
+func (w *stepWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
 // attachmentPath returns the storage path (inside the Orthanc container)
 // of an instance's DICOM file, from the PostgreSQL index.
 func attachmentPath(t *testing.T, instance, orthancID string) string {
@@ -544,9 +570,9 @@ func waitHealthy(t *testing.T, ctr string) {
 	})
 }
 
-// TestOrthancBadInput: a broken upload during a backup, the Orthanc
-// container killed while a backup runs, a stored file corrupted before a
-// backup, a damaged repository.
+// TestOrthancBadInput: a broken upload during a backup, a stored file
+// corrupted before a backup, Orthanc killed during the backup's
+// fingerprint and during its capture, a damaged repository.
 func TestOrthancBadInput(t *testing.T) {
 	testenv.RequireImages(t, "dockerbank/orthanc:"+orthancVersion, "dockerbank/postgres:15", "dockerbank/busybox:1.36")
 	testenv.RequireCommand(t, "restic")
@@ -578,57 +604,57 @@ func TestOrthancBadInput(t *testing.T) {
 		}
 	})
 
-	t.Run("Orthanc crashes during a backup", func(t *testing.T) {
-		before := completeGroups(t, h, name)
-		done := make(chan result, 1)
-		start := time.Now()
-		go func() { done <- h.run("backup", name) }()
-		time.Sleep(300 * time.Millisecond) // inside the backup, which takes seconds here
-		// A crash, not an operator's stop: SIGKILL to Orthanc's process
-		// (`docker kill` would count as a manual stop, which the restart
-		// policy respects).
-		pid := docker(t, "inspect", "-f", "{{.State.Pid}}", o.ctr)
-		if out, err := exec.Command("kill", "-KILL", pid).CombinedOutput(); err != nil {
-			t.Fatalf("kill Orthanc (pid %s): %v %s", pid, err, out)
-		}
-		r := <-done
-		t.Logf("backup with Orthanc crashed after 300ms of %s: exit %d %s", time.Since(start).Round(10*time.Millisecond), r.code, strings.TrimSpace(r.err))
-		after := completeGroups(t, h, name)
-		switch {
-		case r.code == 0 && len(after) != len(before)+1:
-			t.Errorf("backup succeeded but complete groups went from %d to %d", len(before), len(after))
-		case r.code != 0 && len(after) != len(before):
-			t.Errorf("backup failed (%s) but a complete group was added", r.err)
-		case r.code != 0 && !strings.Contains(r.err, name):
-			t.Errorf("the error does not name the instance: %s", r.err)
-		}
-		// The restart policy brings Orthanc back; nothing dockerbank did
-		// may keep it down.
-		waitHealthy(t, o.ctr)
-		o.waitREST(t)
-		if st, _ := o.api.Statistics(t.Context()); st.CountInstances != 20 {
-			t.Errorf("Orthanc counts %d instances after the kill, want 20", st.CountInstances)
-		}
-		if r.code == 0 { // the group made while Orthanc died must restore whole
-			h.ok("verify", name)
-		}
-	})
-
 	t.Run("stored file corrupted before a backup", func(t *testing.T) {
 		victim := insts[7].OrthancID()
 		p := attachmentPath(t, name, victim)
 		docker(t, "exec", "-u", "root", o.ctr, "sh", "-c", "printf 'XXXXXXXX' | dd of="+p+" bs=1 seek=400 conv=notrunc 2>/dev/null")
-		if err := o.api.VerifyMD5(t.Context(), victim); err == nil {
-			t.Fatal("Orthanc does not notice the flipped bytes: the test proves nothing")
+		// On disk the file no longer has the MD5 Orthanc recorded (its
+		// storage cache may still answer verify-md5 from memory).
+		recorded, err := o.api.MD5(t.Context(), victim)
+		if err != nil {
+			t.Fatal(err)
 		}
-		h.ok("backup", name)
-		// The backup keeps the file as it is (it never "repairs" data), and
-		// a restored copy shows Orthanc the same damage: nothing hidden,
-		// every other instance intact.
+		if onDisk, _, _ := strings.Cut(docker(t, "exec", "-u", "root", o.ctr, "md5sum", p), " "); onDisk == recorded {
+			t.Fatal("the flipped bytes did not change the stored file: the test proves nothing")
+		}
+		// The backup keeps the file as it is (it never "repairs" or drops
+		// data) and stores the group, but fails loudly, naming the
+		// instance.
+		before := completeGroups(t, h, name)
+		r := h.run("backup", name)
+		if r.code != ExitError || !strings.Contains(r.err, victim) || !strings.Contains(r.err, "damaged") || !strings.Contains(r.err, name) {
+			t.Errorf("backup of a damaged stored file: exit %d, stderr %q; want exit 1 naming %s and instance %s", r.code, r.err, name, victim)
+		}
+		if after := completeGroups(t, h, name); len(after) != len(before)+1 {
+			t.Fatalf("the backup of data with a damaged file did not store its group: complete groups %d -> %d", len(before), len(after))
+		}
+		// dr drill and verify restore the group faithfully and fail on
+		// it. The drill first: it restores the newest verified group, else
+		// the newest complete one, and no group of this site is verified
+		// yet (this subtest runs before any verify).
+		prefix := uniqueName("odd") + "-"
+		t.Cleanup(func() { removeProjects(t, prefix+name) })
+		r = h.run("dr", "drill", "--prefix", prefix)
+		if r.code == 0 || !strings.Contains(r.err, victim) {
+			t.Errorf("dr drill of a group holding a damaged file: exit %d, stderr %q; want a failure naming %s", r.code, r.err, victim)
+		}
+		if left := projectObjects(t, prefix+name); len(left) > 0 {
+			t.Errorf("the failed drill left %v", left)
+		}
+		r = h.run("verify", name)
+		if r.code == 0 || !strings.Contains(r.err, victim) || !strings.Contains(r.err, "damaged already at the capture") {
+			t.Errorf("verify of a group holding a damaged file: exit %d, stderr %q; want a failure naming %s", r.code, r.err, victim)
+		}
+		// A restore brings the data back as it was, warns, and shows
+		// Orthanc the same damage: nothing hidden, every other instance
+		// intact.
 		h.ok("stop", name) // restore --as keeps the entry's ports, which the live one holds
 		cp := name + "-c"
 		h.cleanup(cp)
-		h.ok("restore", name, "--as", cp)
+		r = h.run("restore", name, "--as", cp)
+		if r.code != 0 || !strings.Contains(r.err+r.out, "WARNING") || !strings.Contains(r.err+r.out, victim) {
+			t.Errorf("restore --as of a group holding a damaged file: exit %d, want 0 with a warning naming %s:\n%s\n%s", r.code, victim, r.out, r.err)
+		}
 		c := *o
 		c.name, c.ctr = cp, cp+"-orthanc-1"
 		c.waitREST(t)
@@ -651,6 +677,66 @@ func TestOrthancBadInput(t *testing.T) {
 		}
 		o.storeREST(t, insts[7:8])
 	})
+
+	// A crash, not an operator's stop: SIGKILL to Orthanc's process
+	// (`docker kill` would count as a manual stop, which the restart
+	// policy respects), at a step of the backup: while the fingerprint
+	// asks Orthanc, or once it is taken, while the index is dumped and the
+	// storage volume captured (neither needs Orthanc).
+	for _, c := range []struct{ name, step string }{
+		{"Orthanc crashes during the fingerprint", "as the application sees it"},
+		{"Orthanc crashes during the capture", "dump index"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := completeGroups(t, h, name)
+			pid := docker(t, "inspect", "-f", "{{.State.Pid}}", o.ctr) // looked up first: the kill follows the step at once
+			w := &stepWatch{want: c.step, seen: make(chan struct{})}
+			done := make(chan result, 1)
+			go func() {
+				var out bytes.Buffer
+				code := Main(append(append([]string{"--site", h.site}, h.extra...), "backup", name), Streams{In: strings.NewReader(""), Out: &out, Err: w})
+				done <- result{out.String(), w.String(), code}
+			}()
+			var r result
+			select {
+			case <-w.seen:
+				if out, err := exec.Command("kill", "-KILL", pid).CombinedOutput(); err != nil {
+					t.Fatalf("kill Orthanc (pid %s): %v %s", pid, err, out)
+				}
+				r = <-done
+			case r = <-done:
+				t.Fatalf("the backup ended before its step %q: exit %d\n%s", c.step, r.code, r.err)
+			}
+			var errLines []string // what Main printed as the error, not the progress
+			for _, l := range strings.Split(r.err, "\n") {
+				if strings.HasPrefix(l, "dockerbank: ") {
+					errLines = append(errLines, l)
+				}
+			}
+			t.Logf("backup with Orthanc killed at %q: exit %d %s", c.step, r.code, strings.Join(errLines, "; "))
+			after := completeGroups(t, h, name)
+			switch {
+			case r.code == 0 && len(after) != len(before)+1:
+				t.Errorf("backup succeeded but complete groups went from %d to %d", len(before), len(after))
+			case r.code != 0 && len(after) != len(before):
+				t.Errorf("backup failed but a complete group was added:\n%s", r.err)
+			case r.code != 0 && !strings.Contains(strings.Join(errLines, "\n"), name):
+				t.Errorf("the error does not name the instance:\n%s", r.err)
+			case c.step == "dump index" && r.code != 0:
+				t.Errorf("Orthanc killed after the fingerprint failed the backup, which needs only the database and the volume from then on:\n%s", r.err)
+			}
+			// The restart policy brings Orthanc back; nothing dockerbank
+			// did may keep it down.
+			waitHealthy(t, o.ctr)
+			o.waitREST(t)
+			if st, _ := o.api.Statistics(t.Context()); st.CountInstances != 20 {
+				t.Errorf("Orthanc counts %d instances after the kill, want 20", st.CountInstances)
+			}
+			if r.code == 0 { // the group made while Orthanc died must restore whole
+				h.ok("verify", name)
+			}
+		})
+	}
 
 	t.Run("damaged repository", func(t *testing.T) {
 		h.ok("backup", name)

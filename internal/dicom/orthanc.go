@@ -74,6 +74,23 @@ func (e *HTTPError) Error() string {
 	return msg
 }
 
+// Reason is Orthanc's message of an error answer (its JSON "Message",
+// with "Details" when given), else the body, shortened.
+func (e *HTTPError) Reason() string {
+	var b struct{ Message, Details string }
+	if json.Unmarshal([]byte(e.Body), &b) == nil && b.Message != "" {
+		if b.Details != "" {
+			return b.Message + ": " + b.Details
+		}
+		return b.Message
+	}
+	r := strings.TrimSpace(e.Body)
+	if len(r) > 200 {
+		r = r[:200] + "..."
+	}
+	return r
+}
+
 func (o *Orthanc) do(ctx context.Context, method, path string, body []byte, ctype string) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {

@@ -97,7 +97,7 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 		if err != nil {
 			return err
 		}
-		ro := RestoreOptions{Site: ds, Engine: o.Engine, Key: key, Prefix: o.Prefix, MarkVerified: true, EphemeralPorts: true,
+		ro := RestoreOptions{Site: ds, Engine: o.Engine, Key: key, Prefix: o.Prefix, MarkVerified: true, FailOnDamage: true, EphemeralPorts: true,
 			Report: o.Report, Command: o.Command, HealthTimeout: o.HealthTimeout}
 		if o.Restore != nil {
 			o.Restore(&ro)

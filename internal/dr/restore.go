@@ -13,6 +13,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/fingerprint"
 	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/progress"
 	"github.com/dockerbank/dockerbank/internal/site"
@@ -71,6 +72,10 @@ type RestoreOptions struct {
 	// MarkVerified marks every group restored and compared successfully
 	// as verified (drills do).
 	MarkVerified bool
+	// FailOnDamage fails the recovery of a group that holds data the
+	// application reported as damaged at its capture (drills do); without
+	// it such a group is restored as it was, with a warning.
+	FailOnDamage bool
 	// EphemeralPorts publishes the restored instances' ports on host ports
 	// the engine picks (drills, which run beside production).
 	EphemeralPorts bool
@@ -391,6 +396,10 @@ func (o *RestoreOptions) recoverOne(ctx context.Context, b *Bundle, in *Instance
 	if st.Group != "" {
 		err = timed("deploy and restore", func() (string, error) {
 			detail, err := o.Restorer.RestoreGroup(ctx, m, st.Name, st.Group, st.Target)
+			if errors.Is(err, fingerprint.ErrDamaged) && !o.FailOnDamage {
+				o.step("WARNING: %v", err)
+				detail, err = detail+"; DAMAGED at the capture, restored as it was", nil
+			}
 			return fmt.Sprintf("(group %s, %s, taken %s; %s)", st.Group, st.GroupState, st.GroupTime.UTC().Format("2006-01-02 15:04Z"), detail), err
 		})
 	} else {

@@ -94,7 +94,11 @@ func (BackupRestorer) RestoreGroup(ctx context.Context, m *deploy.Manager, sourc
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d tables and %d files match the manifest; fingerprint: %s", res.Tables, res.Files, res.Fingerprint), nil
+	detail := fmt.Sprintf("%d tables and %d files match the manifest; fingerprint: %s", res.Tables, res.Files, res.Fingerprint)
+	if len(res.Damaged) > 0 {
+		return detail, backup.RestoredDamage(res.Group, source, target, res.Damaged)
+	}
+	return detail, nil
 }
 
 // ConfigureBackupSite points a site at a repository location (unless it is

@@ -99,7 +99,13 @@ func computePart(ctx context.Context, e Engine, t Target, ctrs []engine.Containe
 		case bank.FingerprintMariaDB:
 			p.Items, err = mariadbIn(ctx, e, id, s, ref)
 		case bank.FingerprintOrthanc:
-			err = orthancIn(ctx, e, t, id, s, p)
+			var index string
+			if s.Index != "" {
+				if index, ok = running(ctrs, s.Index); !ok {
+					return nil, fmt.Errorf("service %s of %s is not running; start it with `dockerbank start %s`", s.Index, t.Instance, t.Instance)
+				}
+			}
+			err = orthancIn(ctx, e, t, id, index, s, p)
 		default:
 			err = fmt.Errorf("unknown fingerprint kind %q", s.Kind)
 		}

@@ -16,6 +16,10 @@ const Format = "dockerbank.fingerprint/v1"
 // ErrMismatch means data differs from its fingerprint.
 var ErrMismatch = errors.New("data differs from its fingerprint")
 
+// ErrDamaged means the application reports data it holds as damaged (a
+// stored file no longer matches the digest the application recorded).
+var ErrDamaged = errors.New("the application reports damaged data")
+
 // Fingerprint is the data of an instance as its application sees it, at
 // one point in time.
 type Fingerprint struct {
@@ -50,6 +54,10 @@ type Item struct {
 	// bytes appended to a file); only set when computed against a
 	// reference.
 	Later int64 `json:"later,omitempty"`
+	// Damage is what the application reports wrong with the object when
+	// the fingerprint was taken (Orthanc: the stored file does not match
+	// the MD5 it recorded); "" when it is sound.
+	Damage string `json:"damage,omitempty"`
 }
 
 // Part returns the part of that name.
@@ -69,6 +77,22 @@ func (f *Fingerprint) Items() int {
 		n += len(p.Items)
 	}
 	return n
+}
+
+// Damaged lists the items the application reported as damaged.
+func (f *Fingerprint) Damaged() []Diff {
+	if f == nil {
+		return nil
+	}
+	var out []Diff
+	for _, p := range f.Parts {
+		for _, it := range p.Items {
+			if it.Damage != "" {
+				out = append(out, Diff{Part: p.Name, Item: noun(p.Kind, 1) + " " + it.ID, What: it.Damage})
+			}
+		}
+	}
+	return out
 }
 
 // Summary is one line: how many items per part.
@@ -117,6 +141,10 @@ type Result struct {
 	// Added counts items, rows past a keyed table's capture and grown
 	// append-only files that appeared after the capture: no difference.
 	Added int64 `json:"added"`
+	// Damaged lists the items that were damaged already in the reference
+	// and are there as they were: faithfully reproduced, so no
+	// difference, but data the application cannot serve intact.
+	Damaged []Diff `json:"damaged,omitempty"`
 }
 
 // OK reports whether nothing differs.
@@ -124,7 +152,10 @@ func (r Result) OK() bool { return len(r.Diffs) == 0 }
 
 // Compare checks that everything the reference (want) holds is in got,
 // unchanged: no part, table, file or instance missing, none with other
-// rows, size or digest. What got holds beyond it (new instances, files,
+// rows, size or digest, none damaged that was sound. An item damaged in
+// the reference and damaged alike in got is in Damaged, not Diffs: a
+// restore reproduced it faithfully (callers decide whether that fails
+// them: drills do, restores warn). What got holds beyond it (new instances, files,
 // rows past a keyed table's capture) is counted in Added, not a
 // difference: the application keeps running after a restore or an
 // upgrade, and the reference is the data at the capture.
@@ -151,6 +182,10 @@ func Compare(want, got *Fingerprint) Result {
 				r.Diffs = append(r.Diffs, Diff{Part: wp.Name, Item: unit + " " + w.ID, What: "missing (at the capture: " + describe(wp.Kind, w) + ")"})
 			case g.Rows != w.Rows || g.Size != w.Size || g.Digest != w.Digest:
 				r.Diffs = append(r.Diffs, Diff{Part: wp.Name, Item: unit + " " + w.ID, What: "now " + describe(wp.Kind, g) + "; at the capture " + describe(wp.Kind, w)})
+			case g.Damage != "" && w.Damage == "":
+				r.Diffs = append(r.Diffs, Diff{Part: wp.Name, Item: unit + " " + w.ID, What: "damaged now (" + g.Damage + "); sound at the capture"})
+			case w.Damage != "":
+				r.Damaged = append(r.Damaged, Diff{Part: wp.Name, Item: unit + " " + w.ID, What: "damaged already at the capture: " + w.Damage})
 			case g.Later > 0 && wp.Kind == bank.FingerprintFiles:
 				r.Added++ // an append-only file that grew
 			default:
@@ -200,6 +235,42 @@ func (e *MismatchError) Error() string {
 
 // Is makes errors.Is(err, ErrMismatch) true.
 func (e *MismatchError) Is(target error) bool { return target == ErrMismatch }
+
+// DamageError lists the items of an instance's data that the application
+// reported as damaged.
+type DamageError struct {
+	Instance string
+	// Where says which data, e.g. "its data at the capture of backup
+	// group X".
+	Where   string
+	Damaged []Diff
+	// Advice is the next thing to do, appended to the message.
+	Advice string
+}
+
+func (e *DamageError) Error() string {
+	lines := make([]string, 0, len(e.Damaged))
+	for i, d := range e.Damaged {
+		if i == 20 {
+			lines = append(lines, fmt.Sprintf("... and %d more", len(e.Damaged)-20))
+			break
+		}
+		lines = append(lines, d.String())
+	}
+	items := "items"
+	if len(e.Damaged) == 1 {
+		items = "item"
+	}
+	msg := fmt.Sprintf("instance %s: the application reports %d damaged %s in %s:\n  %s",
+		e.Instance, len(e.Damaged), items, e.Where, strings.Join(lines, "\n  "))
+	if e.Advice != "" {
+		msg += "\n" + e.Advice
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrDamaged) true.
+func (e *DamageError) Is(target error) bool { return target == ErrDamaged }
 
 // Check compares and returns a *MismatchError when anything differs.
 func Check(instance, against string, want, got *Fingerprint) (Result, error) {

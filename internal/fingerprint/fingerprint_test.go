@@ -78,10 +78,12 @@ func clone(f *Fingerprint) *Fingerprint {
 
 func TestCompare(t *testing.T) {
 	tests := []struct {
-		name   string
-		change func(*Fingerprint)
-		diffs  []string
-		added  int64
+		name    string
+		capture func(*Fingerprint) // damage at the capture
+		change  func(*Fingerprint)
+		diffs   []string
+		added   int64
+		damaged []string
 	}{
 		{name: "identical", change: func(*Fingerprint) {}},
 		{name: "rows added past the key, files and instances added, log grown", change: func(f *Fingerprint) {
@@ -102,25 +104,42 @@ func TestCompare(t *testing.T) {
 			"files files: file files/record-1.txt: now 45 bytes, sha256:ee; at the capture 44 bytes, sha256:aa",
 			"files files: file files/record-2.txt: missing (at the capture: 44 bytes, sha256:bb)"}},
 		{name: "instance missing, stored file corrupt", change: func(f *Fingerprint) {
-			f.Parts[3].Items = []Item{{ID: "0a1b-instance", Digest: "md5:0f, but the stored file does not match it (verify-md5: 500 Bad file format)"}}
+			f.Parts[3].Items = []Item{{ID: "0a1b-instance", Digest: "md5:0f", Damage: "the stored file does not match the MD5 Orthanc recorded (verify-md5: HTTP 400 Bad file format)"}}
 		}, diffs: []string{
-			"orthanc orthanc: instance 0a1b-instance: now md5:0f, but the stored file does not match it (verify-md5: 500 Bad file format); at the capture md5:0f",
+			"orthanc orthanc: instance 0a1b-instance: damaged now (the stored file does not match the MD5 Orthanc recorded (verify-md5: HTTP 400 Bad file format)); sound at the capture",
 			"orthanc orthanc: instance 9z8y-instance: missing (at the capture: md5:1e)"}},
+		{name: "damaged at the capture, reproduced", capture: func(f *Fingerprint) {
+			f.Parts[3].Items[1].Damage = "the stored file does not match the MD5 Orthanc recorded (verify-md5: HTTP 400 Bad file format)"
+		}, change: func(*Fingerprint) {}, damaged: []string{
+			"orthanc orthanc: instance 9z8y-instance: damaged already at the capture: the stored file does not match the MD5 Orthanc recorded (verify-md5: HTTP 400 Bad file format)"}},
+		{name: "damaged at the capture, missing now", capture: func(f *Fingerprint) {
+			f.Parts[3].Items[1].Damage = "the stored file does not match the MD5 Orthanc recorded"
+		}, change: func(f *Fingerprint) { f.Parts[3].Items = f.Parts[3].Items[:1] },
+			diffs: []string{"orthanc orthanc: instance 9z8y-instance: missing (at the capture: md5:1e)"}},
 		{name: "part not computed", change: func(f *Fingerprint) { f.Parts = f.Parts[:3] },
 			diffs: []string{"orthanc orthanc: not computed"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			want := captured()
+			if tt.capture != nil {
+				tt.capture(want)
+			}
 			got := clone(want)
 			tt.change(got)
 			r := Compare(want, got)
-			var diffs []string
+			var diffs, damaged []string
 			for _, d := range r.Diffs {
 				diffs = append(diffs, d.String())
 			}
+			for _, d := range r.Damaged {
+				damaged = append(damaged, d.String())
+			}
 			if d := cmp.Diff(tt.diffs, diffs); d != "" {
 				t.Errorf("diffs (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.damaged, damaged); d != "" {
+				t.Errorf("damaged (-want +got):\n%s", d)
 			}
 			if r.Added != tt.added {
 				t.Errorf("added = %d, want %d", r.Added, tt.added)
@@ -146,7 +165,7 @@ func TestMismatchMessage(t *testing.T) {
 	got := clone(want)
 	got.Parts[0].Items[0].Rows, got.Parts[0].Items[0].Digest = 5, "md5sum64:555"
 	got.Parts[1].Items = got.Parts[1].Items[1:]
-	got.Parts[3].Items[1].Digest = "md5:1e, but the stored file does not match it (verify-md5: 500 Bad file format)"
+	got.Parts[3].Items[1].Damage = "the stored file does not match the MD5 Orthanc recorded (verify-md5: HTTP 400 Bad file format)"
 	_, err := Check("demo-b", "backup group 20261207T022734Z-63bc7e of demo", want, got)
 	many := &Fingerprint{Parts: []Part{{Name: "orthanc orthanc", Kind: bank.FingerprintOrthanc}}}
 	for i := range 25 {
@@ -154,6 +173,22 @@ func TestMismatchMessage(t *testing.T) {
 	}
 	_, err2 := Check("orthanc-b", "its fingerprint before the upgrade", many, &Fingerprint{Parts: []Part{{Name: "orthanc orthanc"}}})
 	golden(t, "mismatch.golden", err.Error()+"\n\n"+err2.Error()+"\n\nsummary: "+want.Summary()+"\n")
+}
+
+// TestDamageMessage pins what a user reads when a backup captured data the
+// application reports as damaged: the instance, where, every item.
+func TestDamageMessage(t *testing.T) {
+	fp := captured()
+	if len(fp.Damaged()) != 0 {
+		t.Fatalf("a sound fingerprint lists damage: %v", fp.Damaged())
+	}
+	fp.Parts[3].Items[0].Damage = "the stored file does not match the MD5 Orthanc recorded (verify-md5: HTTP 400 Bad file format)"
+	err := error(&DamageError{Instance: "orthanc-a", Where: "its data at the capture of backup group 20261207T060000Z-0a0b0c (stored as it was)",
+		Damaged: fp.Damaged(), Advice: "restore those instances from an older group, or store them again"})
+	if !errors.Is(err, ErrDamaged) {
+		t.Errorf("%v is not ErrDamaged", err)
+	}
+	golden(t, "damage.golden", err.Error()+"\n")
 }
 
 func TestPostgresQueries(t *testing.T) {

@@ -17,11 +17,17 @@ import (
 const orthancWorkers = 4
 
 // orthancIn fingerprints every DICOM instance Orthanc lists: its ID and
-// the MD5 Orthanc recorded for its file, proven against the stored file
-// (verify-md5 reads it back); /statistics is kept as information. It talks
-// to the REST API at the container's address (dockerbank on the engine's
-// host), with the entry's REST user and the password from its secret.
-func orthancIn(ctx context.Context, e Engine, t Target, id string, s bank.FingerprintSpec, p *Part) error {
+// the MD5 Orthanc recorded for its file, with Damage when the stored file
+// does not match it; /statistics is kept as information. It talks to the
+// REST API at the container's address (dockerbank on the engine's host),
+// with the entry's REST user and the password from its secret. With an
+// index declared (index is its running container), the recorded MD5s come
+// from one query of the index and the files are hashed from the storage
+// volume (orthancIndexed); instances that query does not cover are asked
+// for one by one, as without one (orthancItem). The files on the volume
+// are what a backup captures: Orthanc 1.10's storage cache may answer
+// verify-md5 from memory for a file damaged on disk since it was read.
+func orthancIn(ctx context.Context, e Engine, t Target, id, index string, s bank.FingerprintSpec, p *Part) error {
 	api, err := OrthancClient(ctx, e, t, id, s)
 	if err != nil {
 		return err
@@ -36,7 +42,32 @@ func orthancIn(ctx context.Context, e Engine, t Target, id string, s bank.Finger
 	}
 	p.Info = map[string]int64{"CountPatients": int64(st.CountPatients), "CountStudies": int64(st.CountStudies),
 		"CountSeries": int64(st.CountSeries), "CountInstances": int64(st.CountInstances)}
+	known := map[string]Item{}
+	if index != "" {
+		if known, err = orthancIndexed(ctx, e, t, index, s); err != nil {
+			return err
+		}
+	}
 	p.Items = make([]Item, len(ids))
+	var rest []int // not in the index when it was read (stored since): asked one by one
+	for i, iid := range ids {
+		it, ok := known[iid]
+		if !ok {
+			rest = append(rest, i)
+			continue
+		}
+		p.Items[i] = it
+	}
+	return parallel(len(rest), func(k int) error {
+		it, err := orthancItem(ctx, api, ids[rest[k]])
+		p.Items[rest[k]] = it
+		return err
+	})
+}
+
+// parallel runs fn(0..n-1) on orthancWorkers goroutines and returns the
+// first error; after one, no new call starts.
+func parallel(n int, fn func(int) error) error {
 	jobs := make(chan int)
 	errs := make(chan error, orthancWorkers)
 	var wg sync.WaitGroup
@@ -45,18 +76,16 @@ func orthancIn(ctx context.Context, e Engine, t Target, id string, s bank.Finger
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				it, err := orthancItem(ctx, api, ids[i])
-				if err != nil {
+				if err := fn(i); err != nil {
 					errs <- err
 					return
 				}
-				p.Items[i] = it
 			}
 		}()
 	}
 	var ferr error
 feed:
-	for i := range ids {
+	for i := range n {
 		select {
 		case jobs <- i:
 		case ferr = <-errs:
@@ -92,8 +121,8 @@ func OrthancClient(ctx context.Context, e Engine, t Target, id string, s bank.Fi
 		HTTP: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: orthancWorkers}}}, nil
 }
 
-// orthancItem returns one instance's item: "md5:<md5>" when the stored
-// file matches the MD5 in the index, else a digest saying that it does not.
+// orthancItem returns one instance's item: "md5:<md5>", the MD5 Orthanc
+// recorded, and Damage set when the stored file does not match it.
 func orthancItem(ctx context.Context, api *dicom.Orthanc, id string) (Item, error) {
 	var he *dicom.HTTPError
 	md5, err := api.MD5(ctx, id)
@@ -103,11 +132,12 @@ func orthancItem(ctx context.Context, api *dicom.Orthanc, id string) (Item, erro
 	if err != nil {
 		return Item{}, err
 	}
+	it := Item{ID: id, Digest: "md5:" + md5}
 	if err := api.VerifyMD5(ctx, id); err != nil {
 		if !errors.As(err, &he) || he.Status == http.StatusUnauthorized {
 			return Item{}, err
 		}
-		return Item{ID: id, Digest: fmt.Sprintf("md5:%s, but the stored file does not match it (verify-md5: HTTP %d)", md5, he.Status)}, nil
+		it.Damage = fmt.Sprintf("the stored file does not match the MD5 Orthanc recorded (verify-md5: HTTP %d %s)", he.Status, he.Reason())
 	}
-	return Item{ID: id, Digest: "md5:" + md5}, nil
+	return it, nil
 }
