@@ -37,21 +37,27 @@ type remote struct {
 
 // startRemote starts one of the three servers an off-site copy can live
 // on: sftp (OpenSSH), rest (rclone serve restic, TLS) or s3 (SeaweedFS).
+// testStall is the stall timeout of the test repositories: short, so the
+// frozen-server case ends quickly, but above the longest quiet phase of a
+// restic run on a tiny repository on a loaded 2-core CI machine (a prune
+// once moved under 64 KiB in 15 s there).
+const testStall = "30s"
+
 func startRemote(t *testing.T, kind string) remote {
 	t.Helper()
 	testenv.RequireCommand(t, "restic")
 	switch kind {
 	case "sftp":
 		sftp := testenv.StartSFTP(t, "")
-		return remote{name: "sftp", url: sftp.Repository("clinic"), access: site.Access{SSHConfigFile: sftp.ClientConfig, StallTimeout: "15s"},
+		return remote{name: "sftp", url: sftp.Repository("clinic"), access: site.Access{SSHConfigFile: sftp.ClientConfig, StallTimeout: testStall},
 			server: sftp.Server, repoDir: filepath.Join(sftp.Root, "clinic")}
 	case "rest":
 		rest := testenv.StartREST(t)
-		return remote{name: "rest", url: rest.Repository("clinic"), access: site.Access{CredentialsFile: rest.CredentialsFile, CACertFile: rest.CACert, StallTimeout: "15s"},
+		return remote{name: "rest", url: rest.Repository("clinic"), access: site.Access{CredentialsFile: rest.CredentialsFile, CACertFile: rest.CACert, StallTimeout: testStall},
 			server: rest.Server, repoDir: filepath.Join(rest.Root, "clinic")}
 	case "s3":
 		s3 := testenv.StartS3(t)
-		return remote{name: "s3", url: s3.Repository("clinic"), access: site.Access{CredentialsFile: s3.CredentialsFile, StallTimeout: "15s"}, server: s3.Server}
+		return remote{name: "s3", url: s3.Repository("clinic"), access: site.Access{CredentialsFile: s3.CredentialsFile, StallTimeout: testStall}, server: s3.Server}
 	}
 	t.Fatalf("no server kind %s", kind)
 	return remote{}
@@ -178,7 +184,7 @@ func TestRemoteRepositories(t *testing.T) {
 
 			// A wrong credential fails at once and names no secret.
 			if rm.access.CredentialsFile != "" {
-				bad := site.Access{CredentialsFile: wrongCredentials(t, rm.access.CredentialsFile), CACertFile: rm.access.CACertFile, StallTimeout: "15s"}
+				bad := site.Access{CredentialsFile: wrongCredentials(t, rm.access.CredentialsFile), CACertFile: rm.access.CACertFile, StallTimeout: testStall}
 				br, err := backup.Open(rm.url, r.PasswordFile, bad)
 				if err != nil {
 					t.Fatal(err)
