@@ -17,6 +17,7 @@ import (
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/dockerbank/dockerbank"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
@@ -31,7 +32,7 @@ func writeDRBank(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	sub := filepath.Join(dir, "demo")
-	if err := os.CopyFS(sub, mustSub(t, "entries/demo")); err != nil {
+	if err := os.CopyFS(sub, mustSub(t, dockerbank.BankRoot+"/demo")); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"entry.yaml", "compose.yaml"} {
