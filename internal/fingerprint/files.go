@@ -37,6 +37,18 @@ func fileItems(ctx context.Context, e Engine, t Target, s bank.FingerprintSpec, 
 	if st, err := os.Stat(vol.Mountpoint); err == nil && st.IsDir() && vol.Mountpoint != "" {
 		return walkItems(vol.Mountpoint, refs)
 	}
+	rc, err := volumeTar(ctx, e, t, vname)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return tarItems(rc, refs)
+}
+
+// volumeTar streams a volume as a tar archive through the archive API of
+// a read-only helper container (when its mountpoint is not readable here:
+// a remote engine); Close ends the stream and removes the helper.
+func volumeTar(ctx context.Context, e Engine, t Target, vname string) (io.ReadCloser, error) {
 	img := t.HelperImage
 	if img == "" {
 		img = "dockerbank/busybox:1.36"
@@ -45,13 +57,24 @@ func fileItems(ctx context.Context, e Engine, t Target, s bank.FingerprintSpec, 
 	if err != nil {
 		return nil, err
 	}
-	defer e.RemoveContainer(context.WithoutCancel(ctx), id)
 	rc, err := e.CopyFrom(ctx, id, "/volume/.")
 	if err != nil {
+		e.RemoveContainer(context.WithoutCancel(ctx), id)
 		return nil, err
 	}
-	defer rc.Close()
-	return tarItems(rc, refs)
+	return helperStream{ReadCloser: rc, remove: func() { e.RemoveContainer(context.WithoutCancel(ctx), id) }}, nil
+}
+
+// helperStream removes its helper container once closed.
+type helperStream struct {
+	io.ReadCloser
+	remove func()
+}
+
+func (h helperStream) Close() error {
+	err := h.ReadCloser.Close()
+	h.remove()
+	return err
 }
 
 func walkItems(root string, refs map[string]Item) ([]Item, error) {

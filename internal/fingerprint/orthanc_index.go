@@ -120,16 +120,7 @@ func storageMD5s(ctx context.Context, e Engine, t Target, volume string, atts ma
 		}
 		return sums, nil
 	}
-	img := t.HelperImage
-	if img == "" {
-		img = "dockerbank/busybox:1.36"
-	}
-	id, err := e.CreateHelper(ctx, engine.HelperOptions{Image: img, Mounts: []engine.VolumeMount{{Volume: vname, Target: "/volume", ReadOnly: true}}})
-	if err != nil {
-		return nil, err
-	}
-	defer e.RemoveContainer(context.WithoutCancel(ctx), id)
-	rc, err := e.CopyFrom(ctx, id, "/volume/.")
+	rc, err := volumeTar(ctx, e, t, vname)
 	if err != nil {
 		return nil, err
 	}
