@@ -14,40 +14,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/testenv"
 )
-
-// corpusFiles finds shared/corpus/compose/*.yml by walking up from the
-// package directory (the repo may be /work/main, a worktree, or a CI clone
-// beside shared/); DOCKERBANK_CORPUS overrides. Absent: skip, or fail under
-// CI=true.
-func corpusFiles(t *testing.T) []string {
-	t.Helper()
-	dir := os.Getenv("DOCKERBANK_CORPUS")
-	if dir == "" {
-		here, err := filepath.Abs(".")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for d := here; ; d = filepath.Dir(d) {
-			c := filepath.Join(d, "shared", "corpus", "compose")
-			if st, err := os.Stat(c); err == nil && st.IsDir() {
-				dir = c
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*.yml"))
-	if len(files) == 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no compose corpus found (shared/corpus/compose above the package, or DOCKERBANK_CORPUS)")
-		}
-		t.Skip("no compose corpus found (shared/corpus/compose above the package, or DOCKERBANK_CORPUS)")
-	}
-	return files
-}
 
 // TestCorpus converts every loadable compose file of the corpus with
 // --allow-lossy, checks every object decodes strictly, and keeps the list of
@@ -57,7 +25,7 @@ func TestCorpus(t *testing.T) {
 	logrus.SetLevel(logrus.ErrorLevel)
 	dec := strictScheme(t)
 	var report strings.Builder
-	files := corpusFiles(t)
+	files := testenv.CorpusFiles(t)
 	abs, _ := filepath.Abs(filepath.Dir(files[0]))
 	trim := strings.NewReplacer(abs+"/", "", filepath.Dir(abs)+"/", "../")
 	for _, f := range files {

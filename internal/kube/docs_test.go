@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dockerbank/dockerbank/internal/testenv"
 	"gopkg.in/yaml.v3"
 )
 
@@ -70,7 +71,7 @@ func inventory(t *testing.T) (map[string][]string, []string, []string) {
 	t.Helper()
 	keys := map[string][]string{}
 	var broken, v1 []string
-	for _, f := range corpusFiles(t) {
+	for _, f := range testenv.CorpusFiles(t) {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/dockerbank/dockerbank"
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/kube"
+	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -126,38 +127,6 @@ func golden(t *testing.T, path, got string) {
 	}
 }
 
-// corpusFiles finds shared/corpus/compose/*.yml by walking up from the
-// package directory, as kube's corpus test does; DOCKERBANK_CORPUS
-// overrides. Absent: skip, or fail under CI=true.
-func corpusFiles(t *testing.T) []string {
-	t.Helper()
-	dir := os.Getenv("DOCKERBANK_CORPUS")
-	if dir == "" {
-		here, err := filepath.Abs(".")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for d := here; ; d = filepath.Dir(d) {
-			c := filepath.Join(d, "shared", "corpus", "compose")
-			if st, err := os.Stat(c); err == nil && st.IsDir() {
-				dir = c
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*.yml"))
-	if len(files) == 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no compose corpus found (shared/corpus/compose above the package, or DOCKERBANK_CORPUS)")
-		}
-		t.Skip("no compose corpus found (shared/corpus/compose above the package, or DOCKERBANK_CORPUS)")
-	}
-	return files
-}
-
 // TestCorpus renders every loadable compose file of the shared corpus and
 // keeps, per file, what the stack would hold and every refusal as one
 // golden report; the full plans are golden files too.
@@ -165,7 +134,7 @@ func TestCorpus(t *testing.T) {
 	// compose-go warns about every unset variable of the corpus files.
 	logrus.SetLevel(logrus.ErrorLevel)
 	var report strings.Builder
-	files := corpusFiles(t)
+	files := testenv.CorpusFiles(t)
 	abs, err := filepath.Abs(filepath.Dir(files[0]))
 	if err != nil {
 		t.Fatal(err)

@@ -105,9 +105,13 @@ func RepoRoot(t testing.TB) string {
 }
 
 // Corpus returns the directory of the shared compose corpus, which lies in
-// shared/corpus/compose beside the repository (also in CI's clone).
+// shared/corpus/compose beside the repository (also in CI's clone);
+// DOCKERBANK_CORPUS overrides.
 func Corpus(t testing.TB) string {
 	t.Helper()
+	if dir := os.Getenv("DOCKERBANK_CORPUS"); dir != "" {
+		return dir
+	}
 	root := RepoRoot(t)
 	for dir := root; ; dir = filepath.Dir(dir) {
 		c := filepath.Join(dir, "shared", "corpus", "compose")
@@ -120,6 +124,17 @@ func Corpus(t testing.TB) string {
 	}
 	Missing(t, "shared/corpus/compose not found beside %s", root)
 	return ""
+}
+
+// CorpusFiles lists the compose files (*.yml) of the shared corpus.
+func CorpusFiles(t testing.TB) []string {
+	t.Helper()
+	dir := Corpus(t)
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yml"))
+	if len(files) == 0 {
+		Missing(t, "no compose file in the corpus %s", dir)
+	}
+	return files
 }
 
 // Podman starts Podman's Docker-compatible API service for the test, on a
