@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/dockerbank/dockerbank/internal/site"
 	"github.com/spf13/cobra"
 )
 
@@ -129,16 +130,74 @@ func (a *app) commandLine() string {
 }
 
 // markUsageErrors makes argument-count errors usage errors (exit code 3).
+// It also checks required flags, and every instance name on the command line (the positional
+// arguments its Use line calls INSTANCE or NAME, and --name / --as) before
+// the command runs, so a bad name is wrong usage whether or not an engine
+// answers, and never reaches a path.
 func markUsageErrors(c *cobra.Command) {
 	if args := c.Args; args != nil {
 		c.Args = func(cmd *cobra.Command, a []string) error {
 			if err := args(cmd, a); err != nil {
 				return usageError{err}
 			}
-			return nil
+			return checkInstanceNames(cmd, a)
 		}
+	} else if c.HasParent() {
+		c.Args = checkInstanceNames
 	}
 	for _, sub := range c.Commands() {
 		markUsageErrors(sub)
 	}
+}
+
+// instanceArgs says which positional arguments of a command are instance
+// names, from its Use line: "rm INSTANCE", "backup NAME... | --all",
+// "journal [INSTANCE]". all is true when every argument from the last
+// position on is one (NAME...).
+func instanceArgs(use string) (positions []int, all bool) {
+	words := strings.Fields(use)
+	for i, w := range words[1:] {
+		if strings.HasPrefix(w, "-") || w == "|" {
+			break
+		}
+		switch strings.Trim(w, "[]") {
+		case "INSTANCE", "NAME":
+			positions = append(positions, i)
+		case "NAME...", "INSTANCE...":
+			return append(positions, i), true
+		}
+	}
+	return positions, false
+}
+
+func checkInstanceNames(cmd *cobra.Command, args []string) error {
+	// Cobra checks required flags after the arguments and returns a plain
+	// error; checked here, a missing flag is wrong usage (exit 3) too.
+	if err := cmd.ValidateRequiredFlags(); err != nil {
+		return usageError{err}
+	}
+	var names []string
+	positions, all := instanceArgs(cmd.Use)
+	for _, p := range positions {
+		if p < len(args) {
+			names = append(names, args[p])
+		}
+	}
+	if all && len(positions) > 0 {
+		last := positions[len(positions)-1]
+		if last+1 < len(args) {
+			names = append(names, args[last+1:]...)
+		}
+	}
+	for _, flag := range []string{"name", "as"} {
+		if f := cmd.Flags().Lookup(flag); f != nil && f.Changed {
+			names = append(names, f.Value.String())
+		}
+	}
+	for _, n := range names {
+		if err := site.ValidName(n); err != nil {
+			return usageError{err}
+		}
+	}
+	return nil
 }
