@@ -64,18 +64,19 @@ func Run(ctx context.Context, e Engine, j Journal, r progress.Reporter, src Sour
 		at = time.Now()
 	}
 	at = at.UTC().Truncate(time.Second)
-	if !o.Force {
-		if _, err := os.Lstat(o.To); err == nil {
-			return nil, fmt.Errorf("%w: %s; choose another --to or add --force to replace it", ErrFileExists, o.To)
-		}
-	}
-	res = &Result{FrozenAt: at, Findings: []audit.Finding{}}
 	journal := func(outcome, detail string) {
 		jerr := j.Append(site.Record{Command: Command, Instance: o.Instance, Outcome: outcome, Detail: detail})
 		if jerr != nil && err == nil {
 			err = fmt.Errorf("record the freeze in the journal: %w", jerr)
 		}
 	}
+	if !o.Force {
+		if _, err := os.Lstat(o.To); err == nil {
+			journal("refused", fmt.Sprintf("%s/%s: %s exists (no --force)", o.Instance, o.Service, o.To))
+			return nil, fmt.Errorf("%w: %s; choose another --to or add --force to replace it", ErrFileExists, o.To)
+		}
+	}
+	res = &Result{FrozenAt: at, Findings: []audit.Finding{}}
 	tag := Tag(o.Instance, o.Service, at)
 	progress.Stepf(r, o.Instance, "commit %s (paused for the commit only) as %s", o.Service, tag)
 	id, err := e.CommitContainer(ctx, src.ContainerID, engine.CommitOptions{
