@@ -36,11 +36,12 @@ func journalOf(t *testing.T, h *harness, command string) []site.Record {
 
 // freezeResult is freeze's --json output.
 type freezeResult struct {
-	File      string `json:"file"`
-	Image     string `json:"image"`
-	ImageID   string `json:"imageId"`
-	Size      int64  `json:"size"`
-	AllowedBy string `json:"allowedBy"`
+	File      string  `json:"file"`
+	Image     string  `json:"image"`
+	ImageID   string  `json:"imageId"`
+	Size      int64   `json:"size"`
+	AllowedBy string  `json:"allowedBy"`
+	Commit    float64 `json:"commitSeconds"`
 	Findings  []struct {
 		Rule string `json:"rule"`
 		Path string `json:"path"`
@@ -134,7 +135,7 @@ func TestFreezeRefusesPatientDataThenWritesALoadableArchive(t *testing.T) {
 	if err := json.Unmarshal([]byte(h.ok("--json", "freeze", name, "app", "--to", to)), &res); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("clean freeze took %s, archive %d bytes", time.Since(start).Round(time.Millisecond), res.Size)
+	t.Logf("clean freeze took %s (commit, the pause, %.2fs), archive %d bytes", time.Since(start).Round(time.Millisecond), res.Commit, res.Size)
 	if len(res.Findings) != 0 || res.AllowedBy != "" {
 		t.Errorf("clean freeze: %+v", res)
 	}

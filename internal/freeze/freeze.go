@@ -50,6 +50,9 @@ type Result struct {
 	Findings  []audit.Finding `json:"findings"`
 	AllowedBy string          `json:"allowedBy,omitempty"`
 	FrozenAt  time.Time       `json:"frozenAt"`
+	// CommitSeconds is how long the commit took: the longest the
+	// container can have been paused.
+	CommitSeconds float64 `json:"commitSeconds"`
 }
 
 // Run freezes the container src to o.To. The committed image stays in the
@@ -79,6 +82,7 @@ func Run(ctx context.Context, e Engine, j Journal, r progress.Reporter, src Sour
 	res = &Result{FrozenAt: at, Findings: []audit.Finding{}}
 	tag := Tag(o.Instance, o.Service, at)
 	progress.Stepf(r, o.Instance, "commit %s (paused for the commit only) as %s", o.Service, tag)
+	commitStart := time.Now()
 	id, err := e.CommitContainer(ctx, src.ContainerID, engine.CommitOptions{
 		Ref: tag, Labels: Labels(src, o, at),
 		Comment: fmt.Sprintf("dockerbank freeze of %s/%s", o.Instance, o.Service),
@@ -88,6 +92,7 @@ func Run(ctx context.Context, e Engine, j Journal, r progress.Reporter, src Sour
 		return nil, err
 	}
 	res.ImageID = id
+	res.CommitSeconds = time.Since(commitStart).Seconds()
 	keep := false
 	defer func() {
 		if keep {
