@@ -74,6 +74,11 @@ func TestFreezeRefusesPatientDataThenWritesALoadableArchive(t *testing.T) {
 	h.ok("deploy", "demo", "--name", name)
 	app := docker(t, "ps", "-q", "--no-trunc", "--filter", "label=com.docker.compose.project="+name, "--filter", "label=com.docker.compose.service=app")
 	srcImageID := docker(t, "inspect", "--format", "{{.Image}}", app)
+	// shell still works where the image has /bin/sh.
+	var sh, sherr strings.Builder
+	if code := Main([]string{"--site", h.site, "--quiet", "shell", name, "app"}, Streams{In: strings.NewReader("echo shell-ok\n"), Out: &sh, Err: &sherr}); code != 0 || sh.String() != "shell-ok\n" {
+		t.Errorf("shell on the demo app: exit %d, output %q %s", code, sh.String(), sherr.String())
+	}
 	dir := t.TempDir()
 	docker(t, "exec", app, "sh", "-c", "mkdir -p /tmp/export && printf 'patient_id,name,birth_date,diagnosis\\nP-0001,Erika Mustermann,1964-08-12,C50.9\\n' > /tmp/export/patients.csv && echo frozen-marker > /tmp/export/notes.txt")
 
