@@ -34,9 +34,11 @@ func TopLayer(ctx context.Context, src Source, opts Options) (*TopLayerReport, e
 }
 
 // TopLayerOf picks the last layer's data and secret findings from a full
-// report. It is pure. A file the top layer deletes (a whiteout) is no
-// finding of the top layer: only its name is there, and the data stays in
-// the layer below, which the source image owns.
+// report, and those of the image configuration (Layer -1: ENV, CMD,
+// labels), which a commit writes from the container's configuration, the
+// deployment's environment included. It is pure. A file the top layer
+// deletes (a whiteout) is no finding of the top layer: only its name is
+// there, and the data stays in the layer below, which the source image owns.
 func TopLayerOf(r *Report) (*TopLayerReport, error) {
 	n := len(r.Image.Layers)
 	if n == 0 {
@@ -46,7 +48,7 @@ func TopLayerOf(r *Report) (*TopLayerReport, error) {
 	t := &TopLayerReport{ImageID: r.Image.ID, Layer: top.Index, Digest: top.Digest,
 		Files: top.Files, Whiteouts: top.Whiteouts, Bytes: top.Bytes, Findings: []Finding{}}
 	for _, f := range r.Findings {
-		if f.Layer == top.Index && isDataRule(f.Rule) {
+		if (f.Layer == top.Index || f.Layer < 0) && isDataRule(f.Rule) {
 			t.Findings = append(t.Findings, f)
 		}
 	}

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -98,6 +99,29 @@ func TestTopLayerDecision(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTopLayerKeepsConfigSecrets: a commit writes the container's
+// environment into the image config, so a password there counts too.
+func TestTopLayerKeepsConfigSecrets(t *testing.T) {
+	img := buildImage(t, []layerSpec{{createdBy: "commit", files: []file{{name: "tmp/ok.txt", content: []byte("ok\n")}}}},
+		v1.Config{User: "app", Env: []string{"DB_PASSWORD=" + envPassword, "PGHOST=db"}}, nil)
+	f, err := os.Open(saveTarball(t, img, "test/frozen:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	top, err := TopLayer(context.Background(), FromReader("frozen", f), Options{Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := Blocking(top.Findings)
+	if len(b) != 1 || b[0].Layer != -1 || b[0].Rule != RuleSecret {
+		t.Fatalf("blocking %+v, want the password in ENV", b)
+	}
+	if strings.Contains(b[0].Message, envPassword) {
+		t.Errorf("message shows the password: %s", b[0].Message)
 	}
 }
 

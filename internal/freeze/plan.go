@@ -101,11 +101,16 @@ func Decide(top *audit.TopLayerReport, o Options) Decision {
 }
 
 // Paths lists the places of findings for messages and the journal:
-// "/tmp/export/patients.csv (DBK-DATA-006 high: CSV with ...)".
+// "/tmp/export/patients.csv (DBK-DATA-006 high: CSV with ...)", "image
+// config (DBK-DATA-002 ...: ... in ENV DB_PASSWORD)".
 func Paths(fs []audit.Finding) []string {
 	out := make([]string, 0, len(fs))
 	for _, f := range fs {
-		out = append(out, fmt.Sprintf("/%s (%s %s: %s)", f.Path, f.Rule, f.Severity, f.Message))
+		where := "/" + f.Path
+		if f.Path == "" {
+			where = "image config"
+		}
+		out = append(out, fmt.Sprintf("%s (%s %s: %s)", where, f.Rule, f.Severity, f.Message))
 	}
 	return out
 }
