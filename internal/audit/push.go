@@ -20,12 +20,16 @@ func PushVerdict(r *Report, labels map[string]string) (ok bool, reasons []string
 	if labels[label.Redistributable] == "false" {
 		reasons = append(reasons, fmt.Sprintf("image is labelled %s=false: it was built from a licensee's own copy", label.Redistributable))
 	}
+	if reason, ok := labels[label.FrozenAllowData]; ok {
+		reasons = append(reasons, fmt.Sprintf("image was frozen from %s/%s with --allow-data (reason: %q): its top layer was allowed to hold data or secrets on this site only",
+			labels[label.FrozenInstance], labels[label.FrozenService], reason))
+	}
 	if r == nil {
 		return false, append(reasons, "no audit report: audit the image before pushing it")
 	}
 	for _, f := range r.Findings {
 		switch {
-		case isDataRule(f.Rule) && f.Severity >= SeverityMedium:
+		case blocks(f):
 			reasons = append(reasons, fmt.Sprintf("%s %s: %s at %s", f.Rule, f.Severity, f.Message, f.Location()))
 		case f.Rule == RuleProduct:
 			reasons = append(reasons, fmt.Sprintf("%s: %s at %s", f.Rule, f.Message, f.Location()))

@@ -87,6 +87,7 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		a.auditCommand(), a.pushCommand(),
 		a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(), a.verifyCommand(), a.forgetCommand(), a.recoverCommand(), a.scheduleCommand(),
 		a.logsCommand(), a.inspectCommand(), a.topCommand(), a.statsCommand(), a.execCommand(), a.shellCommand(), a.attachCommand(),
+		a.debugCommand(), a.freezeCommand(),
 		a.serveCommand(), a.alertsCommand(),
 		a.drCommand(),
 	} {

@@ -8,6 +8,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/dr"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/freeze"
 	"github.com/dockerbank/dockerbank/internal/kube"
 	"github.com/dockerbank/dockerbank/internal/observe"
 	"github.com/dockerbank/dockerbank/internal/site"
@@ -36,7 +37,9 @@ const exitCodesHelp = `Exit codes:
   5  no such instance, entry, version or service (or the service is not running)
   6  refused to protect data: name taken, no fresh backup, not confirmed, site locked;
      export: compose keys without a faithful form (see --allow-lossy);
-     swarm deploy: what a swarm stack cannot run (privileged, host devices, ...)
+     swarm deploy: what a swarm stack cannot run (privileged, host devices, ...);
+     freeze: data or secrets in the container's writable layer (see --allow-data),
+     or the archive file exists (see --force)
   7  an upgrade failed and the previous version runs again`
 
 type usageError struct{ err error }
@@ -72,7 +75,8 @@ func exitCode(err error) int {
 		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked), errors.Is(err, kube.ErrLossy),
 		errors.Is(err, backup.ErrUnsafeArchive), errors.Is(err, backup.ErrRetentionRefused),
 		errors.Is(err, dr.ErrWrongKey), errors.Is(err, dr.ErrNoKey), errors.Is(err, dr.ErrNotEmpty), errors.Is(err, dr.ErrNoBackupKey),
-		errors.Is(err, dr.ErrNeedsSource), errors.Is(err, errPushRefused), errors.Is(err, stack.ErrRefused):
+		errors.Is(err, dr.ErrNeedsSource), errors.Is(err, errPushRefused), errors.Is(err, stack.ErrRefused),
+		errors.Is(err, freeze.ErrRefused), errors.Is(err, freeze.ErrFileExists):
 		return ExitRefused
 	case errors.Is(err, deploy.ErrRolledBack):
 		return ExitRolledBack

@@ -329,6 +329,9 @@ func (a *app) shellCommand() *cobra.Command {
 		GroupID: "watch",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.requireShell(cmd.Context(), args[0], args[1]); err != nil {
+				return err
+			}
 			_, tty := isTerminal(a.streams.In)
 			// bash where the image has it, sh otherwise.
 			sh := []string{"/bin/sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi"}
@@ -374,6 +377,34 @@ and open stdin, keys go to it and Ctrl-P Ctrl-Q detaches.`,
 			return e.AttachSession(ctx, c.ID, o)
 		},
 	}
+}
+
+// requireShell says clearly, and names debug, when the service's container
+// has no /bin/sh (an image built FROM scratch or distroless): an exec of it
+// would only fail with the runtime's "no such file or directory".
+func (a *app) requireShell(ctx context.Context, instance, service string) error {
+	s, err := a.openSite()
+	if err != nil {
+		return err
+	}
+	e, err := a.openEngine(ctx)
+	if err != nil {
+		return err
+	}
+	c, err := observe.One(ctx, e, s, instance, service)
+	if err != nil {
+		return err
+	}
+	ok, err := e.PathExists(ctx, c.ID, "/bin/sh")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s of instance %s has no /bin/sh (its image %s has no shell); "+
+			"use `dockerbank debug %s %s` for a busybox shell that sees its processes, network and files (under /proc/1/root)",
+			errNoShell, service, instance, c.Image, instance, service)
+	}
+	return nil
 }
 
 // session runs an exec with the user's streams and exits with the

@@ -34,6 +34,9 @@ const (
 	// Helper marks the short-lived helper containers of a backup or
 	// restore, with the instance as value.
 	Helper = Instance + ".helper"
+	// Debug marks the throwaway container of `dockerbank debug`, with the
+	// instance as value (not Instance: it is no service of the instance).
+	Debug = Instance + ".debug"
 	// NetworkPrefix followed by a compose network name marks the pods
 	// attached to it (kube network policies).
 	NetworkPrefix = Prefix + "network."
@@ -59,6 +62,20 @@ const (
 	// Recipe is the digest of the recipe scripts/images.sh built a local
 	// image from (set by the script; read by tests).
 	Recipe = Prefix + "recipe"
+)
+
+// Labels on images made by `dockerbank freeze`: what the image was frozen
+// from and when.
+const (
+	FrozenInstance  = Prefix + "frozen.instance"
+	FrozenService   = Prefix + "frozen.service"
+	FrozenImage     = Prefix + "frozen.image"    // the image the container ran
+	FrozenImageID   = Prefix + "frozen.image-id" // that image's ID
+	FrozenContainer = Prefix + "frozen.container"
+	FrozenAt        = Prefix + "frozen.at" // RFC 3339, UTC
+	// FrozenAllowData holds the reason given with --allow-data; absent
+	// when the top layer was audited clean.
+	FrozenAllowData = Prefix + "frozen.allow-data"
 )
 
 // Annotations on Kubernetes objects rendered by kube.
