@@ -86,11 +86,11 @@ type CopyResult struct {
 // Copy copies an instance's complete groups to its off-site copies with
 // restic copy (members first, the manifest last, so a group is complete
 // there only when all of it is), checks the groups there (every snapshot
-// listed, the manifest read back naming only snapshots that are there,
-// every tree read back and every data blob indexed; restic check of the
-// whole copy when CheckEvery says it is due), and records where each group
-// exists and when it was verified. A failure on one copy does not stop the
-// others; the error joins them all.
+// found under the ID restic copy reported, the manifest read back naming
+// only snapshots that are there, every tree read back and every data blob
+// indexed; restic check of the whole copy when CheckEvery says it is due),
+// and records where each group exists and when it was verified. A failure
+// on one copy does not stop the others; the error joins them all.
 func (j *Job) Copy(ctx context.Context, instance string, o CopyOptions) ([]CopyResult, error) {
 	l, err := j.M.Site.Lock(ctx, 2*time.Minute)
 	if err != nil {
