@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -85,11 +86,11 @@ type CopyResult struct {
 // Copy copies an instance's complete groups to its off-site copies with
 // restic copy (members first, the manifest last, so a group is complete
 // there only when all of it is), checks the groups there (every snapshot
-// listed, the manifest read back naming only snapshots that are there,
-// every tree read back and every data blob indexed; restic check of the
-// whole copy when CheckEvery says it is due), and records where each group
-// exists and when it was verified. A failure on one copy does not stop the
-// others; the error joins them all.
+// found under the ID restic copy reported, the manifest read back naming
+// only snapshots that are there, every tree read back and every data blob
+// indexed; restic check of the whole copy when CheckEvery says it is due),
+// and records where each group exists and when it was verified. A failure
+// on one copy does not stop the others; the error joins them all.
 func (j *Job) Copy(ctx context.Context, instance string, o CopyOptions) ([]CopyResult, error) {
 	l, err := j.M.Site.Lock(ctx, 2*time.Minute)
 	if err != nil {
@@ -141,11 +142,15 @@ func (j *Job) Copy(ctx context.Context, instance string, o CopyOptions) ([]CopyR
 
 // copyTo copies to one copy. Every restic start on a remote repository
 // costs a connection, the key's derivation and, for commands that lock,
-// restic's lock dance (about 0.3 to 1 s each on the test machines), so the
-// run starts as few as it can: a listing (no lock) that also proves the
-// password, one restic copy for all groups, a listing, the manifests read
-// back and one restic stats over the copied snapshots; over sftp they
-// share one ssh connection.
+// restic's lock dance (about 0.3 to 2 s each on the test machines), so the
+// run starts as few as it can: one restic copy for the groups, then the
+// manifests read back beside one restic stats over the copied snapshots
+// (the two at once); over sftp they share one ssh connection. What the
+// copy holds comes from the site's records of earlier copies there (a
+// group gone from the copy is copied again, restic copy skips the rest);
+// without records, from a listing (no lock), which also creates a missing
+// repository. The copy's snapshot IDs come from restic copy's output, and
+// restic stats proves each of them there.
 func (j *Job) copyTo(ctx context.Context, src *Restic, t CopyTarget, instance string, complete []Group, named bool) (res CopyResult, err error) {
 	start := time.Now()
 	res = CopyResult{Instance: instance, Copy: t.Name, Repository: t.Config.Repository, Groups: []string{}}
@@ -176,8 +181,6 @@ func (j *Job) copyTo(ctx context.Context, src *Restic, t CopyTarget, instance st
 			}
 			last = tr.Written
 			sent = base + last
-		}
-		if tr.Op == "copy" {
 			j.report(progress.Event{Phase: progress.Copy, Instance: instance, Target: t.Name, Done: tr.Written, Read: tr.Read, Seconds: tr.Seconds})
 		}
 	}
@@ -185,77 +188,90 @@ func (j *Job) copyTo(ctx context.Context, src *Restic, t CopyTarget, instance st
 	from := []string{"RESTIC_FROM_REPOSITORY=" + src.Repository, "RESTIC_FROM_PASSWORD_FILE=" + src.PasswordFile,
 		"RESTIC_FROM_KEY_HINT=" + src.KeyHint, "RESTIC_FROM_PASSWORD_COMMAND="}
 	from = append(from, src.Env...)
-	// What the copy holds; the listing also opens it with its password.
-	there, err := ListGroups(ctx, dst, instance)
+	// list asks the copy what it holds; the listing also opens it with
+	// its password, and a missing repository is created.
 	created := false
-	if missing(err) {
-		// The copy shares the primary's chunker parameters, so unchanged
-		// data deduplicates there too (the next copy sends only changes).
-		j.step("create off-site repository %s (%s)", t.Name, t.Config.Repository)
-		if _, err := dst.runEnv(ctx, nil, from, "init", "--copy-chunker-params"); err != nil {
+	list := func() (map[string]time.Time, error) {
+		there, err := ListGroups(ctx, dst, instance)
+		if missing(err) {
+			// The copy shares the primary's chunker parameters, so
+			// unchanged data deduplicates there too (the next copy sends
+			// only changes).
+			j.step("create off-site repository %s (%s)", t.Name, t.Config.Repository)
+			if _, err := dst.runEnv(ctx, nil, from, "init", "--copy-chunker-params"); err != nil {
+				return nil, err
+			}
+			there, err, created = nil, nil, true
+		}
+		if err != nil {
+			return nil, err
+		}
+		have := map[string]time.Time{}
+		for _, g := range there {
+			if g.Complete {
+				have[g.ID] = g.Time
+			}
+		}
+		return have, nil
+	}
+	have, recorded := copiedBefore(j.M.Site, instance, t)
+	if !recorded {
+		if have, err = list(); err != nil {
 			return res, err
 		}
-		there, err, created = nil, nil, true
+	}
+	p := planCopy(complete, have, named, recorded)
+	copied := func() (map[string]string, map[string]bool, error) {
+		ids := p.snapshots()
+		j.step("copy %d group(s) of %s to %s (%d snapshots)", len(p.todo), instance, t.Name, len(ids))
+		var out []byte
+		err := dst.recovered(ctx, func() error {
+			var err error
+			out, err = dst.runEnv(ctx, nil, from, append([]string{"copy"}, ids...)...)
+			return err
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		onCopy, saved := copiedIDs(out)
+		return onCopy, saved, nil
+	}
+	onCopy, saved, err := copied()
+	if recorded && missing(err) {
+		// The records name a repository that is not there (any more):
+		// as for a first copy, ask it and create it.
+		if have, err = list(); err != nil {
+			return res, err
+		}
+		p = planCopy(complete, have, named, false)
+		onCopy, saved, err = copied()
 	}
 	if err != nil {
 		return res, err
 	}
-	have := map[string]bool{}
-	var newest time.Time
-	for _, g := range there {
-		if g.Complete {
-			have[g.ID] = true
-			if g.Time.After(newest) {
-				newest = g.Time
+	// The groups checked: those asked for, and any recorded one that
+	// restic copy found missing and copied again.
+	check := p.todo
+	for _, g := range p.heal {
+		for _, s := range g.Snapshots {
+			if saved[short(s.ID)] {
+				check = append(check, g)
+				break
 			}
-		}
-	}
-	todo := complete
-	if !named {
-		// Every group newer than the copy's newest (a run cut earlier
-		// resumes here); at least the newest.
-		todo = nil
-		for _, g := range complete {
-			if g.Time.After(newest) || have[g.ID] && g.ID == complete[len(complete)-1].ID {
-				todo = append(todo, g)
-			}
-		}
-	}
-	// One restic copy for every group: all members first, the manifests
-	// last. restic copies the snapshots in the order given and saves each
-	// one after its data, so a cut run leaves no group complete whose
-	// members are not all there.
-	var members, manifests []string
-	var recs []site.CopyRecord
-	for _, g := range todo {
-		if have[g.ID] {
-			res.Present = append(res.Present, g.ID)
-		} else {
-			for _, s := range g.Snapshots {
-				if s.Tag("kind") == "manifest" {
-					manifests = append(manifests, s.ID)
-				} else {
-					members = append(members, s.ID)
-				}
-			}
-		}
-		recs = append(recs, site.CopyRecord{Instance: instance, Group: g.ID, Copy: t.Name, Repo: t.Config.Repository, GroupAt: g.Time})
-	}
-	if ids := append(members, manifests...); len(ids) > 0 {
-		j.step("copy %d group(s) of %s to %s (%d snapshots)", len(todo)-len(res.Present), instance, t.Name, len(ids))
-		err := dst.recovered(ctx, func() error {
-			_, err := dst.runEnv(ctx, nil, from, append([]string{"copy"}, ids...)...)
-			return err
-		})
-		if err != nil {
-			return res, err
 		}
 	}
 	now := time.Now().UTC()
-	for i, r := range recs {
-		recs[i].Copied = now
-		if !have[r.Group] {
-			res.Groups = append(res.Groups, r.Group)
+	var recs []site.CopyRecord
+	for _, g := range check {
+		recs = append(recs, site.CopyRecord{Instance: instance, Group: g.ID, Copy: t.Name, Repo: t.Config.Repository, GroupAt: g.Time, Copied: now})
+		again := false
+		for _, s := range g.Snapshots {
+			again = again || saved[short(s.ID)]
+		}
+		if again {
+			res.Groups = append(res.Groups, g.ID)
+		} else {
+			res.Present = append(res.Present, g.ID)
 		}
 	}
 	// Recorded as copied before the check: a failed check leaves the
@@ -264,28 +280,30 @@ func (j *Job) copyTo(ctx context.Context, src *Restic, t CopyTarget, instance st
 		return res, err
 	}
 	j.step("check the copied group(s) on %s", t.Name)
-	after, err := ListGroups(ctx, dst, instance)
-	if err != nil {
-		return res, err
-	}
-	onCopy := map[string]Group{}
-	for _, g := range after {
-		onCopy[g.ID] = g
-	}
-	var ids []string
-	for _, rec := range recs {
-		g, ok := onCopy[rec.Group]
-		if !ok || !g.Complete {
-			return res, fmt.Errorf("%w: group %s is not complete on %s after restic copy", ErrRepository, rec.Group, t.Config.Repository)
-		}
-		if _, err := LoadManifest(ctx, dst, g); err != nil {
+	groups, ids, ok := onCopyGroups(check, onCopy)
+	if !ok {
+		// restic copy's output did not name every snapshot (another
+		// restic version): list the copy.
+		if groups, ids, err = listedGroups(ctx, dst, instance, check); err != nil {
 			return res, err
 		}
-		for _, s := range g.Snapshots {
-			ids = append(ids, s.ID)
-		}
 	}
-	if err := dst.recovered(ctx, func() error { return dst.CheckSnapshots(ctx, ids) }); err != nil {
+	// The manifests are read back (each names only snapshots that are
+	// there) while restic stats reads every tree of the copied snapshots
+	// and finds every data blob in the copy's index; a snapshot stats
+	// does not find fails the check.
+	merr := make(chan error, 1)
+	go func() {
+		for _, g := range groups {
+			if _, err := LoadManifest(ctx, dst, g); err != nil {
+				merr <- err
+				return
+			}
+		}
+		merr <- nil
+	}()
+	serr := dst.recovered(ctx, func() error { return dst.CheckSnapshots(ctx, ids) })
+	if err := cmp.Or(<-merr, serr); err != nil {
 		return res, err
 	}
 	if created || j.checkDue(t) {
@@ -305,6 +323,171 @@ func (j *Job) copyTo(ctx context.Context, src *Restic, t CopyTarget, instance st
 	}
 	res.Verified = true
 	return res, j.M.Site.UpdateCopies(recs, instance, t.Name, nil)
+}
+
+// copiedBefore returns the groups of an instance that the site's records
+// show copied to t's repository, with their times; false when there are
+// none.
+func copiedBefore(s *site.Site, instance string, t CopyTarget) (map[string]time.Time, bool) {
+	recs, err := s.Copies()
+	have := map[string]time.Time{}
+	if err != nil {
+		return have, false
+	}
+	for _, r := range recs {
+		if r.Instance == instance && r.Copy == t.Name && r.Repo == t.Config.Repository && !r.Copied.IsZero() {
+			have[r.Group] = r.GroupAt
+		}
+	}
+	return have, len(have) > 0
+}
+
+// copyPlan is what one copy run hands to restic copy.
+type copyPlan struct {
+	// todo are the groups asked for: checked after the copy.
+	todo []Group
+	// heal are groups recorded on the copy before: restic copy skips
+	// them when they are there and copies them again when not.
+	heal []Group
+}
+
+// planCopy decides the groups of a copy run from the primary's complete
+// groups and those the copy has (listed there or recorded): the named
+// group, or every group newer than the copy's newest (a run cut earlier
+// resumes here), at least the newest. recorded adds the groups the
+// records name, so one that went missing is copied again.
+func planCopy(complete []Group, have map[string]time.Time, named, recorded bool) copyPlan {
+	var p copyPlan
+	if named {
+		p.todo = complete
+		return p
+	}
+	var newest time.Time
+	for _, at := range have {
+		if at.After(newest) {
+			newest = at
+		}
+	}
+	last := complete[len(complete)-1].ID
+	for _, g := range complete {
+		_, ok := have[g.ID]
+		switch {
+		case g.Time.After(newest) || ok && g.ID == last:
+			p.todo = append(p.todo, g)
+		case ok && recorded:
+			p.heal = append(p.heal, g)
+		}
+	}
+	return p
+}
+
+// snapshots orders the snapshots for restic copy: all members first, the
+// manifests last. restic copies the snapshots in the order given and saves
+// each one after its data, so a cut run leaves no group complete whose
+// members are not all there.
+func (p copyPlan) snapshots() []string {
+	var members, manifests []string
+	for _, g := range append(slices.Clip(p.heal), p.todo...) {
+		for _, s := range g.Snapshots {
+			if s.Tag("kind") == "manifest" {
+				manifests = append(manifests, s.ID)
+			} else {
+				members = append(members, s.ID)
+			}
+		}
+	}
+	return append(members, manifests...)
+}
+
+// short is restic's short form of a snapshot ID.
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+// copiedIDs reads restic copy's output (restic 0.14 prints, per source
+// snapshot, "snapshot SRC of [paths] at TIME)" and then "snapshot DST
+// saved", or "skipping source snapshot SRC, was already copied to
+// snapshot DST"): the copy's short ID for each source short ID, and which
+// ones were saved by this run.
+func copiedIDs(out []byte) (onCopy map[string]string, saved map[string]bool) {
+	onCopy, saved = map[string]string{}, map[string]bool{}
+	cur := ""
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) >= 3 && f[0] == "snapshot" && f[2] == "of":
+			cur = f[1]
+		case len(f) == 3 && f[0] == "snapshot" && f[2] == "saved" && cur != "":
+			onCopy[cur], saved[cur] = f[1], true
+			cur = ""
+		case len(f) == 10 && f[0] == "skipping" && f[2] == "snapshot" && f[4] == "was":
+			onCopy[strings.TrimSuffix(f[3], ",")] = f[9]
+			cur = ""
+		}
+	}
+	return onCopy, saved
+}
+
+// onCopyGroups maps groups of the primary to their snapshots on the copy
+// (the IDs restic copy printed); false when one is not named.
+func onCopyGroups(groups []Group, onCopy map[string]string) ([]Group, []string, bool) {
+	var out []Group
+	var ids []string
+	for _, g := range groups {
+		c := g
+		c.Snapshots, c.manifest = nil, nil
+		for _, s := range g.Snapshots {
+			id, ok := onCopy[short(s.ID)]
+			if !ok {
+				return nil, nil, false
+			}
+			// restic copy keeps the snapshot and names where it came
+			// from (the first repository's ID when it was a copy already).
+			cs := s
+			cs.ID, cs.ShortID, cs.Parent = id, id, ""
+			if cs.Original == "" {
+				cs.Original = s.ID
+			}
+			c.Snapshots = append(c.Snapshots, cs)
+			ids = append(ids, id)
+		}
+		for i, s := range c.Snapshots {
+			if s.Tag("kind") == "manifest" {
+				c.manifest = &c.Snapshots[i]
+			}
+		}
+		out = append(out, c)
+	}
+	return out, ids, true
+}
+
+// listedGroups finds groups on the copy by listing it; each must be
+// complete there.
+func listedGroups(ctx context.Context, dst *Restic, instance string, groups []Group) ([]Group, []string, error) {
+	after, err := ListGroups(ctx, dst, instance)
+	if err != nil {
+		return nil, nil, err
+	}
+	found := map[string]Group{}
+	for _, g := range after {
+		found[g.ID] = g
+	}
+	var out []Group
+	var ids []string
+	for _, want := range groups {
+		g, ok := found[want.ID]
+		if !ok || !g.Complete {
+			return nil, nil, fmt.Errorf("%w: group %s is not complete on %s after restic copy", ErrRepository, want.ID, dst.Repository)
+		}
+		out = append(out, g)
+		for _, s := range g.Snapshots {
+			ids = append(ids, s.ID)
+		}
+	}
+	return out, ids, nil
 }
 
 // checkDue reports whether the whole copy repository is due for restic
