@@ -23,6 +23,10 @@ type VolumeInfo struct {
 	// dockerbank volume whose instance is gone, "anonymous" for an unnamed
 	// volume no container uses; empty for owned volumes.
 	Orphaned string `json:"orphaned,omitempty"`
+	// Where says where the volume's data lives: "engine default", "bind
+	// DIR", "nfs ADDR:/EXPORT", "cifs //SERVER/SHARE" or the driver and its
+	// options (never a password).
+	Where string `json:"where"`
 }
 
 var anonymousRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -67,6 +71,13 @@ func (m *Manager) Volumes(ctx context.Context, orphanedOnly bool) ([]VolumeInfo,
 		}
 		if orphanedOnly && vi.Orphaned == "" {
 			continue
+		}
+		vi.Where = site.DescribeDriver(v.Driver, v.Options)
+		if len(v.Options) > 0 {
+			vi.Options = make(map[string]string, len(v.Options))
+			for k, o := range v.Options {
+				vi.Options[k] = site.MaskPassword(o)
+			}
 		}
 		out = append(out, vi)
 	}

@@ -14,6 +14,10 @@ type Volume struct {
 	Name       string            `json:"name"`
 	Labels     map[string]string `json:"labels"`
 	Mountpoint string            `json:"mountpoint"`
+	// Driver and Options are how the engine creates and mounts the
+	// volume ("local" without options: under the engine's data root).
+	Driver  string            `json:"driver"`
+	Options map[string]string `json:"options,omitempty"`
 	Created    time.Time         `json:"created"`
 	// Size in bytes, or -1 when the engine did not say.
 	Size int64 `json:"size"`
@@ -31,7 +35,7 @@ func (e *Engine) Volumes(ctx context.Context, withSize bool) ([]Volume, error) {
 			return nil, fmt.Errorf("read volume disk usage: %w", err)
 		}
 		for _, v := range du.Volumes.Items {
-			vol := Volume{Name: v.Name, Labels: v.Labels, Mountpoint: v.Mountpoint, Size: -1, RefCount: -1}
+			vol := Volume{Name: v.Name, Labels: v.Labels, Mountpoint: v.Mountpoint, Driver: v.Driver, Options: v.Options, Size: -1, RefCount: -1}
 			vol.Created, _ = time.Parse(time.RFC3339, v.CreatedAt)
 			if v.UsageData != nil {
 				vol.Size, vol.RefCount = v.UsageData.Size, v.UsageData.RefCount
@@ -44,7 +48,7 @@ func (e *Engine) Volumes(ctx context.Context, withSize bool) ([]Volume, error) {
 			return nil, fmt.Errorf("list volumes: %w", err)
 		}
 		for _, v := range res.Items {
-			vol := Volume{Name: v.Name, Labels: v.Labels, Mountpoint: v.Mountpoint, Size: -1, RefCount: -1}
+			vol := Volume{Name: v.Name, Labels: v.Labels, Mountpoint: v.Mountpoint, Driver: v.Driver, Options: v.Options, Size: -1, RefCount: -1}
 			vol.Created, _ = time.Parse(time.RFC3339, v.CreatedAt)
 			out = append(out, vol)
 		}
