@@ -145,7 +145,10 @@ func TestUserdataOnHostDirectory(t *testing.T) {
 	before := takeSnapshot(t, name)
 	beforeFiles := hostTree(t, files)
 	beforeAudit, _ := os.ReadFile(filepath.Join(audit, "audit.log"))
-	h.ok("backup", name)
+	var groups []struct{ Group string }
+	if err := json.Unmarshal([]byte(h.ok("backup", name, "--json")), &groups); err != nil || len(groups) != 1 {
+		t.Fatalf("backup --json: %v %v", err, groups)
+	}
 
 	// Damage: the files gone on the host, the log overwritten, the rows deleted.
 	for _, p := range []string{filepath.Join(files, "patient"), filepath.Join(files, "files")} {
@@ -174,7 +177,7 @@ func TestUserdataOnHostDirectory(t *testing.T) {
 		}
 	}
 	t.Run("restore in place", func(t *testing.T) {
-		h.ok("restore", name)
+		h.ok("restore", name, "--group", groups[0].Group)
 		checkRestored(t, name)
 		// The staging instance's copy is gone from the base directory.
 		ents, _ := os.ReadDir(base)
@@ -187,7 +190,9 @@ func TestUserdataOnHostDirectory(t *testing.T) {
 		}
 	})
 	t.Run("restore as a new instance", func(t *testing.T) {
-		h.ok("restore", name, "--as", as)
+		// The in-place restore took a pre-restore backup of the damage:
+		// name the group of the intact data.
+		h.ok("restore", name, "--group", groups[0].Group, "--as", as)
 		checkRestored(t, as)
 	})
 	t.Run("rm --purge-data says where the files stay", func(t *testing.T) {

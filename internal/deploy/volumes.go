@@ -96,7 +96,7 @@ func (m *Manager) GC(ctx context.Context) ([]string, error) {
 			return err
 		}
 		for _, v := range vols {
-			if v.Orphaned != "removed instance" || (v.Class != bank.ClassTemp && v.Class != bank.ClassCache) || v.RefCount > 0 {
+			if v.Orphaned != "removed instance" || (v.Class != bank.ClassTemp && v.Class != bank.ClassCache) || v.RefCount != 0 {
 				continue
 			}
 			m.step("remove %s volume %s of removed instance %s", v.Class, v.Name, v.Instance)

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
@@ -100,10 +102,10 @@ func (e *Engine) ProbeVolume(ctx context.Context, o ProbeOptions) (err error) {
 	return &ProbeError{ExitCode: int(code), Output: strings.TrimSpace(out.String())}
 }
 
-// HostDir is the directory of the engine's host that holds the volume's
-// files whether or not a container mounts it: the mountpoint of a plain
-// local volume, the device of a local bind; empty for shares and other
-// drivers, whose files are reached only through a container mounting the
+// HostDir is the directory of this machine that holds the volume's files
+// whether or not a container mounts it: the mountpoint of a plain local
+// volume, the device of a local bind when the engine runs here; empty for
+// shares and other drivers, whose files are reached only through a container mounting the
 // volume (the mountpoint of an unmounted share is an empty directory).
 func (v Volume) HostDir() string {
 	if v.Driver != "" && v.Driver != "local" {
@@ -112,8 +114,13 @@ func (v Volume) HostDir() string {
 	if len(v.Options) == 0 {
 		return v.Mountpoint
 	}
-	if v.Options["type"] == "none" && isBind(v.Options["o"]) {
-		return v.Options["device"]
+	if v.Options["type"] == "none" && isBind(v.Options["o"]) && v.Mountpoint != "" {
+		// The engine keeps the (unmounted) mountpoint of every local
+		// volume under its data root: seen here, the engine runs on
+		// this machine and the device is its host's directory.
+		if st, err := os.Stat(filepath.Dir(v.Mountpoint)); err == nil && st.IsDir() {
+			return v.Options["device"]
+		}
 	}
 	return ""
 }
