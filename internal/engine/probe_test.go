@@ -51,7 +51,9 @@ func TestProbeVolume(t *testing.T) {
 	defer e.Close()
 	tag := "probe-" + strings.ToLower(rand.Text()[:6])
 	labels := map[string]string{label.Helper: tag}
-	bind := func(dir string) map[string]string { return map[string]string{"type": "none", "o": "bind", "device": dir} }
+	bind := func(dir string) map[string]string {
+		return map[string]string{"type": "none", "o": "bind", "device": dir}
+	}
 	base := t.TempDir()
 
 	err = e.ProbeVolume(ctx, engine.ProbeOptions{Image: "dockerbank/busybox:1.36", Driver: "local", DriverOpts: bind(filepath.Join(base, "missing")), Labels: labels})
