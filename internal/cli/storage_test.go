@@ -162,7 +162,7 @@ func TestUserdataOnHostDirectory(t *testing.T) {
 	psql(t, name, "delete from records")
 
 	newRecord := func(p string) bool { return strings.HasPrefix(p, "files/record-") }
-	checkRestored := func(t *testing.T, inst string) {
+	checkRestoredFrom := func(t *testing.T, inst string, before snapshot, beforeFiles map[string]string, beforeAudit []byte) {
 		t.Helper()
 		sameTree(t, inst+" files", beforeFiles, hostTree(t, filepath.Join(base, inst, "files")), newRecord)
 		got, _ := os.ReadFile(filepath.Join(base, inst, "audit", "audit.log"))
@@ -175,6 +175,10 @@ func TestUserdataOnHostDirectory(t *testing.T) {
 				t.Errorf("volume %s_%s binds %q, want %s", inst, v, dev, filepath.Join(base, inst, v))
 			}
 		}
+	}
+	checkRestored := func(t *testing.T, inst string) {
+		t.Helper()
+		checkRestoredFrom(t, inst, before, beforeFiles, beforeAudit)
 	}
 	t.Run("restore in place", func(t *testing.T) {
 		h.ok("restore", name, "--group", groups[0].Group)
@@ -207,6 +211,30 @@ func TestUserdataOnHostDirectory(t *testing.T) {
 		if v := docker(t, "volume", "ls", "-q", "--filter", "label="+label.Instance+"="+as); v != "" {
 			t.Errorf("volumes left: %s", v)
 		}
+	})
+	t.Run("backup and restore through helper containers", func(t *testing.T) {
+		// --via tar reads the volumes through a helper container that
+		// mounts them by name, as for a share or on a remote engine.
+		before, beforeFiles := takeSnapshot(t, name), hostTree(t, files)
+		beforeAudit, _ := os.ReadFile(filepath.Join(audit, "audit.log"))
+		var res []struct {
+			Group   string
+			Members []struct{ Volume, Kind, Mode string }
+		}
+		if err := json.Unmarshal([]byte(h.ok("backup", name, "--via", "tar", "--json")), &res); err != nil || len(res) != 1 {
+			t.Fatalf("backup --via tar --json: %v %v", err, res)
+		}
+		for _, mb := range res[0].Members {
+			if mb.Kind == "files" && mb.Mode != "tar" {
+				t.Errorf("member %s was read with mode %q, want tar", mb.Volume, mb.Mode)
+			}
+		}
+		if err := os.RemoveAll(filepath.Join(files, "patient")); err != nil {
+			t.Fatal(err)
+		}
+		psql(t, name, "delete from records")
+		h.ok("restore", name, "--group", res[0].Group)
+		checkRestoredFrom(t, name, before, beforeFiles, beforeAudit)
 	})
 }
 
