@@ -247,24 +247,6 @@ func TestStorageMissingDirectoryStartsNothing(t *testing.T) {
 	name := uniqueName("s5miss")
 	h.cleanup(name)
 
-	nothingLeft := func(t *testing.T) {
-		t.Helper()
-		if left := projectObjects(t, name); len(left) > 0 {
-			t.Errorf("objects of %s left on the engine: %v", name, left)
-		}
-		for _, args := range [][]string{{"ps", "-aq", "--filter", "label=" + label.Helper + "=" + name}, {"volume", "ls", "-q", "--filter", "label=" + label.Helper + "=" + name}} {
-			if o := docker(t, args...); o != "" {
-				t.Errorf("probe objects left: docker %s: %s", strings.Join(args, " "), o)
-			}
-		}
-		if _, err := os.Stat(filepath.Join(h.site, "instances", name)); !os.IsNotExist(err) {
-			t.Errorf("the site keeps a half instance: %v", err)
-		}
-		if ls := h.ok("ls", "--json"); strings.Contains(ls, name) {
-			t.Errorf("ls lists %s: %s", name, ls)
-		}
-	}
-
 	r := h.run("deploy", "demo", "--name", name)
 	if r.code != ExitError {
 		t.Fatalf("deploy onto a missing directory: exit %d, want %d\n%s%s", r.code, ExitError, r.out, r.err)
@@ -275,7 +257,7 @@ func TestStorageMissingDirectoryStartsNothing(t *testing.T) {
 			t.Errorf("the error does not say %q:\n%s", want, r.err)
 		}
 	}
-	nothingLeft(t)
+	storageNothingLeft(t, h, name)
 
 	// Files already in a volume's directory: an earlier instance's data is
 	// never taken over silently.
@@ -289,8 +271,71 @@ func TestStorageMissingDirectoryStartsNothing(t *testing.T) {
 	if r.code != ExitRefused || !strings.Contains(r.err, filepath.Join(base, name, "audit")+" for volume audit") {
 		t.Fatalf("deploy onto a directory with files: exit %d\n%s", r.code, r.err)
 	}
-	nothingLeft(t)
+	storageNothingLeft(t, h, name)
 	if got, _ := os.ReadFile(filepath.Join(base, name, "audit", "audit.log")); string(got) != "earlier\n" {
 		t.Errorf("the earlier file changed: %q", got)
+	}
+}
+
+// storageNothingLeft checks that a deploy refused for its storage left
+// nothing: no container, volume or network of the project, no probe, no
+// instance in the site.
+func storageNothingLeft(t *testing.T, h *harness, name string) {
+	t.Helper()
+	if left := projectObjects(t, name); len(left) > 0 {
+		t.Errorf("objects of %s left on the engine: %v", name, left)
+	}
+	for _, args := range [][]string{{"ps", "-aq", "--filter", "label=" + label.Helper + "=" + name}, {"volume", "ls", "-q", "--filter", "label=" + label.Helper + "=" + name}} {
+		if o := docker(t, args...); o != "" {
+			t.Errorf("probe objects left: docker %s: %s", strings.Join(args, " "), o)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(h.site, "instances", name)); !os.IsNotExist(err) {
+		t.Errorf("the site keeps a half instance: %v", err)
+	}
+	if ls := h.ok("ls", "--json"); strings.Contains(ls, name) {
+		t.Errorf("ls lists %s: %s", name, ls)
+	}
+}
+
+// TestStorageShareThatCannotBeMounted: a CIFS share the engine cannot
+// mount (no server at the address) stops the deploy before anything is
+// created, naming the volume, the share and the key, never the password.
+func TestStorageShareThatCannotBeMounted(t *testing.T) {
+	testenv.RequireImages(t, "dockerbank/busybox:1.36")
+	h := newHarness(t)
+	name := uniqueName("s5cifs")
+	h.cleanup(name)
+	secret := "pw-" + rand.Text()[:10]
+	pass := filepath.Join(t.TempDir(), "nas.pass")
+	if err := os.WriteFile(pass, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yml := fmt.Sprintf(`apiVersion: dockerbank/v1
+storage:
+  volumes:
+    %s/files:
+      options: {type: cifs, o: "addr=127.0.0.1,username=dockerbank,vers=3.0", device: "//127.0.0.1/nothere"}
+      passwordFile: %s
+`, name, pass)
+	if err := os.WriteFile(filepath.Join(h.site, "site.yaml"), []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := h.run("deploy", "demo", "--name", name)
+	if r.code != ExitError {
+		t.Fatalf("deploy onto a share that cannot be mounted: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	for _, want := range []string{"volume files of " + name, "cifs //127.0.0.1/nothere", "site.yaml storage.volumes." + name + "/files", "the engine cannot mount it"} {
+		if !strings.Contains(r.err, want) {
+			t.Errorf("the error does not say %q:\n%s", want, r.err)
+		}
+	}
+	if strings.Contains(r.err+r.out, secret) {
+		t.Errorf("the share's password is in the output:\n%s", r.err)
+	}
+	storageNothingLeft(t, h, name)
+	journal, _ := os.ReadFile(filepath.Join(h.site, "journal.jsonl"))
+	if strings.Contains(string(journal), secret) {
+		t.Error("the share's password is in the journal")
 	}
 }

@@ -118,6 +118,8 @@ func (m *Manager) prepareStorage(ctx context.Context, in *site.Instance, readFil
 			return fmt.Errorf("%w: cannot create the directories of %s under %s (site.yaml %s.hostPath): %s; check that the engine may write there; no container or volume of %s was created",
 				ErrStorage, strings.Join(c.vols, ", "), vs.Base, vs.Key, pe.Output, in.Name)
 		case errors.As(err, &pe):
+			// The engine's message repeats the mount options, password too.
+			pe.Output = hidePasswords(pe.Output, c.probe.DriverOpts["o"])
 			return fmt.Errorf("%w: volume %s of %s is to live on %s (site.yaml %s), but %s; check that the share is exported to the engine's host and its options (docs/storage.md), or change %s; no container or volume of %s was created",
 				ErrStorage, c.vols[0], in.Name, vs.Where(), vs.Key, pe.Error(), vs.Key, in.Name)
 		default:
@@ -177,4 +179,15 @@ func (m *Manager) deleteHostDirs(ctx context.Context, in *site.Instance) error {
 		}
 	}
 	return nil
+}
+
+// hidePasswords replaces the values of password= in the mount options o
+// wherever they occur in msg.
+func hidePasswords(msg, o string) string {
+	for _, p := range strings.Split(o, ",") {
+		if k, v, ok := strings.Cut(p, "="); ok && (k == "password" || k == "pass") && v != "" {
+			msg = strings.ReplaceAll(msg, v, "***")
+		}
+	}
+	return msg
 }
