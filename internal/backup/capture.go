@@ -21,7 +21,7 @@ func (j *Job) captureFiles(ctx context.Context, repo *Restic, m *Manifest, f Fil
 	mode := j.Via
 	if mode == "" {
 		mode = ModeTar
-		if st, err := os.Stat(vol.Mountpoint); err == nil && st.IsDir() && vol.Mountpoint != "" {
+		if st, err := os.Stat(vol.HostDir()); err == nil && st.IsDir() && vol.HostDir() != "" {
 			mode = ModeDir
 		}
 	}
@@ -30,16 +30,16 @@ func (j *Job) captureFiles(ctx context.Context, repo *Restic, m *Manifest, f Fil
 	tags := groupTags(m, f.Volume, KindFiles)
 	switch mode {
 	case ModeDir:
-		empty, err := dirEmpty(vol.Mountpoint)
+		empty, err := dirEmpty(vol.HostDir())
 		if err != nil {
 			return Member{}, fmt.Errorf("volume %s: %w", f.Volume, err)
 		}
 		if empty {
 			// restic refuses to save an empty snapshot: an empty volume
 			// is stored as a tar stream of its root directory.
-			return j.captureEmpty(ctx, repo, mb, vol.Mountpoint, tags)
+			return j.captureEmpty(ctx, repo, mb, vol.HostDir(), tags)
 		}
-		mb, err = j.captureDir(ctx, repo, m, mb, vol.Mountpoint, tags, staging)
+		mb, err = j.captureDir(ctx, repo, m, mb, vol.HostDir(), tags, staging)
 		if err != nil {
 			return Member{}, err
 		}

@@ -197,7 +197,7 @@ func randHex(n int) string {
 func (j *Job) removeInstance(ctx context.Context, name string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
 	defer cancel()
-	if _, err := j.M.Remove(ctx, name, deploy.RemoveOptions{PurgeData: true, Confirm: name, Force: true}); err != nil {
+	if _, err := j.M.Remove(ctx, name, deploy.RemoveOptions{PurgeData: true, Confirm: name, Force: true, Throwaway: true}); err != nil {
 		j.step("warning: could not remove throwaway instance %s: %v", name, err)
 	}
 }
@@ -383,11 +383,11 @@ func (j *Job) restoreFiles(ctx context.Context, src source, mb Member, vname str
 		return err
 	}
 	local := false
-	if st, err := os.Stat(vol.Mountpoint); err == nil && st.IsDir() && vol.Mountpoint != "" {
+	if st, err := os.Stat(vol.HostDir()); err == nil && st.IsDir() && vol.HostDir() != "" {
 		local = true
 	}
 	if local {
-		if err := emptyDir(vol.Mountpoint); err != nil {
+		if err := emptyDir(vol.HostDir()); err != nil {
 			return err
 		}
 	}
@@ -397,17 +397,17 @@ func (j *Job) restoreFiles(ctx context.Context, src source, mb Member, vname str
 		if !local || mb.Root == nil {
 			return nil
 		}
-		if err := os.Lchown(vol.Mountpoint, mb.Root.UID, mb.Root.GID); err != nil {
+		if err := os.Lchown(vol.HostDir(), mb.Root.UID, mb.Root.GID); err != nil {
 			return err
 		}
-		if err := os.Chmod(vol.Mountpoint, os.FileMode(mb.Root.Mode&0o777)); err != nil {
+		if err := os.Chmod(vol.HostDir(), os.FileMode(mb.Root.Mode&0o777)); err != nil {
 			return err
 		}
-		return os.Chtimes(vol.Mountpoint, mb.Root.MTime, mb.Root.MTime)
+		return os.Chtimes(vol.HostDir(), mb.Root.MTime, mb.Root.MTime)
 	}
 	switch {
 	case mb.Mode == ModeDir && local && src.trusted():
-		if err := src.restoreDir(ctx, mb, vol.Mountpoint); err != nil {
+		if err := src.restoreDir(ctx, mb, vol.HostDir()); err != nil {
 			return err
 		}
 		return applyRoot()
@@ -544,8 +544,8 @@ func (j *Job) readVolume(ctx context.Context, vname string) ([]FileRecord, error
 	if err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(vol.Mountpoint); err == nil && st.IsDir() {
-		files, _, err := walkDir(vol.Mountpoint)
+	if st, err := os.Stat(vol.HostDir()); err == nil && st.IsDir() && vol.HostDir() != "" {
+		files, _, err := walkDir(vol.HostDir())
 		return files, err
 	}
 	id, err := j.engine().CreateHelper(ctx, engine.HelperOptions{Image: j.helperImage(),

@@ -238,7 +238,9 @@ func (a *app) rmCommand() *cobra.Command {
 secrets to the site's removed/ directory. Volumes are kept: see
 'dockerbank volumes --orphaned'. With --purge-data the volumes are deleted too,
 after you type the instance name, and only with a backup newer than the last
-change (or --force).`,
+change (or --force). A volume that site.yaml's storage section put in a host
+directory or on a share is removed as a volume, but its files stay there: rm
+names each such directory or share, and you delete them yourself.`,
 		GroupID: "instances",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -269,6 +271,9 @@ change (or --force).`,
 			if len(res.RemovedVolumes) > 0 {
 				fmt.Fprintf(a.streams.Out, "removed volumes: %s\n", strings.Join(res.RemovedVolumes, ", "))
 			}
+			for _, k := range res.KeptData {
+				fmt.Fprintf(a.streams.Out, "volume %s is removed, but its files stay in %s (site.yaml storage): delete them there yourself when no longer needed\n", k.Volume, k.Where)
+			}
 			return nil
 		},
 	}
@@ -282,7 +287,7 @@ func (a *app) volumesCommand() *cobra.Command {
 	var orphaned bool
 	c := &cobra.Command{
 		Use:     "volumes",
-		Short:   "List dockerbank's volumes with instance, class, size and last backup",
+		Short:   "List dockerbank's volumes with instance, class, size, last backup and where they live",
 		GroupID: "instances",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -299,9 +304,9 @@ func (a *app) volumesCommand() *cobra.Command {
 			}
 			rows := make([][]string, 0, len(vols))
 			for _, v := range vols {
-				rows = append(rows, []string{v.Name, orDash(v.Instance), orDash(v.Class), orDash(v.Backup), progress.Bytes(v.Size), orDash(v.LastBackup), orDash(v.Orphaned)})
+				rows = append(rows, []string{v.Name, orDash(v.Instance), orDash(v.Class), orDash(v.Backup), progress.Bytes(v.Size), orDash(v.LastBackup), orDash(v.Orphaned), v.Where})
 			}
-			a.table([]string{"VOLUME", "INSTANCE", "CLASS", "BACKUP", "SIZE", "LAST BACKUP", "ORPHANED"}, rows)
+			a.table([]string{"VOLUME", "INSTANCE", "CLASS", "BACKUP", "SIZE", "LAST BACKUP", "ORPHANED", "WHERE"}, rows)
 			return nil
 		},
 	}

@@ -110,7 +110,7 @@ func (r *run) cleanup(ctx context.Context, dir string) (string, error) {
 		name := r.made[i]
 		anon := r.anonymousVolumes(ctx, name)
 		if _, err := r.ts.Instance(name); err == nil {
-			res, err := r.m.Remove(ctx, name, deploy.RemoveOptions{PurgeData: true, Confirm: name, Force: true})
+			res, err := r.m.Remove(ctx, name, deploy.RemoveOptions{PurgeData: true, Confirm: name, Force: true, Throwaway: true})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("remove %s: %w", name, err))
 				continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -52,6 +53,7 @@ func (m *Manager) deploy(ctx context.Context, o DeployOptions) (*site.Instance, 
 		return nil, err
 	}
 	in, err := m.Site.Instance(o.Name)
+	var plan *site.StorageConfig
 	switch {
 	case err == nil:
 		if in.Entry != o.Entry || in.State == site.StateUp || o.Version != "" && o.Version != in.Version || len(o.Set) > 0 {
@@ -71,6 +73,11 @@ func (m *Manager) deploy(ctx context.Context, o DeployOptions) (*site.Instance, 
 		if err := m.checkBuilt(ctx, e, ver); err != nil {
 			return nil, err
 		}
+		cfg, err := m.Site.Config()
+		if err != nil {
+			return nil, err
+		}
+		plan = &cfg.Storage
 		now := m.now()
 		in = &site.Instance{Name: o.Name, Entry: e.ID, Version: ver.Version, Variant: o.Variant,
 			Params: o.Set, State: site.StateUp, Created: now, Changed: now,
@@ -81,15 +88,27 @@ func (m *Manager) deploy(ctx context.Context, o DeployOptions) (*site.Instance, 
 	if err := m.journal(in.Name, "started", fmt.Sprintf("deploy %s %s", in.Entry, in.Version)); err != nil {
 		return nil, err
 	}
-	err = m.bringUp(ctx, in, e)
+	err = m.bringUp(ctx, in, e, plan)
 	return in, m.finish(in.Name, err, fmt.Sprintf("%s %s healthy", in.Entry, in.Version))
 }
 
 // bringUp renders the instance, records it, builds missing local images,
-// starts it and waits for health, then runs the entry's checks.
-func (m *Manager) bringUp(ctx context.Context, in *site.Instance, e *bank.Entry) error {
+// starts it and waits for health, then runs the entry's checks. A new
+// instance (plan set) gets its storage planned from site.yaml and proven
+// on the engine first; when that fails nothing of it is left, not even
+// its directory in the site.
+func (m *Manager) bringUp(ctx context.Context, in *site.Instance, e *bank.Entry, plan *site.StorageConfig) error {
 	m.step("render %s %s as instance %s", e.ID, in.Version, in.Name)
-	if _, err := m.render(ctx, in, e); err != nil {
+	_, err := m.render(ctx, in, e, plan)
+	if err == nil && plan != nil && len(in.Storage) > 0 {
+		err = m.prepareStorage(ctx, in, os.ReadFile)
+	}
+	if err != nil {
+		if plan != nil {
+			// A new instance: its rendered files are no record; the
+			// secrets a restore seeded came from its backup.
+			_ = os.RemoveAll(m.Site.InstanceDir(in.Name))
+		}
 		return err
 	}
 	in.State = site.StateUp

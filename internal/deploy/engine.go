@@ -60,6 +60,10 @@ type Volumes interface {
 	RemoveVolume(ctx context.Context, name string) error
 	// ImageVolumes lists the VOLUME paths an image declares.
 	ImageVolumes(ctx context.Context, ref string) ([]string, error)
+	// ProbeVolume creates a throwaway volume with a driver and options,
+	// mounts it in a throwaway container running a script, and removes
+	// both; a mount that fails is an *engine.ProbeError with Mount set.
+	ProbeVolume(ctx context.Context, o engine.ProbeOptions) error
 }
 
 // Images checks and builds images.

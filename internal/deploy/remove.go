@@ -8,6 +8,7 @@ import (
 
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/instance/label"
+	"github.com/dockerbank/dockerbank/internal/site"
 )
 
 // ErrNotConfirmed means the user did not confirm a destructive operation.
@@ -22,6 +23,11 @@ type RemoveOptions struct {
 	Confirm string
 	// Force purges data without a fresh backup.
 	Force bool
+	// Throwaway says the instance is a copy dockerbank made (restore
+	// staging, drill, a restore that failed): with PurgeData the files of
+	// its volumes in host directories (site.yaml storage) are deleted too.
+	// Otherwise such files stay, and Remove says where (KeptData).
+	Throwaway bool
 }
 
 // RemoveResult says what Remove did.
@@ -29,6 +35,16 @@ type RemoveResult struct {
 	KeptVolumes    []string `json:"keptVolumes"`
 	RemovedVolumes []string `json:"removedVolumes"`
 	RecordMovedTo  string   `json:"recordMovedTo"`
+	// KeptData lists, for volumes removed by PurgeData that lived in a
+	// host directory or on a share, where their files stay: removing such
+	// a volume never deletes the files (docs/storage.md).
+	KeptData []KeptData `json:"keptData,omitempty"`
+}
+
+// KeptData is where the files of a removed, mapped volume stay.
+type KeptData struct {
+	Volume string `json:"volume"`
+	Where  string `json:"where"`
 }
 
 // Remove takes an instance off the engine and out of the site. Its volumes
@@ -81,14 +97,28 @@ func (m *Manager) Remove(ctx context.Context, name string, o RemoveOptions) (*Re
 				continue
 			}
 			res.RemovedVolumes = append(res.RemovedVolumes, v.Name)
+			if o.Throwaway && hostDirOf(in, v.Labels[label.Volume]) != "" {
+				continue // deleted below
+			}
+			if len(v.Options) > 0 || (v.Driver != "" && v.Driver != "local") {
+				res.KeptData = append(res.KeptData, KeptData{Volume: v.Name, Where: site.DescribeDriver(v.Driver, v.Options)})
+			}
 		}
 		if err := errors.Join(errs...); err != nil {
 			return m.finish(name, err, "")
+		}
+		if o.PurgeData && o.Throwaway {
+			if err := m.deleteHostDirs(ctx, in); err != nil {
+				return m.finish(name, err, "")
+			}
 		}
 		res.RecordMovedTo, err = m.Site.Remove(name, m.now())
 		detail := "removed; kept volumes: " + strings.Join(res.KeptVolumes, ", ")
 		if o.PurgeData {
 			detail = "removed with data; removed volumes: " + strings.Join(res.RemovedVolumes, ", ")
+			for _, k := range res.KeptData {
+				detail += fmt.Sprintf("; files of %s stay in %s", k.Volume, k.Where)
+			}
 		}
 		return m.finish(name, err, detail)
 	})

@@ -22,8 +22,10 @@ const previousFile = "compose.previous.yaml"
 
 // render writes the instance's project for the given record: a copy of the
 // entry's files under entry/, generated secrets (0600) under secrets/, and
-// the rendered compose file with versions pinned and labels set.
-func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry) (*types.Project, error) {
+// the rendered compose file with versions pinned, labels set and volumes
+// created where the record's storage says. With plan (a new instance),
+// the record's storage is first planned from the site's storage section.
+func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry, plan *site.StorageConfig) (*types.Project, error) {
 	dir := m.Site.InstanceDir(in.Name)
 	r, err := e.Resolve(in.Version, in.Variant, in.Params)
 	if err != nil {
@@ -97,6 +99,18 @@ func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry) 
 			v.Labels = v.Labels.Add(label.Backup, meta.Backup)
 		}
 		p.Volumes[name] = v
+	}
+	if plan != nil {
+		classes := map[string]string{}
+		for name, v := range p.Volumes {
+			if !v.External {
+				classes[name] = model.Volumes[name].Class
+			}
+		}
+		in.Storage = PlanStorage(*plan, in.Name, classes)
+	}
+	if err := applyStorage(p, in, os.ReadFile); err != nil {
+		return nil, fmt.Errorf("render %s: %w", in.Name, err)
 	}
 	data, err := p.MarshalYAML()
 	if err != nil {

@@ -32,7 +32,7 @@ func TestRenderEmbeddedEntries(t *testing.T) {
 			name := "r-" + e.ID + "-" + strings.ReplaceAll(v.Version, ".", "-")
 			t.Run(e.ID+"@"+v.Version, func(t *testing.T) {
 				in := &site.Instance{Name: name, Entry: e.ID, Version: v.Version}
-				p, err := m.render(t.Context(), in, e)
+				p, err := m.render(t.Context(), in, e, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -87,7 +87,7 @@ func TestRenderEphemeralPorts(t *testing.T) {
 	for _, ephemeral := range []bool{false, true} {
 		in := &site.Instance{Name: "r-ports", Entry: e.ID, Version: e.DefaultVersion, EphemeralPorts: ephemeral,
 			Params: map[string]string{"HTTP_PORT": "18042"}}
-		p, err := m.render(t.Context(), in, e)
+		p, err := m.render(t.Context(), in, e, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -80,7 +80,7 @@ func (m *Manager) swarmUp(ctx context.Context, in *site.Instance) error {
 		return err
 	}
 	m.step("render %s %s as instance %s", e.ID, in.Version, in.Name)
-	if _, err := m.render(ctx, in, e); err != nil {
+	if _, err := m.render(ctx, in, e, nil); err != nil {
 		return err
 	}
 	in.State = site.StateUp

@@ -141,7 +141,7 @@ func (m *Manager) switchVersion(ctx context.Context, in *site.Instance, to strin
 	next.PreviousVersion = from
 	next.Changed = m.now()
 	m.step("switch %s from %s to %s", in.Name, from, to)
-	upErr := m.bringUp(ctx, &next, e)
+	upErr := m.bringUp(ctx, &next, e, nil)
 	if upErr == nil && verify != nil {
 		upErr = verify()
 	}
@@ -152,7 +152,7 @@ func (m *Manager) switchVersion(ctx context.Context, in *site.Instance, to strin
 	m.step("version %s failed (%v); going back to %s", to, upErr, from)
 	back := *in
 	back.Changed = m.now()
-	if err := m.bringUp(ctx, &back, e); err != nil {
+	if err := m.bringUp(ctx, &back, e, nil); err != nil {
 		return fmt.Errorf("upgrade %s to %s: %v; going back to %s failed too: %w; volumes are untouched, see `dockerbank ps %s`",
 			in.Name, to, upErr, from, err, in.Name)
 	}

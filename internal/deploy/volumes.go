@@ -23,6 +23,10 @@ type VolumeInfo struct {
 	// dockerbank volume whose instance is gone, "anonymous" for an unnamed
 	// volume no container uses; empty for owned volumes.
 	Orphaned string `json:"orphaned,omitempty"`
+	// Where says where the volume's data lives: "engine default", "bind
+	// DIR", "nfs ADDR:/EXPORT", "cifs //SERVER/SHARE" or the driver and its
+	// options (never a password).
+	Where string `json:"where"`
 }
 
 var anonymousRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -68,6 +72,13 @@ func (m *Manager) Volumes(ctx context.Context, orphanedOnly bool) ([]VolumeInfo,
 		if orphanedOnly && vi.Orphaned == "" {
 			continue
 		}
+		vi.Where = site.DescribeDriver(v.Driver, v.Options)
+		if len(v.Options) > 0 {
+			vi.Options = make(map[string]string, len(v.Options))
+			for k, o := range v.Options {
+				vi.Options[k] = site.MaskPassword(o)
+			}
+		}
 		out = append(out, vi)
 	}
 	return out, nil
@@ -85,7 +96,7 @@ func (m *Manager) GC(ctx context.Context) ([]string, error) {
 			return err
 		}
 		for _, v := range vols {
-			if v.Orphaned != "removed instance" || (v.Class != bank.ClassTemp && v.Class != bank.ClassCache) || v.RefCount > 0 {
+			if v.Orphaned != "removed instance" || (v.Class != bank.ClassTemp && v.Class != bank.ClassCache) || v.RefCount != 0 {
 				continue
 			}
 			m.step("remove %s volume %s of removed instance %s", v.Class, v.Name, v.Instance)

@@ -153,7 +153,7 @@ func teardown(ctx context.Context, ds *site.Site, o DrillOptions) ([]string, err
 		if !strings.HasPrefix(in.Name, o.Prefix) {
 			continue
 		}
-		if _, err := m.Remove(ctx, in.Name, deploy.RemoveOptions{PurgeData: true, Confirm: in.Name, Force: true}); err != nil {
+		if _, err := m.Remove(ctx, in.Name, deploy.RemoveOptions{PurgeData: true, Confirm: in.Name, Force: true, Throwaway: true}); err != nil {
 			errs = append(errs, err)
 			continue
 		}

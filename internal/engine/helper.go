@@ -90,7 +90,7 @@ func (e *Engine) InspectVolume(ctx context.Context, name string) (Volume, error)
 		return Volume{}, fmt.Errorf("inspect volume %s: %w", name, mapErr(err))
 	}
 	v := res.Volume
-	return Volume{Name: v.Name, Labels: v.Labels, Mountpoint: v.Mountpoint, Size: -1, RefCount: -1}, nil
+	return Volume{Name: v.Name, Labels: v.Labels, Mountpoint: v.Mountpoint, Driver: v.Driver, Options: v.Options, Size: -1, RefCount: -1}, nil
 }
 
 // CreateVolume creates a local volume with labels.

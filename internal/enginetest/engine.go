@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"sort"
 	"sync"
@@ -108,7 +109,7 @@ func (f *Engine) Up(ctx context.Context, p *types.Project, o engine.UpOptions) e
 			labels = map[string]string{}
 		}
 		labels[engine.LabelProject], labels[engine.LabelVolume] = p.Name, key
-		f.volumes[name] = engine.Volume{Name: name, Labels: labels, Size: -1, RefCount: -1}
+		f.volumes[name] = engine.Volume{Name: name, Labels: labels, Driver: v.Driver, Options: maps.Clone(v.DriverOpts), Size: -1, RefCount: -1}
 	}
 	for id, c := range f.containers {
 		if c.Project == p.Name {
@@ -266,6 +267,19 @@ func (f *Engine) RemoveVolume(ctx context.Context, name string) error {
 		return fmt.Errorf("volume %s: %w", name, engine.ErrNotFound)
 	}
 	delete(f.volumes, name)
+	return nil
+}
+
+// ProbeVolume models the local driver's bind of a directory, checked on
+// this machine's file system: a missing device fails the mount, as on the
+// engine; the script does not run. Other drivers are ErrNotModelled.
+func (f *Engine) ProbeVolume(ctx context.Context, o engine.ProbeOptions) error {
+	if (o.Driver != "" && o.Driver != "local") || o.DriverOpts["type"] != "none" {
+		return ErrNotModelled
+	}
+	if st, err := os.Stat(o.DriverOpts["device"]); err != nil || !st.IsDir() {
+		return &engine.ProbeError{Mount: true, Output: fmt.Sprintf("mount %s: no such file or directory", o.DriverOpts["device"])}
+	}
 	return nil
 }
 

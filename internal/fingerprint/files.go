@@ -34,8 +34,8 @@ func fileItems(ctx context.Context, e Engine, t Target, s bank.FingerprintSpec, 
 	if err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(vol.Mountpoint); err == nil && st.IsDir() && vol.Mountpoint != "" {
-		return walkItems(vol.Mountpoint, refs)
+	if st, err := os.Stat(vol.HostDir()); err == nil && st.IsDir() && vol.HostDir() != "" {
+		return walkItems(vol.HostDir(), refs)
 	}
 	rc, err := volumeTar(ctx, e, t, vname)
 	if err != nil {

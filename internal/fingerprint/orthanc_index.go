@@ -94,7 +94,7 @@ func storageMD5s(ctx context.Context, e Engine, t Target, volume string, atts ma
 	if err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(vol.Mountpoint); err == nil && st.IsDir() && vol.Mountpoint != "" {
+	if st, err := os.Stat(vol.HostDir()); err == nil && st.IsDir() && vol.HostDir() != "" {
 		uuids := make([]string, 0, len(atts))
 		for u := range atts {
 			uuids = append(uuids, u)
@@ -102,7 +102,7 @@ func storageMD5s(ctx context.Context, e Engine, t Target, volume string, atts ma
 		got := make([]string, len(uuids))
 		err := parallel(len(uuids), func(i int) error {
 			u := uuids[i]
-			sum, err := md5File(filepath.Join(vol.Mountpoint, u[0:2], u[2:4], u))
+			sum, err := md5File(filepath.Join(vol.HostDir(), u[0:2], u[2:4], u))
 			if errors.Is(err, os.ErrNotExist) {
 				return nil
 			}

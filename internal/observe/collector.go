@@ -590,7 +590,7 @@ func siteVolumes(siteID string, vols []engine.Volume) []VolumeStat {
 		if in == "" || v.Labels[label.Site] != siteID {
 			continue
 		}
-		out = append(out, VolumeStat{Name: v.Name, Instance: in, Class: v.Labels[label.Class], mountpoint: v.Mountpoint})
+		out = append(out, VolumeStat{Name: v.Name, Instance: in, Class: v.Labels[label.Class], mountpoint: v.HostDir()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

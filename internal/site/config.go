@@ -34,6 +34,9 @@ type Config struct {
 	// Heal overrides the entries' heal modes (what serve may do when an
 	// instance's containers stay unhealthy) for the site and per instance.
 	Heal HealConfig `yaml:"heal,omitempty"`
+	// Storage maps volume classes and single volumes to host directories,
+	// shares or volume drivers (docs/storage.md).
+	Storage StorageConfig `yaml:"storage,omitempty"`
 }
 
 // HealConfig is the site's layer of heal modes: off, restart or recreate.
@@ -176,6 +179,7 @@ func (c *Config) validate(path string, data []byte) error {
 		}
 	}
 	errs = append(errs, c.validateBackup(path, &root)...)
+	errs = append(errs, c.validateStorage(path, &root)...)
 	checkHeal := func(mode string, keys ...string) {
 		if mode == "" {
 			return

@@ -66,6 +66,11 @@ type Instance struct {
 	// instead of the entry's: restore staging and drill instances run
 	// beside the instance they copy, whose host ports are taken.
 	EphemeralPorts bool `yaml:"ephemeralPorts,omitempty" json:"ephemeralPorts,omitempty"`
+	// Storage is where the instance's mapped volumes live (by the volume's
+	// name in the entry), fixed when the instance was deployed from
+	// site.yaml's storage section; volumes not in it use the engine's
+	// default.
+	Storage map[string]VolumeStorage `yaml:"storage,omitempty" json:"storage,omitempty"`
 }
 
 // Instance states.
