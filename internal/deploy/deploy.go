@@ -25,6 +25,9 @@ type DeployOptions struct {
 	// EphemeralPorts publishes the instance's ports on host ports the
 	// engine picks (see site.Instance.EphemeralPorts).
 	EphemeralPorts bool
+	// Scale runs replicas of scaled services from the start (restore --as
+	// of a scaled instance); see Scale.
+	Scale map[string]int
 }
 
 // Deploy renders an entry into a new instance and brings it up, healthy.
@@ -74,7 +77,7 @@ func (m *Manager) deploy(ctx context.Context, o DeployOptions) (*site.Instance, 
 		now := m.now()
 		in = &site.Instance{Name: o.Name, Entry: e.ID, Version: ver.Version, Variant: o.Variant,
 			Params: o.Set, State: site.StateUp, Created: now, Changed: now,
-			EphemeralPorts: o.EphemeralPorts || m.EphemeralPorts}
+			EphemeralPorts: o.EphemeralPorts || m.EphemeralPorts, Scale: o.Scale}
 	default:
 		return nil, err
 	}

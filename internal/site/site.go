@@ -66,6 +66,10 @@ type Instance struct {
 	// instead of the entry's: restore staging and drill instances run
 	// beside the instance they copy, whose host ports are taken.
 	EphemeralPorts bool `yaml:"ephemeralPorts,omitempty" json:"ephemeralPorts,omitempty"`
+	// Scale is the number of replicas of each service scaled by `dockerbank
+	// scale` (services not listed run one); every rendering of the instance
+	// (start, upgrade, restore, dr) keeps it.
+	Scale map[string]int `yaml:"scale,omitempty" json:"scale,omitempty"`
 }
 
 // Instance states.
