@@ -116,6 +116,9 @@ func (m *Manager) upAndCheck(ctx context.Context, in *site.Instance, e *bank.Ent
 	if err != nil {
 		return err
 	}
+	if err := m.roll(ctx, in, p); err != nil {
+		return fmt.Errorf("%w; see `dockerbank ps %s` and `dockerbank logs %s`%s", err, in.Name, in.Name, m.diagnose(ctx, in.Name))
+	}
 	timeout := m.healthTimeoutFor(e, in.Version)
 	m.step("start %s and wait for health (timeout %s)", in.Name, timeout)
 	if err := m.Engine.Up(ctx, p, engineUp(timeout)); err != nil {

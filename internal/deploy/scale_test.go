@@ -11,6 +11,7 @@ import (
 
 	"github.com/dockerbank/dockerbank"
 	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/instance"
 	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/site"
@@ -182,5 +183,41 @@ func TestRenderRefusesUnmarkedScale(t *testing.T) {
 	_, err = m.render(t.Context(), in, e)
 	if !errors.Is(err, ErrNotScalable) || !strings.Contains(err.Error(), "not marked scalable") {
 		t.Fatalf("render of demo with app=2: %v, want a refusal", err)
+	}
+}
+
+// TestPlanRoll: the replicas on another image are replaced, those that
+// serve nothing first; services with one replica and replicas on the
+// project's image are left to compose.
+func TestPlanRoll(t *testing.T) {
+	p := &types.Project{Services: types.Services{
+		"web": {Name: "web"}, "db": {Name: "db"}, "solo": {Name: "solo"},
+	}}
+	set := func(name, image string) {
+		s := p.Services[name]
+		s.Image = image
+		p.Services[name] = s
+	}
+	set("web", "app:2")
+	set("db", "pg:16")
+	set("solo", "app:2")
+	c := func(name, svc, image, state, health string) engine.Container {
+		return engine.Container{ID: name, Name: name, Service: svc, Image: image, State: state, Health: health}
+	}
+	ctrs := []engine.Container{
+		c("web-1", "web", "app:1", "running", "healthy"),
+		c("web-2", "web", "app:1", "exited", ""),
+		c("web-3", "web", "app:2", "running", "healthy"),
+		c("web-4", "web", "app:1", "running", "unhealthy"),
+		c("db-1", "db", "pg:15", "running", "healthy"),
+		c("solo-1", "solo", "app:1", "running", "healthy"),
+	}
+	var got []string
+	for _, st := range PlanRoll(p, map[string]int{"web": 3, "solo": 1}, ctrs) {
+		got = append(got, fmt.Sprintf("%s/%s:%v", st.Service, st.Old.Name, st.Replace))
+	}
+	want := "web/web-2:false web/web-4:false web/web-1:true"
+	if strings.Join(got, " ") != want {
+		t.Errorf("roll order %v, want %s", got, want)
 	}
 }
