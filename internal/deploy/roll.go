@@ -72,12 +72,11 @@ func (m *Manager) roll(ctx context.Context, in *site.Instance, p *types.Project)
 			}
 			continue
 		}
-		count := 0
 		cur, err := m.Engine.Containers(ctx, map[string]string{engine.LabelProject: in.Name, engine.LabelService: st.Service})
 		if err != nil {
 			return err
 		}
-		count = len(cur)
+		count := len(cur)
 		m.step("roll %s (%d/%d): start a replica of %s with %s, then remove %s (%s)", in.Name, i+1, len(steps),
 			st.Service, p.Services[st.Service].Image, st.Old.Name, st.Old.Image)
 		if err := m.Engine.Up(ctx, p, engine.UpOptions{Wait: true, WaitTimeout: m.healthTimeout(),

@@ -192,7 +192,7 @@ func applyScale(p *types.Project, model *bank.ComposeModel, scale map[string]int
 	if p.Configs == nil {
 		p.Configs = types.Configs{}
 	}
-	cfg := ProxyConfig(p.Name, scale, model, ports)
+	cfg := renderProxyConfig(p.Name, scale, model, ports)
 	p.Configs[proxyConfig] = types.ConfigObjConfig{Name: p.Name + "_" + proxyConfig, Content: cfg}
 	// compose copies the config into the container when it creates it,
 	// and does not compare its content later: the label makes a changed
@@ -211,14 +211,14 @@ func applyScale(p *types.Project, model *bank.ComposeModel, scale map[string]int
 	return nil
 }
 
-// ProxyConfig renders the HAProxy configuration of an instance's proxy: one
+// renderProxyConfig renders the HAProxy configuration of an instance's proxy: one
 // frontend and backend per moved port, HTTP ones balanced per request and
 // the others per TCP connection, the replicas found through the engine's DNS
 // (the service name resolves to every replica), checked every two seconds
 // and taken out after two failures; a failed connection is retried on
 // another replica (redispatch). Statistics on ProxyStatsPort, the health
 // endpoint /healthz on 8405 (the image's health check).
-func ProxyConfig(instance string, scale map[string]int, model *bank.ComposeModel, ports []proxyPort) string {
+func renderProxyConfig(instance string, scale map[string]int, model *bank.ComposeModel, ports []proxyPort) string {
 	var b strings.Builder
 	var what []string
 	for _, svc := range slices.Sorted(maps.Keys(scale)) {
