@@ -129,7 +129,7 @@ func (j *Job) Backup(ctx context.Context, name string, o BackupOptions) (*Manife
 	}
 	_ = repo.Unlock(ctx) // only stale locks of killed runs go
 	m := &Manifest{Format: ManifestVersion, Group: newGroupID(time.Now()), Instance: in.Name, Entry: in.Entry,
-		Version: in.Version, Variant: in.Variant, Params: in.Params, Started: time.Now().UTC()}
+		Version: in.Version, Variant: in.Variant, Params: in.Params, Scale: in.Scale, Started: time.Now().UTC()}
 	if err := j.M.Site.Append(site.Record{Command: j.M.Command, Instance: name, Outcome: "started", Op: m.Group, Detail: "backup group " + m.Group}); err != nil {
 		return nil, err
 	}

@@ -28,8 +28,11 @@ type Manifest struct {
 	Version  string            `json:"version"`
 	Variant  string            `json:"variant,omitempty"`
 	Params   map[string]string `json:"params,omitempty"`
-	Started  time.Time         `json:"started"`
-	Finished time.Time         `json:"finished"`
+	// Scale is the instance's replicas of scaled services (`dockerbank
+	// scale`); restore --as runs the new instance with as many.
+	Scale    map[string]int `json:"scale,omitempty"`
+	Started  time.Time      `json:"started"`
+	Finished time.Time      `json:"finished"`
 	// Quiesced lists the containers stopped or paused during capture, and
 	// for how long.
 	Quiesced    []string `json:"quiesced,omitempty"`

@@ -63,6 +63,11 @@ type FileStep struct {
 	Volume  string
 	Name    string // the engine's volume name
 	Quiesce string
+	// Replicas lists, for a volume that replicas of a scaled service
+	// (`dockerbank scale`) write, those running containers: each is
+	// quiesced like a single container would be, or, live, writes on
+	// during the capture.
+	Replicas []string
 }
 
 // Live reports whether the volume is captured while its users write.
@@ -125,7 +130,15 @@ func PlanGroup(f PlanFacts) (*GroupPlan, error) {
 			}
 			p.Dumps = append(p.Dumps, d)
 		default:
-			p.Files = append(p.Files, FileStep{Volume: v, Name: volumeName(f.VolumeNames[v], f.Instance, v), Quiesce: meta.Quiesce})
+			step := FileStep{Volume: v, Name: volumeName(f.VolumeNames[v], f.Instance, v), Quiesce: meta.Quiesce}
+			for _, svc := range sortedKeys(meta.Mounts) {
+				for _, c := range byService[svc] {
+					if c.Replica > 0 && c.State == "running" {
+						step.Replicas = append(step.Replicas, c.Name)
+					}
+				}
+			}
+			p.Files = append(p.Files, step)
 			if meta.Quiesce != bank.QuiesceStop && meta.Quiesce != bank.QuiescePause && meta.Quiesce != bank.QuiesceReadonly {
 				continue
 			}
@@ -203,6 +216,16 @@ func (p *GroupPlan) String() string {
 				q = "quiesce " + f.Quiesce
 			}
 			fmt.Fprintf(&b, "   %s: volume %s, %s\n", f.Volume, f.Name, q)
+			if len(f.Replicas) > 0 {
+				how := "write on during the capture (files they finish later are in the next group)"
+				switch f.Quiesce {
+				case bank.QuiesceStop:
+					how = "every one stopped (step 3)"
+				case bank.QuiescePause, bank.QuiesceReadonly:
+					how = "every one paused (step 3)"
+				}
+				fmt.Fprintf(&b, "      replicas %s: %s\n", strings.Join(f.Replicas, ", "), how)
+			}
 		}
 	}
 	if len(p.Quiesce) > 0 {
@@ -218,4 +241,13 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -30,6 +31,12 @@ func vol(class, backup, quiesce string, mounts ...string) bank.VolumeMeta {
 
 func ctr(inst, service, state string) engine.Container {
 	return engine.Container{ID: "id-" + service, Name: inst + "-" + service + "-1", Service: service, State: state}
+}
+
+// replica is the running container number n of a scaled service.
+func replica(inst, service string, n int) engine.Container {
+	return engine.Container{ID: fmt.Sprintf("id-%s-%d", service, n), Name: fmt.Sprintf("%s-%s-%d", inst, service, n),
+		Service: service, State: "running", Replica: n}
 }
 
 // TestPlanGroup renders the plan of typical instances as text and compares
@@ -80,6 +87,22 @@ func TestPlanGroup(t *testing.T) {
 				Services: map[string]bank.ServiceMeta{"web": svc(bank.RoleApp, "")},
 				Volumes:  map[string]bank.VolumeMeta{"config": vol(bank.ClassUserdata, bank.BackupFiles, "", "web")},
 			}, Containers: []engine.Container{ctr("viewer", "web", "running")}},
+		},
+		{
+			// dockerbank scale: three replicas of orthanc write the
+			// storage live, three of app are stopped for theirs.
+			name: "replicas",
+			facts: PlanFacts{Instance: "pacs", Entry: "orthanc", Model: &bank.ComposeModel{
+				Services: map[string]bank.ServiceMeta{"db": svc(bank.RoleDatabase, "postgres"), "orthanc": svc(bank.RoleApp, ""),
+					"app": svc(bank.RoleApp, ""), "dockerbank-proxy": svc(bank.RoleProxy, "")},
+				Volumes: map[string]bank.VolumeMeta{
+					"index":   vol(bank.ClassUserdata, bank.BackupPostgresDump, bank.QuiesceNone, "db"),
+					"storage": vol(bank.ClassUserdata, bank.BackupFiles, bank.QuiesceNone, "orthanc"),
+					"uploads": vol(bank.ClassUserdata, bank.BackupFiles, bank.QuiesceStop, "app"),
+				}},
+				Containers: []engine.Container{ctr("pacs", "db", "running"), ctr("pacs", "dockerbank-proxy", "running"),
+					replica("pacs", "orthanc", 1), replica("pacs", "orthanc", 2), replica("pacs", "orthanc", 3),
+					replica("pacs", "app", 1), replica("pacs", "app", 2)}},
 		},
 		{
 			name: "dumps-only",

@@ -218,7 +218,7 @@ func (j *Job) restoreNew(ctx context.Context, src source, man *Manifest, target 
 		return err
 	}
 	j.step("deploy %s %s as %s", man.Entry, man.Version, target)
-	if _, err := j.M.Deploy(ctx, deploy.DeployOptions{Entry: man.Entry, Name: target, Version: man.Version, Variant: man.Variant, Set: man.Params, EphemeralPorts: throwaway}); err != nil {
+	if _, err := j.M.Deploy(ctx, deploy.DeployOptions{Entry: man.Entry, Name: target, Version: man.Version, Variant: man.Variant, Set: man.Params, Scale: man.Scale, EphemeralPorts: throwaway}); err != nil {
 		return fmt.Errorf("deploy %s for the restore: %w", target, err)
 	}
 	return j.restoreInto(ctx, src, man, target, res)

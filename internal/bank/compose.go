@@ -59,13 +59,47 @@ var (
 type ServiceExt struct {
 	Role   string `mapstructure:"role" yaml:"role" json:"role"`
 	Engine string `mapstructure:"engine" yaml:"engine,omitempty" json:"engine,omitempty"`
+	// Scale marks an app service that may run as several replicas on the
+	// same volumes and database (`dockerbank scale`); nil: exactly one.
+	Scale *ScaleExt `mapstructure:"scale" yaml:"scale,omitempty" json:"scale,omitempty"`
 }
+
+// ScaleExt is x-dockerbank.scale on a service: how many replicas the
+// application supports on shared data, and which of its container ports
+// speak HTTP (the proxy balances those per request, every other port per
+// TCP connection).
+type ScaleExt struct {
+	Max  int      `mapstructure:"max" yaml:"max" json:"max"`
+	HTTP []uint32 `mapstructure:"http" yaml:"http,omitempty" json:"http,omitempty"`
+}
+
+// MaxScale bounds scale.max: the proxy renders one server slot per
+// possible replica.
+const MaxScale = 16
 
 // VolumeExt is x-dockerbank on a top-level volume.
 type VolumeExt struct {
 	Class   string `mapstructure:"class" yaml:"class" json:"class"`
 	Backup  string `mapstructure:"backup" yaml:"backup,omitempty" json:"backup,omitempty"`
 	Quiesce string `mapstructure:"quiesce" yaml:"quiesce,omitempty" json:"quiesce,omitempty"`
+	// SingleWriter says why only one container may write the volume at a
+	// time (an SQLite database, a file lock): no service mounting it may
+	// be scaled. See SingleWriterReason for volumes whose backup implies it.
+	SingleWriter string `mapstructure:"singleWriter" yaml:"singleWriter,omitempty" json:"singleWriter,omitempty"`
+}
+
+// SingleWriterReason says why a volume admits one writer only, or "" when
+// several containers may share it: what the entry says (singleWriter), else
+// what its backup method implies: a volume backed up by a database dump is
+// a database server's data directory, which one server process owns.
+func (v VolumeExt) SingleWriterReason() string {
+	if v.SingleWriter != "" {
+		return v.SingleWriter
+	}
+	if strings.HasSuffix(v.Backup, "-dump") {
+		return "data directory of a database server (backup " + v.Backup + ")"
+	}
+	return ""
 }
 
 // SecretExt is x-dockerbank on a top-level secret.

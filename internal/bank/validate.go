@@ -274,6 +274,9 @@ func checkComposeSet(ctx context.Context, e *Entry, set *composeSet, entryDoc *y
 				add(fmt.Sprintf("database service %s has no valid engine (%q)", name, s.Engine),
 					"add engine: postgres|mariadb|mysql|mongo to its x-dockerbank", "services", name, Extension)
 			}
+			if s.Scale != nil {
+				checkScale(name, s, m, add)
+			}
 			if s.Image != "" && !HasTag(s.Image) {
 				add(fmt.Sprintf("service %s: image %q has no tag", name, s.Image),
 					"pin the image to a release tag such as :16.4 (never :latest)", "services", name, "image")
@@ -452,4 +455,29 @@ func serviceInAnyVariant(ctx context.Context, e *Entry, ver Version, dir, svc st
 		}
 	}
 	return false
+}
+
+// checkScale reports what makes a service's scale marking unusable: a
+// maximum out of range, a role other than app, a single-writer volume it
+// mounts.
+func checkScale(name string, s ServiceMeta, m *ComposeModel, add func(msg, fix string, keys ...string)) {
+	at := []string{"services", name, Extension, "scale"}
+	if s.Scale.Max < 2 || s.Scale.Max > MaxScale {
+		add(fmt.Sprintf("service %s: scale.max %d is out of range", name, s.Scale.Max),
+			fmt.Sprintf("set scale.max between 2 and %d, or remove scale (one replica)", MaxScale), at...)
+	}
+	if s.Role != RoleApp {
+		add(fmt.Sprintf("service %s: only app services can be scaled (role %q)", name, s.Role),
+			"remove scale from the service", at...)
+	}
+	for _, vname := range slices.Sorted(maps.Keys(m.Volumes)) {
+		v := m.Volumes[vname]
+		if _, mounted := v.Mounts[name]; !mounted {
+			continue
+		}
+		if why := v.SingleWriterReason(); why != "" {
+			add(fmt.Sprintf("service %s is marked scalable but mounts volume %s, which admits one writer only (%s)", name, vname, why),
+				"remove scale from the service, or singleWriter from the volume if the application shares it safely", at...)
+		}
+	}
 }

@@ -47,6 +47,10 @@ func TestLoadDirBad(t *testing.T) {
 			"bad-fingerprint/entry.yaml:29:", `test write kind "upload" is unknown`,
 			"bad-fingerprint/entry.yaml:34:", `curation.tested: version "9.9"`,
 			"bad-fingerprint/entry.yaml:34:", `result "passed" is not pass or fail`}},
+		{"scale-refusals", []string{
+			"scale-refusals/compose.yaml:5:", "service db: only app services can be scaled", "data directory of a database server (backup postgres-dump)",
+			"scale-refusals/compose.yaml:9:", "service app is marked scalable but mounts volume state, which admits one writer only (SQLite database)",
+			"scale-refusals/compose.yaml:12:", "service web: scale.max 40 is out of range", "fix: set scale.max between 2 and 16"}},
 		{"userdata-no-backup", []string{"userdata-no-backup/compose.yaml:10:", "userdata volume data has no backup method", "add backup: postgres-dump"}},
 		// compose v5.6.0 refuses this at deploy ("`file` is the sole
 		// supported option"); TestComposeRefusesReadOnlySecret in

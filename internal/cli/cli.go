@@ -79,7 +79,7 @@ in labelled named volumes, protects it with app-aware backups, and watches it.
 		a.bankCommand(), a.buildCommand(),
 		a.deployCommand(), a.lsCommand(), a.psCommand(),
 		a.startCommand(), a.stopCommand(), a.restartCommand(), a.downCommand(),
-		a.upgradeCommand(), a.rollbackCommand(), a.rmCommand(),
+		a.upgradeCommand(), a.rollbackCommand(), a.rmCommand(), a.scaleCommand(),
 		a.volumesCommand(), a.gcCommand(),
 		a.exportCommand(), a.swarmCommand(),
 		a.journalCommand(), a.versionCommand(),

@@ -35,7 +35,8 @@ const exitCodesHelp = `Exit codes:
   3  wrong usage
   4  no container engine answered (check DOCKER_HOST, --host, --context)
   5  no such instance, entry, version or service (or the service is not running)
-  6  refused to protect data: name taken, no fresh backup, not confirmed, site locked;
+  6  refused to protect data: name taken, no fresh backup, not confirmed, site locked,
+     scale of a service not marked scalable or on a single-writer volume;
      export: compose keys without a faithful form (see --allow-lossy);
      swarm deploy: what a swarm stack cannot run (privileged, host devices, ...);
      freeze: data or secrets in the container's writable layer (see --allow-data),
@@ -69,14 +70,14 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, bank.ErrNoVersion),
 		errors.Is(err, backup.ErrNoGroup), errors.Is(err, observe.ErrNoService), errors.Is(err, observe.ErrNotRunning),
-		errors.Is(err, dr.ErrNoBackup):
+		errors.Is(err, dr.ErrNoBackup), errors.Is(err, deploy.ErrNoService):
 		return ExitNotFound
 	case errors.Is(err, deploy.ErrNameTaken), errors.Is(err, deploy.ErrNoFreshBackup),
 		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked), errors.Is(err, kube.ErrLossy),
 		errors.Is(err, backup.ErrUnsafeArchive), errors.Is(err, backup.ErrRetentionRefused),
 		errors.Is(err, dr.ErrWrongKey), errors.Is(err, dr.ErrNoKey), errors.Is(err, dr.ErrNotEmpty), errors.Is(err, dr.ErrNoBackupKey),
 		errors.Is(err, dr.ErrNeedsSource), errors.Is(err, errPushRefused), errors.Is(err, stack.ErrRefused),
-		errors.Is(err, freeze.ErrRefused), errors.Is(err, freeze.ErrFileExists):
+		errors.Is(err, freeze.ErrRefused), errors.Is(err, freeze.ErrFileExists), errors.Is(err, deploy.ErrNotScalable):
 		return ExitRefused
 	case errors.Is(err, deploy.ErrRolledBack):
 		return ExitRolledBack

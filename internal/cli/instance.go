@@ -84,7 +84,11 @@ func parseSet(kvs []string) (map[string]string, error) {
 func (a *app) printContainers(st instance.Status) {
 	rows := make([][]string, 0, len(st.Containers))
 	for _, c := range st.Containers {
-		rows = append(rows, []string{c.Name, c.Service, c.Labels[label.Role], c.Image, c.State, orDash(c.Health)})
+		svc := c.Service
+		if c.Replica > 0 {
+			svc = fmt.Sprintf("%s#%d", c.Service, c.Replica) // a replica of a scaled service
+		}
+		rows = append(rows, []string{c.Name, svc, c.Labels[label.Role], c.Image, c.State, orDash(c.Health)})
 	}
 	a.table([]string{"CONTAINER", "SERVICE", "ROLE", "IMAGE", "STATE", "HEALTH"}, rows)
 }

@@ -291,7 +291,11 @@ func (a *app) printStats(rows []observe.StatsRow) {
 		if r.MemLimit > 0 {
 			mem += " / " + bytesIEC(r.MemLimit)
 		}
-		out = append(out, []string{r.Name, r.Service, fmt.Sprintf("%.2f%%", r.CPUPercent), mem,
+		svc := r.Service
+		if r.Replica > 0 {
+			svc = fmt.Sprintf("%s#%d", r.Service, r.Replica)
+		}
+		out = append(out, []string{r.Name, svc, fmt.Sprintf("%.2f%%", r.CPUPercent), mem,
 			bytesIEC(r.NetRx) + " / " + bytesIEC(r.NetTx), bytesIEC(r.BlockRead) + " / " + bytesIEC(r.BlockWrite),
 			fmt.Sprint(r.Pids)})
 	}

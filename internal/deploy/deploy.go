@@ -26,6 +26,9 @@ type DeployOptions struct {
 	// EphemeralPorts publishes the instance's ports on host ports the
 	// engine picks (see site.Instance.EphemeralPorts).
 	EphemeralPorts bool
+	// Scale runs replicas of scaled services from the start (restore --as
+	// of a scaled instance); see Scale.
+	Scale map[string]int
 }
 
 // Deploy renders an entry into a new instance and brings it up, healthy.
@@ -81,7 +84,7 @@ func (m *Manager) deploy(ctx context.Context, o DeployOptions) (*site.Instance, 
 		now := m.now()
 		in = &site.Instance{Name: o.Name, Entry: e.ID, Version: ver.Version, Variant: o.Variant,
 			Params: o.Set, State: site.StateUp, Created: now, Changed: now,
-			EphemeralPorts: o.EphemeralPorts || m.EphemeralPorts}
+			EphemeralPorts: o.EphemeralPorts || m.EphemeralPorts, Scale: o.Scale}
 	default:
 		return nil, err
 	}
@@ -131,6 +134,9 @@ func (m *Manager) upAndCheck(ctx context.Context, in *site.Instance, e *bank.Ent
 	p, err := m.Project(ctx, in.Name)
 	if err != nil {
 		return err
+	}
+	if err := m.roll(ctx, in, p); err != nil {
+		return fmt.Errorf("%w; see `dockerbank ps %s` and `dockerbank logs %s`%s", err, in.Name, in.Name, m.diagnose(ctx, in.Name))
 	}
 	timeout := m.healthTimeoutFor(e, in.Version)
 	m.step("start %s and wait for health (timeout %s)", in.Name, timeout)

@@ -85,6 +85,14 @@ func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry, 
 			Add(label.Role, model.Services[name].Role)
 		p.Services[name] = s
 	}
+	if len(in.Scale) > 0 {
+		if err := CheckScale(e.ID, model, in.Scale); err != nil {
+			return nil, fmt.Errorf("render %s with its replicas (%s): %w; `dockerbank scale %s SERVICE=1` runs one again", in.Name, scaleText(in.Scale), err, in.Name)
+		}
+		if err := applyScale(p, model, in.Scale); err != nil {
+			return nil, err
+		}
+	}
 	for name, v := range p.Volumes {
 		meta := model.Volumes[name]
 		if v.External {

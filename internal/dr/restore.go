@@ -404,7 +404,7 @@ func (o *RestoreOptions) recoverOne(ctx context.Context, b *Bundle, in *Instance
 		})
 	} else {
 		err = timed("deploy", func() (string, error) {
-			_, err := m.Deploy(ctx, deploy.DeployOptions{Entry: r.Entry, Name: st.Target, Version: r.Version, Variant: r.Variant, Set: r.Params})
+			_, err := m.Deploy(ctx, deploy.DeployOptions{Entry: r.Entry, Name: st.Target, Version: r.Version, Variant: r.Variant, Set: r.Params, Scale: r.Scale})
 			return "(no user data to restore)", err
 		})
 	}

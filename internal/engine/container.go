@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 )
 
 // Container is what the jobs need to know of one container.
@@ -28,6 +31,9 @@ type Container struct {
 	Status  string            `json:"status"`
 	Labels  map[string]string `json:"labels"`
 	Created time.Time         `json:"created"`
+	// Replica is the replica number of a container of a service scaled by
+	// `dockerbank scale` (compose's container number), 0 otherwise.
+	Replica int `json:"replica,omitempty"`
 }
 
 // Compose labels read back from containers and volumes.
@@ -35,6 +41,9 @@ const (
 	LabelProject = "com.docker.compose.project"
 	LabelService = "com.docker.compose.service"
 	LabelVolume  = "com.docker.compose.volume"
+	// LabelNumber is the replica number compose gives each container of a
+	// service (1, 2, ...).
+	LabelNumber = "com.docker.compose.container-number"
 )
 
 // Containers lists the containers (running or not) whose labels match all
@@ -58,6 +67,9 @@ func (e *Engine) Containers(ctx context.Context, labels map[string]string) ([]Co
 			ID: c.ID, Name: name, Image: c.Image, State: string(c.State), Status: c.Status,
 			Labels: c.Labels, Service: c.Labels[LabelService], Project: c.Labels[LabelProject],
 			Created: time.Unix(c.Created, 0),
+		}
+		if _, scaled := c.Labels[label.Replicas]; scaled {
+			ct.Replica, _ = strconv.Atoi(c.Labels[LabelNumber])
 		}
 		switch {
 		case c.Health != nil:

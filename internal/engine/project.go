@@ -57,12 +57,21 @@ type UpOptions struct {
 	// health check, or WaitTimeout passes.
 	Wait        bool
 	WaitTimeout time.Duration
+	// Service narrows Up to one service, its dependencies and the other
+	// services untouched, running Replicas containers of it; its existing
+	// containers are kept even where their configuration differs (a
+	// rolling replacement: the new replica starts before an old one goes).
+	Service  string
+	Replicas int
 }
 
 // Up creates or converges the project's containers, networks and volumes
 // like `docker compose up -d`, recreating containers whose configuration
 // changed. Volumes are never recreated.
 func (e *Engine) Up(ctx context.Context, p *types.Project, o UpOptions) error {
+	if o.Service != "" {
+		return e.upService(ctx, p, o)
+	}
 	err := e.compose.Up(ctx, p, api.UpOptions{
 		Create: api.CreateOptions{
 			RemoveOrphans:        true,
@@ -74,6 +83,36 @@ func (e *Engine) Up(ctx context.Context, p *types.Project, o UpOptions) error {
 	})
 	if err != nil {
 		return fmt.Errorf("compose up %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// upService is Up narrowed to o.Service with o.Replicas containers, the
+// existing ones kept as they are.
+func (e *Engine) upService(ctx context.Context, p *types.Project, o UpOptions) error {
+	q, err := p.WithSelectedServices([]string{o.Service}, types.IgnoreDependencies)
+	if err != nil {
+		return fmt.Errorf("compose up %s %s: %w", p.Name, o.Service, err)
+	}
+	s := q.Services[o.Service]
+	n := o.Replicas
+	s.Scale = &n
+	if s.Deploy != nil && s.Deploy.Replicas != nil {
+		s.Deploy.Replicas = &n
+	}
+	q.Services[o.Service] = s
+	err = e.compose.Up(ctx, q, api.UpOptions{
+		Create: api.CreateOptions{
+			Services:             []string{o.Service},
+			RemoveOrphans:        false, // the other services are not in q
+			Recreate:             api.RecreateNever,
+			RecreateDependencies: api.RecreateNever,
+			Inherit:              true,
+		},
+		Start: api.StartOptions{Project: q, Services: []string{o.Service}, Wait: o.Wait, WaitTimeout: o.WaitTimeout},
+	})
+	if err != nil {
+		return fmt.Errorf("compose up %s %s=%d: %w", p.Name, o.Service, n, err)
 	}
 	return nil
 }

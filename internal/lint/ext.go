@@ -13,6 +13,8 @@ import (
 //	services:
 //	  db:
 //	    x-dockerbank: {role: database, engine: postgres}
+//	  app:
+//	    x-dockerbank: {role: app, scale: {max: 4, http: [8080]}}
 //	volumes:
 //	  db-data:
 //	    x-dockerbank: {class: userdata, backup: postgres-dump, quiesce: none}
@@ -28,8 +30,8 @@ var extValues = map[string][]string{
 
 // serviceExtKeys and volumeExtKeys are the keys allowed in each place.
 var (
-	serviceExtKeys = []string{"role", "engine"}
-	volumeExtKeys  = []string{"class", "backup", "quiesce"}
+	serviceExtKeys = []string{"role", "engine", "scale"}
+	volumeExtKeys  = []string{"class", "backup", "quiesce", "singleWriter"}
 )
 
 type serviceExt struct {
@@ -83,8 +85,12 @@ func checkExtension(p *project) []Finding {
 					Message: fmt.Sprintf("x-dockerbank has unknown key %q; allowed here: %s", k, strings.Join(allowed, ", "))})
 				continue
 			}
+			allowedValues, closed := extValues[k]
+			if !closed {
+				continue // scale and singleWriter: checked by bank lint
+			}
 			v := p.interpolate(scalar(vn))
-			if !slices.Contains(extValues[k], v) {
+			if !slices.Contains(allowedValues, v) {
 				out = append(out, Finding{Service: service, Position: posOf(f, vn),
 					Message: fmt.Sprintf("x-dockerbank %s %q is not one of %s", k, v, strings.Join(extValues[k], ", "))})
 			}

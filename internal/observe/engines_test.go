@@ -49,8 +49,8 @@ func TestSeveralEngines(t *testing.T) {
 	}
 	text := gatherAll(t, both)
 	for _, want := range []string{
-		`container_last_seen{engine="local",id="/docker/` + localID + `",image="` + testImage + `",instance="` + in + `",name="/` + in + `-main",role="app",service="main"}`,
-		`container_last_seen{engine="lab2",id="/docker/` + remoteID + `",image="` + testImage + `",instance="` + in + `",name="/` + in + `-remote",role="app",service="remote"}`,
+		`container_last_seen{engine="local",id="/docker/` + localID + `",image="` + testImage + `",instance="` + in + `",name="/` + in + `-main",replica="",role="app",service="main"}`,
+		`container_last_seen{engine="lab2",id="/docker/` + remoteID + `",image="` + testImage + `",instance="` + in + `",name="/` + in + `-remote",replica="",role="app",service="remote"}`,
 		`container_memory_working_set_bytes{engine="lab2",id="/docker/` + remoteID + `"`,
 		`dockerbank_engine_up{engine="local"} 1`,
 		`dockerbank_engine_up{engine="lab2"} 1`,

@@ -3,6 +3,7 @@ package observe
 import (
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,7 +15,9 @@ import (
 // Prometheus renames a scraped "instance" label to exported_instance unless
 // the scrape job sets honor_labels: true (see docs).
 // The engine label names the Docker endpoint (serve --engine NAME=...).
-var containerLabels = []string{"id", "name", "image", "instance", "service", "role", "engine"}
+// The replica label numbers the replicas of a service scaled by `dockerbank
+// scale` (1, 2, ...); it is empty on every other container.
+var containerLabels = []string{"id", "name", "image", "instance", "service", "replica", "role", "engine"}
 
 func desc(name, help string, extra ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, help, append(append([]string{}, containerLabels...), extra...), nil)
@@ -104,7 +107,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descEngineUp, gauge, up, eng)
 	for _, ct := range snap.Containers {
-		lv := []string{cgroupID(ct), "/" + ct.Name, ct.Image, ct.Instance, ct.Service, ct.Role, eng}
+		lv := []string{cgroupID(ct), "/" + ct.Name, ct.Image, ct.Instance, ct.Service, replicaLabel(ct.Replica), ct.Role, eng}
 		m := func(d *prometheus.Desc, t prometheus.ValueType, v float64, extra ...string) {
 			ch <- prometheus.MustNewConstMetric(d, t, v, append(append([]string{}, lv...), extra...)...)
 		}
@@ -225,4 +228,12 @@ func Registry(cs ...prometheus.Collector) *prometheus.Registry {
 // MetricsHandler serves a registry in the Prometheus exposition format.
 func MetricsHandler(r *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(r, promhttp.HandlerOpts{Registry: r})
+}
+
+// replicaLabel is the value of the replica label: the number, or "".
+func replicaLabel(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
 }

@@ -78,7 +78,7 @@ func TestCPUCounterRisesUnderLoad(t *testing.T) {
 	}
 	// The exposed counter carries the cAdvisor name and our labels.
 	text := gather(t, col)
-	if !strings.Contains(text, `container_cpu_usage_seconds_total{cpu="total",engine="local",id="/docker/`+id+`",image="`+testImage+`",instance="`+in+`",name="/`+in+`-busy",role="app",service="busy"}`) {
+	if !strings.Contains(text, `container_cpu_usage_seconds_total{cpu="total",engine="local",id="/docker/`+id+`",image="`+testImage+`",instance="`+in+`",name="/`+in+`-busy",replica="",role="app",service="busy"}`) {
 		t.Errorf("no container_cpu_usage_seconds_total series for the container in:\n%s", grepLines(text, id))
 	}
 }

@@ -4,6 +4,7 @@ package observe
 type StatsRow struct {
 	Name       string  `json:"name"`
 	Service    string  `json:"service"`
+	Replica    int     `json:"replica,omitempty"` // of a scaled service
 	State      string  `json:"state"`
 	CPUPercent float64 `json:"cpuPercent"` // of one core, like docker stats
 	Mem        uint64  `json:"memWorkingSet"`
@@ -24,7 +25,7 @@ func StatsTable(prev, cur Snapshot) []StatsRow {
 	}
 	rows := make([]StatsRow, 0, len(cur.Containers))
 	for _, c := range cur.Containers {
-		r := StatsRow{Name: c.Name, Service: c.Service, State: c.State}
+		r := StatsRow{Name: c.Name, Service: c.Service, Replica: c.Replica, State: c.State}
 		if c.Sampled {
 			s := c.Sample
 			r.Mem, r.MemLimit, r.Pids = s.MemWorkingSet, s.MemLimit, s.Pids

@@ -71,6 +71,10 @@ type Instance struct {
 	// site.yaml's storage section; volumes not in it use the engine's
 	// default.
 	Storage map[string]VolumeStorage `yaml:"storage,omitempty" json:"storage,omitempty"`
+	// Scale is the number of replicas of each service scaled by `dockerbank
+	// scale` (services not listed run one); every rendering of the instance
+	// (start, upgrade, restore, dr) keeps it.
+	Scale map[string]int `yaml:"scale,omitempty" json:"scale,omitempty"`
 }
 
 // Instance states.

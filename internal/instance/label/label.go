@@ -45,6 +45,16 @@ const (
 	// StoppedReplicas records on a swarm service the replica count it had
 	// before dockerbank scaled it to zero, so starting it restores it.
 	StoppedReplicas = Prefix + "stopped-replicas"
+	// Replicas is, on the containers of a service scaled by `dockerbank
+	// scale`, how many replicas the instance runs of it; each replica's
+	// number is compose's container-number label (engine.LabelNumber).
+	Replicas = Prefix + "replicas"
+	// ProxyFor marks the proxy service dockerbank renders in front of the
+	// replicas of scaled services, with their names (comma-separated).
+	ProxyFor = Prefix + "proxy-for"
+	// ConfigSHA256 is, on the proxy, the digest of the configuration
+	// rendered for it (a new one recreates the proxy).
+	ConfigSHA256 = Prefix + "config-sha256"
 )
 
 // Labels on images built by dockerbank.
