@@ -28,6 +28,9 @@ type Manifest struct {
 	Version  string            `json:"version"`
 	Variant  string            `json:"variant,omitempty"`
 	Params   map[string]string `json:"params,omitempty"`
+	// Uses is the instance's shared servers (service -> instance): a
+	// restore deploys its staging or new instance on the same servers.
+	Uses     map[string]string `json:"uses,omitempty"`
 	Started  time.Time         `json:"started"`
 	Finished time.Time         `json:"finished"`
 	// Quiesced lists the containers stopped or paused during capture, and
@@ -65,6 +68,9 @@ type Member struct {
 	// Service is the database service for dumps.
 	Service string `json:"service,omitempty"`
 	Engine  string `json:"engine,omitempty"`
+	// Server is the shared server instance the dump was taken in (the
+	// instance's own database there, alone).
+	Server string `json:"server,omitempty"`
 	// Mode is "dir" (a host directory stored as the snapshot root) or
 	// "tar" (a tar stream stored as one file) for file volumes.
 	Mode     string   `json:"mode,omitempty"`

@@ -137,6 +137,11 @@ then copied to every copy without a schedule of its own and checked there
 				Bytes  int64  `json:"bytes"`
 				Count  int64  `json:"count"`
 				Added  int64  `json:"added"`
+				// Server is the shared server a dump was taken in (the
+				// instance's own database there); Streams names the
+				// dump's streams (one per database, globals.sql).
+				Server  string   `json:"server,omitempty"`
+				Streams []string `json:"streams,omitempty"`
 			}
 			type summary struct {
 				Instance    string              `json:"instance"`
@@ -170,7 +175,11 @@ then copied to every copy without a schedule of its own and checked there
 				}
 				sm := summary{Instance: n, Group: m.Group, Bytes: m.Bytes(), Seconds: time.Since(start).Seconds(), Quiesced: m.Quiesced, QuiesceSecs: m.QuiesceSecs}
 				for _, mb := range m.Members {
-					sm.Members = append(sm.Members, memberSummary{mb.Volume, mb.Kind, mb.Mode, mb.Bytes, mb.Count, mb.Added})
+					ms := memberSummary{Volume: mb.Volume, Kind: mb.Kind, Mode: mb.Mode, Bytes: mb.Bytes, Count: mb.Count, Added: mb.Added, Server: mb.Server}
+					for _, st := range mb.Streams {
+						ms.Streams = append(ms.Streams, st.Name)
+					}
+					sm.Members = append(sm.Members, ms)
 				}
 				if !a.json {
 					fmt.Fprintf(a.streams.Out, "%s: group %s complete, %d members, %s in %.1fs\n", n, m.Group, len(m.Members), progress.Bytes(m.Bytes()), time.Since(start).Seconds())

@@ -3,6 +3,8 @@ package cli
 import (
 	"bufio"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,7 +18,7 @@ import (
 
 func (a *app) deployCommand() *cobra.Command {
 	var o deploy.DeployOptions
-	var set []string
+	var set, uses []string
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "deploy ENTRY",
@@ -26,7 +28,8 @@ parameters, generated secrets in 0600 files), creates its volumes as
 NAME_<volume> labelled with their class, starts it with the compose engine
 and waits for every container to be healthy, then runs the entry's checks.`,
 		Example: `  dockerbank deploy demo
-  dockerbank deploy demo --name demo-test --version 1.0 --set DEMO_INTERVAL=5`,
+  dockerbank deploy demo --name demo-test --version 1.0 --set DEMO_INTERVAL=5
+  dockerbank deploy postgres --name pg1 && dockerbank deploy orthanc --name o1 --use db=pg1`,
 		GroupID: "instances",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -36,6 +39,9 @@ and waits for every container to be healthy, then runs the entry's checks.`,
 			}
 			o.Entry = args[0]
 			if o.Set, err = parseSet(set); err != nil {
+				return err
+			}
+			if o.Uses, err = parseUses(uses); err != nil {
 				return err
 			}
 			m.HealthTimeout = timeout
@@ -57,7 +63,38 @@ and waits for every container to be healthy, then runs the entry's checks.`,
 		},
 	}
 	bindDeployFlags(c, &o, &set, &timeout, "instance name (default: the entry id)")
+	c.Flags().StringArrayVar(&uses, "use", nil, "SERVICE=INSTANCE: take the entry's database service from a shared infrastructure instance (repeatable; docs/shared.md)")
 	return c
+}
+
+func parseUses(kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || v == "" {
+			return nil, usageError{fmt.Errorf("--use %q: write SERVICE=INSTANCE, e.g. --use db=pg1", kv)}
+		}
+		if _, dup := out[k]; dup {
+			return nil, usageError{fmt.Errorf("--use %s given twice", k)}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// dependency says what an instance uses and what uses it, for ls.
+func dependency(st instance.Status) string {
+	var parts []string
+	for _, svc := range slices.Sorted(maps.Keys(st.Instance.Uses)) {
+		parts = append(parts, fmt.Sprintf("uses %s (%s)", st.Instance.Uses[svc], svc))
+	}
+	if len(st.UsedBy) > 0 {
+		parts = append(parts, "used by "+strings.Join(st.UsedBy, ", "))
+	}
+	return orDash(strings.Join(parts, "; "))
 }
 
 // bindDeployFlags binds the flags that deploy and swarm deploy share.
@@ -114,9 +151,9 @@ func (a *app) lsCommand() *cobra.Command {
 				if !in.LastBackup.IsZero() {
 					last = in.LastBackup.Format("2006-01-02 15:04Z")
 				}
-				rows = append(rows, []string{in.Name, in.Entry, in.Version, in.State, st.Health(), fmt.Sprint(len(st.Containers)), last})
+				rows = append(rows, []string{in.Name, in.Entry, in.Version, in.State, st.Health(), fmt.Sprint(len(st.Containers)), last, dependency(st)})
 			}
-			a.table([]string{"INSTANCE", "ENTRY", "VERSION", "STATE", "HEALTH", "CONTAINERS", "LAST BACKUP"}, rows)
+			a.table([]string{"INSTANCE", "ENTRY", "VERSION", "STATE", "HEALTH", "CONTAINERS", "LAST BACKUP", "DEPENDENCY"}, rows)
 			return nil
 		},
 	}
@@ -141,6 +178,9 @@ func (a *app) psCommand() *cobra.Command {
 				return a.printJSON(st)
 			}
 			fmt.Fprintf(a.streams.Out, "instance %s (%s %s, %s): %s\n", st.Instance.Name, st.Instance.Entry, st.Instance.Version, st.Instance.State, st.Health())
+			if d := dependency(st); d != "-" {
+				fmt.Fprintf(a.streams.Out, "%s\n", d)
+			}
 			a.printContainers(st)
 			return nil
 		},
@@ -238,7 +278,9 @@ func (a *app) rmCommand() *cobra.Command {
 secrets to the site's removed/ directory. Volumes are kept: see
 'dockerbank volumes --orphaned'. With --purge-data the volumes are deleted too,
 after you type the instance name, and only with a backup newer than the last
-change (or --force).`,
+change (or --force); an instance on a shared server (deploy --use) then also
+loses its database and role there, and nothing else of the server. A shared
+server is refused while instances use it.`,
 		GroupID: "instances",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -268,6 +310,12 @@ change (or --force).`,
 			}
 			if len(res.RemovedVolumes) > 0 {
 				fmt.Fprintf(a.streams.Out, "removed volumes: %s\n", strings.Join(res.RemovedVolumes, ", "))
+			}
+			if len(res.KeptDatabases) > 0 {
+				fmt.Fprintf(a.streams.Out, "kept databases in shared servers: %s\n", strings.Join(res.KeptDatabases, ", "))
+			}
+			if len(res.DroppedDatabases) > 0 {
+				fmt.Fprintf(a.streams.Out, "dropped databases and roles in shared servers: %s\n", strings.Join(res.DroppedDatabases, ", "))
 			}
 			return nil
 		},

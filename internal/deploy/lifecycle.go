@@ -131,7 +131,11 @@ func (m *Manager) Ps(ctx context.Context, name string) (instance.Status, error) 
 	if err != nil {
 		return instance.Status{}, err
 	}
-	return instance.Status{Instance: in, Containers: ctrs}, nil
+	all, err := m.Site.Instances()
+	if err != nil {
+		return instance.Status{}, err
+	}
+	return instance.Status{Instance: in, Containers: ctrs, UsedBy: site.UsersOf(all, name)}, nil
 }
 
 // List returns the status of every instance.
@@ -146,7 +150,7 @@ func (m *Manager) List(ctx context.Context) ([]instance.Status, error) {
 	}
 	out := make([]instance.Status, 0, len(ins))
 	for _, in := range ins {
-		st := instance.Status{Instance: in}
+		st := instance.Status{Instance: in, UsedBy: site.UsersOf(ins, in.Name)}
 		for _, c := range all {
 			if c.Project == in.Name {
 				st.Containers = append(st.Containers, c)

@@ -66,6 +66,25 @@ type Instance struct {
 	// instead of the entry's: restore staging and drill instances run
 	// beside the instance they copy, whose host ports are taken.
 	EphemeralPorts bool `yaml:"ephemeralPorts,omitempty" json:"ephemeralPorts,omitempty"`
+	// Uses maps a service of the entry to the infrastructure instance that
+	// serves it instead (deploy --use db=pg1).
+	Uses map[string]string `yaml:"uses,omitempty" json:"uses,omitempty"`
+}
+
+// UsersOf returns the names of the instances that use the instance
+// server, sorted.
+func UsersOf(all []*Instance, server string) []string {
+	var out []string
+	for _, in := range all {
+		for _, s := range in.Uses {
+			if s == server {
+				out = append(out, in.Name)
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Instance states.
