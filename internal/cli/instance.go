@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/instance"
 	"github.com/dockerbank/dockerbank/internal/instance/label"
@@ -256,12 +257,30 @@ func (a *app) rollbackCommand() *cobra.Command {
 func (a *app) upgradeCommand() *cobra.Command {
 	var o deploy.UpgradeOptions
 	c := a.simple("upgrade", "Upgrade an instance to another version; rolls back by itself when unhealthy", func(m *deploy.Manager, cmd *cobra.Command, n string) error {
+		if !o.NoBackup {
+			// A shared server's tenants are backed up first: their
+			// databases live in it.
+			ts, err := m.TenantsOf(n)
+			if err != nil {
+				return err
+			}
+			j := a.jobOf(m)
+			for _, t := range ts {
+				if _, err := j.Backup(cmd.Context(), t.Instance, backup.BackupOptions{Tag: "pre-upgrade-" + n}); err != nil {
+					return fmt.Errorf("back up tenant %s before upgrading %s: %w; nothing was changed", t.Instance, n, err)
+				}
+			}
+		}
 		return m.Upgrade(cmd.Context(), n, o)
 	})
 	c.Long = `Upgrade renders the new version, keeps every volume, starts it and waits for
 health. When it is not healthy within --timeout, the previous version is
 started again by itself (exit code 7). Without a backup newer than the
-instance's last change it refuses, unless --no-backup.`
+instance's last change it refuses, unless --no-backup.
+
+A shared server (deploy --use) backs up every instance that uses it first,
+and after the new version is healthy waits for each of them, runs their
+checks and compares their fingerprints; when one fails it rolls back.`
 	c.Flags().StringVar(&o.To, "to", "", "target version (required)")
 	c.Flags().BoolVar(&o.NoBackup, "no-backup", false, "upgrade without a fresh backup")
 	_ = c.MarkFlagRequired("to")
