@@ -130,6 +130,12 @@ func TestSharedPostgres(t *testing.T) {
 		t.Errorf("ls does not show the dependency both ways:\n%s", out)
 	}
 
+	// export k8s refers to the shared server as an ExternalName Service.
+	if out := h.ok("export", "k8s", o1.name, "--out", "-"); !strings.Contains(out, "type: ExternalName") ||
+		!strings.Contains(out, "externalName: server."+pg+".svc.cluster.local") {
+		t.Errorf("export k8s %s has no ExternalName Service for %s:\n%s", o1.name, pg, out)
+	}
+
 	// DICOM files in both.
 	set1 := dicom.Set{Seed: time.Now().UnixNano(), StudiesPerPatient: 1, SeriesPerStudy: 2, InstancesPerSeries: 4}
 	set2 := dicom.Set{Seed: time.Now().UnixNano() + 1, StudiesPerPatient: 1, SeriesPerStudy: 1, InstancesPerSeries: 6}

@@ -55,9 +55,9 @@ type Tenant struct {
 // as alias): one per tenant, so tenants never reach each other.
 func LinkNetwork(instance string) string { return instance + "_dockerbank-link" }
 
-// linkNetworkKey is the compose name of the link network in the tenant's
+// LinkNetworkKey is the compose name of the link network in the tenant's
 // rendered project.
-const linkNetworkKey = "dockerbank-link"
+const LinkNetworkKey = "dockerbank-link"
 
 // reservedIdents are database and role names a tenant may not take.
 var reservedIdents = []string{"postgres", "template0", "template1", "root", "mysql", "sys",
@@ -188,7 +188,7 @@ func DetachShared(p *types.Project, e *bank.Entry, tenants []Tenant) error {
 			if len(s.Networks) == 0 {
 				s.Networks = map[string]*types.ServiceNetworkConfig{"default": nil}
 			}
-			s.Networks[linkNetworkKey] = nil
+			s.Networks[LinkNetworkKey] = nil
 			p.Services[name] = s
 		}
 		if linked == 0 {
@@ -206,7 +206,7 @@ func DetachShared(p *types.Project, e *bank.Entry, tenants []Tenant) error {
 	if _, ok := p.Networks["default"]; !ok {
 		p.Networks["default"] = types.NetworkConfig{Name: p.Name + "_default"}
 	}
-	p.Networks[linkNetworkKey] = types.NetworkConfig{Name: LinkNetwork(p.Name), External: true}
+	p.Networks[LinkNetworkKey] = types.NetworkConfig{Name: LinkNetwork(p.Name), External: true}
 	return nil
 }
 
