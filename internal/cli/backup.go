@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -325,6 +327,7 @@ func (a *app) snapshotsCommand() *cobra.Command {
 					strings.ToUpper(g.State[:1]) + g.State[1:], orDash(g.Verified), orDash(copiesOf(recs, g.Instance, g.ID)), orDash(strings.Join(g.Tags, ","))})
 			}
 			a.table([]string{"GROUP", "INSTANCE", "ENTRY", "TIME", "STATE", "VERIFIED", "COPIES", "TAGS"}, rows)
+			a.sharedNotes(s, groups)
 			return nil
 		},
 	}
@@ -335,6 +338,7 @@ func (a *app) snapshotsCommand() *cobra.Command {
 func (a *app) restoreCommand() *cobra.Command {
 	var o backup.RestoreOptions
 	var archive, identity, passFile string
+	var uses []string
 	var from fromFlags
 	c := &cobra.Command{
 		Use:   "restore NAME",
@@ -364,6 +368,12 @@ links and digest; the sealed secrets opened with --identity or
 			}
 			if j.From, err = from.open(j.M.Site); err != nil {
 				return err
+			}
+			if o.Uses, err = parseUses(uses); err != nil {
+				return err
+			}
+			if o.Uses != nil && o.As == "" {
+				return usageError{fmt.Errorf("--use deploys the new instance of --as on other shared servers: give --as too")}
 			}
 			var res *backup.RestoreResult
 			if archive == "" && (identity != "" || passFile != "") {
@@ -398,6 +408,7 @@ links and digest; the sealed secrets opened with --identity or
 	c.Flags().StringVar(&o.Group, "group", "", "group ID (or a unique prefix); default the newest complete group")
 	c.Flags().StringVar(&o.As, "as", "", "restore into this new instance")
 	c.Flags().BoolVar(&o.Keep, "keep-staging", false, "keep the staging instance of an in-place restore")
+	c.Flags().StringArrayVar(&uses, "use", nil, "with --as: SERVICE=INSTANCE, deploy the new instance on this shared server instead of the group's (docs/shared.md)")
 	c.Flags().StringVar(&archive, "archive", "", "restore from an archive written by `backup --archive`")
 	c.Flags().StringVar(&identity, "identity", "", "with --archive: age key file that opens the sealed secrets")
 	c.Flags().StringVar(&passFile, "passphrase-file", "", "with --archive: file whose first line is the archive's passphrase")
@@ -527,4 +538,32 @@ backup) unless --force.`,
 	c.Flags().BoolVar(&o.Force, "force", false, "rotate even after a suspiciously small backup")
 	c.Flags().BoolVar(&o.DryRun, "dry-run", false, "only print what would be removed")
 	return c
+}
+
+// sharedNotes says, under a listing of groups, where the databases of
+// shared servers and their tenants are kept.
+func (a *app) sharedNotes(s *site.Site, groups []backup.Group) {
+	all, err := s.Instances()
+	if err != nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, g := range groups {
+		if seen[g.Instance] {
+			continue
+		}
+		seen[g.Instance] = true
+		for _, in := range all {
+			if in.Name != g.Instance {
+				continue
+			}
+			if users := site.UsersOf(all, in.Name); len(users) > 0 {
+				fmt.Fprintf(a.streams.Out, "note: groups of %s hold the server's roles and own databases, not its tenants' databases: those are in the groups of %s\n",
+					in.Name, strings.Join(users, ", "))
+			}
+			for _, svc := range slices.Sorted(maps.Keys(in.Uses)) {
+				fmt.Fprintf(a.streams.Out, "note: groups of %s hold its own database in the shared server %s (service %s), dumped there\n", in.Name, in.Uses[svc], svc)
+			}
+		}
+	}
 }

@@ -247,6 +247,10 @@ func TestSharedPostgres(t *testing.T) {
 		t.Errorf("streams of %s's group: %v, want globals.sql and no tenant database", pg, streams)
 	}
 
+	if out := h.ok("snapshots", pg); !strings.Contains(out, "not its tenants' databases: those are in the groups of "+o1.name+", "+o2.name) {
+		t.Errorf("snapshots %s does not say where its tenants' databases are:\n%s", pg, out)
+	}
+
 	// Purging o2 drops its database and role only.
 	h.ok("backup", o2.name)
 	h.ok("rm", o2.name, "--purge-data", "--confirm", o2.name)
@@ -297,4 +301,80 @@ func equalMaps(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestSharedServerUpgrade: upgrading a shared server backs its tenant up
+// first and keeps it healthy with its data; a version whose server comes
+// up healthy without the tenants' databases is rolled back (exit 7), and
+// the tenant's data is there again.
+func TestSharedServerUpgrade(t *testing.T) {
+	testenv.RequireImages(t, "dockerbank/orthanc:"+orthancVersion, "dockerbank/postgres:15", "dockerbank/busybox:1.36")
+	testenv.RequireCommand(t, "restic")
+	h := newHarness(t)
+	bankDir, err := filepath.Abs(filepath.Join("testdata", "shared-bank"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ok("bank", "add", bankDir) // postgres with the versions 15-tuned and 15-lost
+	start := time.Now()
+	pg := uniqueName("sh5pgu")
+	h.cleanup(pg)
+	h.ok("deploy", "postgres", "--name", pg)
+	o1 := deployTenant(t, h, uniqueName("sh5u1"), pg)
+	set := dicom.Set{Seed: time.Now().UnixNano(), StudiesPerPatient: 1, SeriesPerStudy: 1, InstancesPerSeries: 4}
+	var ins []dicom.Instance
+	for i := 0; i < 4; i++ {
+		ins = append(ins, set.Instance(i))
+	}
+	o1.storeREST(t, ins)
+	want := o1.contents(t)
+	lastBackup := func() time.Time {
+		var sts []struct {
+			Instance struct {
+				Name       string
+				LastBackup time.Time
+			}
+		}
+		if err := json.Unmarshal([]byte(h.ok("ls", "--json")), &sts); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range sts {
+			if st.Instance.Name == o1.name {
+				return st.Instance.LastBackup
+			}
+		}
+		t.Fatalf("ls --json lists no %s", o1.name)
+		return time.Time{}
+	}
+	h.ok("backup", pg)
+
+	uStart := time.Now()
+	h.ok("upgrade", pg, "--to", "15-tuned", "--timeout", "3m")
+	t.Logf("upgrade to 15-tuned in %s", time.Since(uStart).Round(time.Second))
+	if lb := lastBackup(); lb.Before(uStart) {
+		t.Errorf("%s was not backed up by the upgrade of its server (last backup %s)", o1.name, lb)
+	}
+	if mc := docker(t, "exec", pg+"-server-1", "psql", "-U", "postgres", "-tAc", "show max_connections"); mc != "90" {
+		t.Errorf("max_connections %s after the upgrade, want 90 (the server was not recreated with the new version)", mc)
+	}
+	o1.waitREST(t)
+	if got := o1.contents(t); !equalMaps(got, want) {
+		t.Errorf("%s's instances differ after the upgrade of its server", o1.name)
+	}
+
+	h.ok("backup", pg)
+	uStart = time.Now()
+	r := h.run("upgrade", pg, "--to", "15-lost", "--timeout", "3m")
+	t.Logf("upgrade to 15-lost in %s: exit %d", time.Since(uStart).Round(time.Second), r.code)
+	if r.code != ExitRolledBack || !strings.Contains(r.err, o1.name) {
+		t.Fatalf("upgrade to a version without the tenants' databases: exit %d, want %d naming %s\n%s", r.code, ExitRolledBack, o1.name, r.err)
+	}
+	if v := docker(t, "inspect", "-f", "{{index .Config.Labels \"org.dockerbank.version\"}}", pg+"-server-1"); v != "15-tuned" {
+		t.Errorf("server runs version %q after the rollback, want 15-tuned", v)
+	}
+	o1.waitREST(t)
+	if got := o1.contents(t); !equalMaps(got, want) {
+		t.Errorf("%s's instances differ after the rolled back upgrade", o1.name)
+	}
+	t.Logf("whole run %s", time.Since(start).Round(time.Second))
 }
