@@ -14,6 +14,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/dicom"
 	"github.com/dockerbank/dockerbank/internal/engine"
+	"github.com/dockerbank/dockerbank/internal/instance/label"
 	"github.com/dockerbank/dockerbank/internal/testenv"
 )
 
@@ -369,7 +370,7 @@ func TestSharedServerUpgrade(t *testing.T) {
 	if r.code != ExitRolledBack || !strings.Contains(r.err, o1.name) {
 		t.Fatalf("upgrade to a version without the tenants' databases: exit %d, want %d naming %s\n%s", r.code, ExitRolledBack, o1.name, r.err)
 	}
-	if v := docker(t, "inspect", "-f", "{{index .Config.Labels \"org.dockerbank.version\"}}", pg+"-server-1"); v != "15-tuned" {
+	if v := docker(t, "inspect", "-f", "{{index .Config.Labels \""+label.Version+"\"}}", pg+"-server-1"); v != "15-tuned" {
 		t.Errorf("server runs version %q after the rollback, want 15-tuned", v)
 	}
 	o1.waitREST(t)
