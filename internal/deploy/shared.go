@@ -215,16 +215,22 @@ func (m *Manager) tenants(in *site.Instance) ([]Tenant, error) {
 	if len(in.Uses) == 0 {
 		return nil, nil
 	}
-	e, err := m.Bank.Get(in.Entry)
-	if err != nil {
-		return nil, err
+	var e *bank.Entry
+	if m.Bank != nil { // a drill's teardown removes without a bank
+		var err error
+		if e, err = m.Bank.Get(in.Entry); err != nil {
+			return nil, err
+		}
 	}
 	var out []Tenant
 	for _, svc := range slices.Sorted(maps.Keys(in.Uses)) {
 		srv := in.Uses[svc]
-		sh, ok := e.ShareableService(svc)
-		if !ok {
-			return nil, fmt.Errorf("%w: instance %s uses %s for service %s, which entry %s no longer declares shareable", ErrBadUse, in.Name, srv, svc, e.ID)
+		sh := bank.Shareable{Service: svc, Engine: bank.EnginePostgres}
+		if e != nil {
+			var ok bool
+			if sh, ok = e.ShareableService(svc); !ok {
+				return nil, fmt.Errorf("%w: instance %s uses %s for service %s, which entry %s no longer declares shareable", ErrBadUse, in.Name, srv, svc, e.ID)
+			}
 		}
 		id, err := TenantIdent(in.Name)
 		if err != nil {
@@ -268,26 +274,15 @@ func (m *Manager) TenantsOf(server string) ([]Tenant, error) {
 }
 
 // ServerContainer returns the running database container of a shared
-// server instance.
+// server instance (by its role label: no bank needed, so that a drill's
+// teardown finds it too).
 func (m *Manager) ServerContainer(ctx context.Context, server string) (engine.Container, error) {
-	in, err := m.Site.Instance(server)
-	if err != nil {
-		return engine.Container{}, err
-	}
-	e, err := m.Bank.Get(in.Entry)
-	if err != nil {
-		return engine.Container{}, err
-	}
-	svc, _, ok := ServerService(e)
-	if !ok {
-		return engine.Container{}, fmt.Errorf("%w: %s is not an infrastructure instance", ErrBadUse, server)
-	}
 	ctrs, err := m.Engine.Containers(ctx, map[string]string{engine.LabelProject: server})
 	if err != nil {
 		return engine.Container{}, err
 	}
 	for _, c := range ctrs {
-		if c.Service == svc && c.State == "running" {
+		if c.Labels[label.Role] == bank.RoleDatabase && c.State == "running" {
 			return c, nil
 		}
 	}
