@@ -93,10 +93,16 @@ func (m *Manager) Recreate(ctx context.Context, name string) error {
 		return err
 	}
 	m.step("recreate %s and wait for health (timeout %s)", name, m.healthTimeout())
+	if in, err := m.Site.Instance(name); err == nil {
+		if err := m.linkTenants(ctx, in); err != nil {
+			return err
+		}
+	}
 	if err := m.Engine.Recreate(ctx, p, engineUp(m.healthTimeout())); err != nil {
 		return fmt.Errorf("%w; see `dockerbank ps %s` and `dockerbank logs %s`%s", err, name, name, m.diagnose(ctx, name))
 	}
-	return nil
+	// A recreated shared server has lost its tenants' networks.
+	return m.relinkTenants(ctx, name)
 }
 
 // Down removes an instance's containers and networks and keeps every
