@@ -379,3 +379,41 @@ func TestSharedServerUpgrade(t *testing.T) {
 	}
 	t.Logf("whole run %s", time.Since(start).Round(time.Second))
 }
+
+// TestSharedServerDrill: a disaster-recovery drill brings the shared
+// server back before its tenant, deploys the tenant on the drill's copy of
+// the server with its own database there, and removes everything after.
+func TestSharedServerDrill(t *testing.T) {
+	testenv.RequireImages(t, "dockerbank/orthanc:"+orthancVersion, "dockerbank/postgres:15", "dockerbank/busybox:1.36")
+	testenv.RequireCommand(t, "restic")
+	h := newHarness(t)
+	start := time.Now()
+	pg := uniqueName("sh5pgd")
+	h.cleanup(pg)
+	h.ok("deploy", "postgres", "--name", pg)
+	o1 := deployTenant(t, h, uniqueName("sh5d1"), pg)
+	set := dicom.Set{Seed: time.Now().UnixNano(), StudiesPerPatient: 1, SeriesPerStudy: 1, InstancesPerSeries: 3}
+	var ins []dicom.Instance
+	for i := 0; i < 3; i++ {
+		ins = append(ins, set.Instance(i))
+	}
+	o1.storeREST(t, ins)
+	h.ok("backup", pg, o1.name)
+	prefix := "sh5x-"
+	t.Cleanup(func() { removeProjects(t, prefix+pg, prefix+o1.name) })
+	out := h.ok("dr", "drill", "--prefix", prefix)
+	t.Logf("drill: %s", strings.TrimSpace(out))
+	if i, j := strings.Index(out, pg), strings.Index(out, o1.name); i < 0 || j < 0 || i > j {
+		t.Errorf("the drill does not recover %s before %s:\n%s", pg, o1.name, out)
+	}
+	if left := projectObjects(t, prefix+pg, prefix+o1.name); len(left) > 0 {
+		t.Errorf("the drill left %v", left)
+	}
+	if nets := docker(t, "network", "ls", "-q", "--filter", "name="+deploy.LinkNetwork(prefix+o1.name)); nets != "" {
+		t.Errorf("the drill left the link network of %s", prefix+o1.name)
+	}
+	if dbs := serverDatabases(t, pg); slices.ContainsFunc(dbs, func(d string) bool { return strings.HasPrefix(d, prefix) }) {
+		t.Errorf("the drill created databases in the production server: %v", dbs)
+	}
+	t.Logf("whole run %s", time.Since(start).Round(time.Second))
+}

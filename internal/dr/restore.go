@@ -364,6 +364,18 @@ func (o *RestoreOptions) recoverOne(ctx context.Context, b *Bundle, in *Instance
 	if err := b.ExtractDir(in.EntryDir, filepath.Join(bankDir, in.Record.Entry)); err != nil {
 		return err
 	}
+	// The entries of the shared servers it uses, whose kind deploy --use
+	// checks (their instances are recovered before it).
+	for _, srv := range in.Record.Uses {
+		for _, x := range b.Manifest.Instances {
+			if x.Record.Name != srv || x.Record.Entry == in.Record.Entry {
+				continue
+			}
+			if err := b.ExtractDir(x.EntryDir, filepath.Join(bankDir, x.Record.Entry)); err != nil {
+				return err
+			}
+		}
+	}
 	bk, err := bank.Open(ctx, bank.Source{Name: "bundle copy of " + st.Name, FS: os.DirFS(bankDir), Root: "."})
 	if err != nil {
 		return err
