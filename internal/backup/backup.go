@@ -129,7 +129,7 @@ func (j *Job) Backup(ctx context.Context, name string, o BackupOptions) (*Manife
 	}
 	_ = repo.Unlock(ctx) // only stale locks of killed runs go
 	m := &Manifest{Format: ManifestVersion, Group: newGroupID(time.Now()), Instance: in.Name, Entry: in.Entry,
-		Version: in.Version, Variant: in.Variant, Params: in.Params, Scale: in.Scale, Started: time.Now().UTC()}
+		Version: in.Version, Variant: in.Variant, Params: in.Params, Scale: in.Scale, Uses: in.Uses, Started: time.Now().UTC()}
 	if err := j.M.Site.Append(site.Record{Command: j.M.Command, Instance: name, Outcome: "started", Op: m.Group, Detail: "backup group " + m.Group}); err != nil {
 		return nil, err
 	}
@@ -186,7 +186,26 @@ func (j *Job) observe(ctx context.Context, in *site.Instance) (PlanFacts, error)
 	for v, cfg := range p.Volumes {
 		names[v] = cfg.Name
 	}
-	return PlanFacts{Instance: in.Name, Entry: in.Entry, Model: model, VolumeNames: names, Containers: ctrs, Via: j.Via}, nil
+	f := PlanFacts{Instance: in.Name, Entry: in.Entry, Model: model, VolumeNames: names, Containers: ctrs, Via: j.Via}
+	ts, err := j.M.Tenants(in.Name)
+	if err != nil {
+		return PlanFacts{}, err
+	}
+	for _, t := range ts {
+		c, err := j.M.ServerContainer(ctx, t.Server)
+		if err != nil {
+			return PlanFacts{}, err
+		}
+		f.Shared = append(f.Shared, SharedDB{Service: t.Service, Server: t.Server, Engine: t.Engine, Database: t.Database, Role: t.Role, Container: c})
+	}
+	users, err := j.M.TenantsOf(in.Name)
+	if err != nil {
+		return PlanFacts{}, err
+	}
+	for _, t := range users {
+		f.Exclude = append(f.Exclude, t.Database)
+	}
+	return f, nil
 }
 
 // backup observes the instance, plans the group and applies the plan.

@@ -21,8 +21,11 @@ func (j *Job) dump(ctx context.Context, repo *Restic, m *Manifest, d DumpStep, r
 	}
 	if pg, ok := dumper.(*Postgres); ok {
 		pg.atSnapshot = atSnapshot
+		pg.only, pg.exclude = d.Database, d.Exclude
+	} else if d.Database != "" || len(d.Exclude) > 0 {
+		return Member{}, fmt.Errorf("volume %s: databases of a shared %s server cannot be dumped alone yet", d.Volume, d.Engine)
 	}
-	mb := Member{Volume: d.Volume, Kind: KindDump, Method: d.Method, Service: d.Service, Engine: d.Engine}
+	mb := Member{Volume: d.Volume, Kind: KindDump, Method: d.Method, Service: d.Service, Engine: d.Engine, Server: d.Server}
 	snapOf := map[string]string{} // stream name -> snapshot
 	start := time.Now()
 	var mu sync.Mutex // dumpers may store several streams at once

@@ -30,9 +30,12 @@ type Manifest struct {
 	Params   map[string]string `json:"params,omitempty"`
 	// Scale is the instance's replicas of scaled services (`dockerbank
 	// scale`); restore --as runs the new instance with as many.
-	Scale    map[string]int `json:"scale,omitempty"`
-	Started  time.Time      `json:"started"`
-	Finished time.Time      `json:"finished"`
+	Scale map[string]int `json:"scale,omitempty"`
+	// Uses is the instance's shared servers (service -> instance): a
+	// restore deploys its staging or new instance on the same servers.
+	Uses     map[string]string `json:"uses,omitempty"`
+	Started  time.Time         `json:"started"`
+	Finished time.Time         `json:"finished"`
 	// Quiesced lists the containers stopped or paused during capture, and
 	// for how long.
 	Quiesced    []string `json:"quiesced,omitempty"`
@@ -68,6 +71,9 @@ type Member struct {
 	// Service is the database service for dumps.
 	Service string `json:"service,omitempty"`
 	Engine  string `json:"engine,omitempty"`
+	// Server is the shared server instance the dump was taken in (the
+	// instance's own database there, alone).
+	Server string `json:"server,omitempty"`
 	// Mode is "dir" (a host directory stored as the snapshot root) or
 	// "tar" (a tar stream stored as one file) for file volumes.
 	Mode     string   `json:"mode,omitempty"`

@@ -23,6 +23,23 @@ type PlanFacts struct {
 	Containers []engine.Container
 	// Via is the forced capture mode of file volumes ("", ModeDir, ModeTar).
 	Via string
+	// Shared are the databases the instance has in shared servers: each
+	// is dumped inside its server's container, alone.
+	Shared []SharedDB
+	// Exclude lists databases of a shared server that belong to its
+	// tenants (their groups hold them): the server's own group leaves
+	// them out.
+	Exclude []string
+}
+
+// SharedDB is an instance's database in a shared server.
+type SharedDB struct {
+	Service   string // the entry's service the server replaces
+	Server    string // the server instance
+	Engine    string
+	Database  string
+	Role      string
+	Container engine.Container // the server's running database container
 }
 
 // GroupPlan is what one backup group captures and in what order:
@@ -56,6 +73,12 @@ type DumpStep struct {
 	Engine  string
 	// Container is the running container the dump runs in.
 	Container engine.Container
+	// Server and Database: the instance's own database in a shared
+	// server, dumped alone (no globals, no owners).
+	Server   string
+	Database string
+	// Exclude lists databases left out (a server's tenants').
+	Exclude []string
 }
 
 // FileStep is one file volume capture.
@@ -155,6 +178,18 @@ func PlanGroup(f PlanFacts) (*GroupPlan, error) {
 			}
 		}
 	}
+	for _, sh := range f.Shared {
+		if sh.Container.State != "running" {
+			return nil, fmt.Errorf("database server %s that %s uses is not running: a dump needs it; start it with `dockerbank start %s`", sh.Server, f.Instance, sh.Server)
+		}
+		p.Dumps = append(p.Dumps, DumpStep{Volume: sh.Service, Method: bank.BackupPostgresDump, Service: sh.Service, Engine: sh.Engine,
+			Container: sh.Container, Server: sh.Server, Database: sh.Database})
+	}
+	for i := range p.Dumps {
+		if p.Dumps[i].Server == "" {
+			p.Dumps[i].Exclude = f.Exclude
+		}
+	}
 	if len(p.Dumps) == 0 && len(p.Files) == 0 {
 		return nil, fmt.Errorf("instance %s has no userdata volume with a backup method; nothing to back up", f.Instance)
 	}
@@ -187,7 +222,14 @@ func (p *GroupPlan) String() string {
 	} else {
 		fmt.Fprintf(&b, "2. dump, hot, each at one transaction snapshot:\n")
 		for _, d := range p.Dumps {
-			fmt.Fprintf(&b, "   %s: %s in %s (service %s, engine %s)\n", d.Volume, d.Method, d.Container.Name, d.Service, orDash(d.Engine))
+			switch {
+			case d.Server != "":
+				fmt.Fprintf(&b, "   %s: %s of database %s only in %s (shared server %s, engine %s)\n", d.Volume, d.Method, d.Database, d.Container.Name, d.Server, orDash(d.Engine))
+			case len(d.Exclude) > 0:
+				fmt.Fprintf(&b, "   %s: %s in %s (service %s, engine %s), without the tenants' databases %s\n", d.Volume, d.Method, d.Container.Name, d.Service, orDash(d.Engine), strings.Join(d.Exclude, ", "))
+			default:
+				fmt.Fprintf(&b, "   %s: %s in %s (service %s, engine %s)\n", d.Volume, d.Method, d.Container.Name, d.Service, orDash(d.Engine))
+			}
 		}
 	}
 	after := "every dump's snapshot is fixed"

@@ -114,6 +114,25 @@ func TestPlanGroup(t *testing.T) {
 				}},
 				Containers: []engine.Container{ctr("omop", "pg", "running"), ctr("omop", "mongo", "running")}},
 		},
+		{
+			// A tenant of a shared server: its own database, dumped alone
+			// inside the server's container, with its storage.
+			name: "shared-tenant",
+			facts: PlanFacts{Instance: "o1", Entry: "orthanc", Model: &bank.ComposeModel{
+				Services: map[string]bank.ServiceMeta{"orthanc": svc(bank.RoleApp, "")},
+				Volumes:  map[string]bank.VolumeMeta{"storage": vol(bank.ClassUserdata, bank.BackupFiles, bank.QuiesceNone, "orthanc")}},
+				Containers: []engine.Container{ctr("o1", "orthanc", "running")},
+				Shared:     []SharedDB{{Service: "db", Server: "pg1", Engine: "postgres", Database: "o1", Role: "o1", Container: ctr("pg1", "server", "running")}}},
+		},
+		{
+			// The shared server itself: its roles and own databases, not
+			// its tenants'.
+			name: "shared-server",
+			facts: PlanFacts{Instance: "pg1", Entry: "postgres", Model: &bank.ComposeModel{
+				Services: map[string]bank.ServiceMeta{"server": svc(bank.RoleDatabase, "postgres")},
+				Volumes:  map[string]bank.VolumeMeta{"data": vol(bank.ClassUserdata, bank.BackupPostgresDump, bank.QuiesceNone, "server")}},
+				Containers: []engine.Container{ctr("pg1", "server", "running")}, Exclude: []string{"o1", "o2"}},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,6 +173,13 @@ func TestPlanGroupRefuses(t *testing.T) {
 				Volumes:  map[string]bank.VolumeMeta{"pgdata": vol(bank.ClassUserdata, bank.BackupPostgresDump, "", "db")}},
 				Containers: []engine.Container{ctr("demo", "db", "exited")}},
 			want: "database service db of demo is not running: a dump needs it; start it with `dockerbank start demo`",
+		},
+		{
+			name: "shared server not running",
+			facts: PlanFacts{Instance: "o1", Entry: "orthanc", Model: &bank.ComposeModel{
+				Volumes: map[string]bank.VolumeMeta{}},
+				Shared: []SharedDB{{Service: "db", Server: "pg1", Engine: "postgres", Database: "o1", Container: ctr("pg1", "server", "exited")}}},
+			want: "database server pg1 that o1 uses is not running: a dump needs it; start it with `dockerbank start pg1`",
 		},
 	}
 	for _, tc := range tests {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,6 +23,12 @@ type Postgres struct {
 	// atSnapshot, if set, runs in each database's session at the
 	// snapshot the dump uses (the backup's fingerprint queries).
 	atSnapshot SnapshotFunc
+	// only, if set, is the one database dumped (a tenant's in a shared
+	// server): no globals, no owners or privileges; Restore then loads
+	// as the stream's owner.
+	only string
+	// exclude lists databases left out of a dump (a server's tenants').
+	exclude []string
 }
 
 // SnapshotFunc runs statements in a database's session at the dump's
@@ -122,9 +129,22 @@ func (p *Postgres) Tables(ctx context.Context, db string) ([]Table, error) {
 // most of a small dump's time is the store's fixed cost (a restic start
 // waits 200 ms on its lock).
 func (p *Postgres) Dump(ctx context.Context, store StoreFunc, ready func()) ([]Stream, error) {
-	dbs, err := p.databases(ctx)
+	all, err := p.databases(ctx)
 	if err != nil {
 		return nil, err
+	}
+	var dbs []pgDatabase
+	for _, db := range all {
+		if (p.only == "" || db.name == p.only) && !slices.Contains(p.exclude, db.name) {
+			dbs = append(dbs, db)
+		}
+	}
+	if p.only != "" && len(dbs) == 0 {
+		return nil, fmt.Errorf("%w: the server has no database %s", ErrDumpIncomplete, p.only)
+	}
+	globals := 1
+	if p.only != "" {
+		globals = 0
 	}
 	type pinned struct {
 		s      *session
@@ -168,17 +188,23 @@ func (p *Postgres) Dump(ctx context.Context, store StoreFunc, ready func()) ([]S
 		}
 	}
 	ready()
-	out := make([]Stream, 1+len(dbs))
+	out := make([]Stream, globals+len(dbs))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(pgParallelDumps)
-	g.Go(func() (err error) {
-		out[0], err = p.c.streamDump(ctx, []string{"pg_dumpall", "-U", p.user, "--globals-only"}, engine.ExecOptions{},
-			pgGlobals, store, pgDumpallComplete, nil)
-		return err
-	})
+	if globals == 1 {
+		g.Go(func() (err error) {
+			out[0], err = p.c.streamDump(ctx, []string{"pg_dumpall", "-U", p.user, "--globals-only"}, engine.ExecOptions{},
+				pgGlobals, store, pgDumpallComplete, nil)
+			return err
+		})
+	}
 	for i, db := range dbs {
 		g.Go(func() error {
-			st, err := p.c.streamDump(ctx, []string{"pg_dump", "-U", p.user, "-d", db.name, "--snapshot=" + pins[i].snap, "--no-sync"},
+			cmd := []string{"pg_dump", "-U", p.user, "-d", db.name, "--snapshot=" + pins[i].snap, "--no-sync"}
+			if p.only != "" {
+				cmd = append(cmd, "--no-owner", "--no-privileges")
+			}
+			st, err := p.c.streamDump(ctx, cmd,
 				engine.ExecOptions{}, "db-"+db.name+".sql", store, pgDumpComplete, nil)
 			if err != nil {
 				return err
@@ -187,7 +213,7 @@ func (p *Postgres) Dump(ctx context.Context, store StoreFunc, ready func()) ([]S
 				return fmt.Errorf("end snapshot of database %s: %w", db.name, err)
 			}
 			st.Database, st.Owner, st.Tables = db.name, db.owner, pins[i].tables
-			out[1+i] = st
+			out[globals+i] = st
 			return nil
 		})
 	}
@@ -220,7 +246,16 @@ func (p *Postgres) Restore(ctx context.Context, st Stream, r io.Reader) error {
 			return fmt.Errorf("restore database %s: %w", db, err)
 		}
 	}
-	err := p.c.e.Exec(ctx, p.c.id, p.psql(db, "--single-transaction"), engine.ExecOptions{Stdin: r})
+	load := p.psql(db, "--single-transaction")
+	if p.only != "" {
+		// A tenant's dump has no owners: loaded as the tenant's role,
+		// everything is the tenant's; no other role may connect.
+		if _, err := p.c.e.ExecOutput(ctx, p.c.id, p.psql("template1", "-c", "REVOKE CONNECT, TEMPORARY ON DATABASE "+quoteIdent(db)+" FROM PUBLIC")...); err != nil {
+			return fmt.Errorf("restore database %s: %w", db, err)
+		}
+		load = append([]string{"psql", "-X", "-q", "-t", "-A", "-F", "|", "-v", "ON_ERROR_STOP=1", "-U", st.Owner, "-d", db}, "--single-transaction")
+	}
+	err := p.c.e.Exec(ctx, p.c.id, load, engine.ExecOptions{Stdin: r})
 	if err != nil {
 		return fmt.Errorf("restore database %s: %w", db, err)
 	}

@@ -32,6 +32,9 @@ type RestoreOptions struct {
 	As    string // restore into this new instance instead of in place
 	// Keep keeps the staging instance of an in-place restore.
 	Keep bool
+	// Uses, for As, deploys the new instance on these shared servers
+	// instead of the group's (service -> server instance).
+	Uses map[string]string
 }
 
 // RestoreResult says what a restore did.
@@ -115,6 +118,11 @@ func (j *Job) Restore(ctx context.Context, name string, o RestoreOptions) (*Rest
 
 func (j *Job) restoreManifest(ctx context.Context, src source, man *Manifest, name string, o RestoreOptions, start time.Time) (*RestoreResult, error) {
 	res := &RestoreResult{Group: man.Group}
+	if o.As != "" && o.Uses != nil {
+		with := *man
+		with.Uses = o.Uses
+		man = &with
+	}
 	if o.As != "" {
 		res.Instance = o.As
 		_, existed := j.M.Site.Instance(o.As)
@@ -218,7 +226,7 @@ func (j *Job) restoreNew(ctx context.Context, src source, man *Manifest, target 
 		return err
 	}
 	j.step("deploy %s %s as %s", man.Entry, man.Version, target)
-	if _, err := j.M.Deploy(ctx, deploy.DeployOptions{Entry: man.Entry, Name: target, Version: man.Version, Variant: man.Variant, Set: man.Params, Scale: man.Scale, EphemeralPorts: throwaway}); err != nil {
+	if _, err := j.M.Deploy(ctx, deploy.DeployOptions{Entry: man.Entry, Name: target, Version: man.Version, Variant: man.Variant, Set: man.Params, Scale: man.Scale, EphemeralPorts: throwaway, Uses: man.Uses}); err != nil {
 		return fmt.Errorf("deploy %s for the restore: %w", target, err)
 	}
 	return j.restoreInto(ctx, src, man, target, res)
@@ -328,6 +336,17 @@ func (j *Job) restoreInto(ctx context.Context, src source, man *Manifest, target
 			}
 		case KindDump:
 			id, ok := dbByService[mb.Service]
+			t, err := j.tenantOf(target, mb)
+			if err != nil {
+				return err
+			}
+			if t != nil {
+				c, err := j.M.ServerContainer(ctx, t.Server)
+				if err != nil {
+					return err
+				}
+				id, ok = c.ID, true
+			}
 			if !ok {
 				return fmt.Errorf("database service %s of %s is not running", mb.Service, target)
 			}
@@ -335,7 +354,15 @@ func (j *Job) restoreInto(ctx context.Context, src source, man *Manifest, target
 			if err != nil {
 				return err
 			}
+			if t != nil {
+				d.(*Postgres).only = t.Database
+			}
 			for _, st := range mb.Streams {
+				if t != nil {
+					// Into the target's own database, owned by its role
+					// (a restore --as or a staging copy has its own).
+					st.Database, st.Owner = t.Database, t.Role
+				}
 				j.report(progress.Event{Phase: progress.Load, Instance: target, Target: st.Name, Service: mb.Service, Total: st.Size})
 				if err := j.loadStream(ctx, src, d, mb, st); err != nil {
 					return err
@@ -481,6 +508,17 @@ func (j *Job) compare(ctx context.Context, man *Manifest, target string, res *Re
 					id = c.ID
 				}
 			}
+			t, err := j.tenantOf(target, mb)
+			if err != nil {
+				return err
+			}
+			if t != nil {
+				c, err := j.M.ServerContainer(ctx, t.Server)
+				if err != nil {
+					return err
+				}
+				id = c.ID
+			}
 			d, err := NewDumper(ctx, j.engine(), id, mb.Engine)
 			if err != nil {
 				return err
@@ -489,7 +527,11 @@ func (j *Job) compare(ctx context.Context, man *Manifest, target string, res *Re
 				if len(st.Tables) == 0 {
 					continue
 				}
-				got, err := d.Tables(ctx, st.Database)
+				db := st.Database
+				if t != nil {
+					db = t.Database
+				}
+				got, err := d.Tables(ctx, db)
 				if err != nil {
 					return fmt.Errorf("read tables of %s: %w", st.Name, err)
 				}
@@ -567,3 +609,29 @@ func (j *Job) readVolume(ctx context.Context, vname string) ([]FileRecord, error
 }
 
 var _ = bytes.MinRead
+
+// tenantOf returns the target's tenancy a dump member is restored into:
+// its own database in the shared server it uses for the member's service;
+// nil when the target runs that database service itself. A member dumped
+// in a shared server cannot go into an instance that runs its own.
+func (j *Job) tenantOf(target string, mb Member) (*deploy.Tenant, error) {
+	ts, err := j.M.Tenants(target)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		if t.Service == mb.Service {
+			if mb.Engine != t.Engine {
+				return nil, fmt.Errorf("%w: group member %s is a %s dump, %s uses %s (%s) for it", ErrMismatch, mb.Volume, mb.Engine, target, t.Server, t.Engine)
+			}
+			if mb.Server == "" {
+				return nil, fmt.Errorf("%w: group member %s was dumped in the instance's own %s service (with its roles), but %s uses the shared server %s for it; restore it with --as into an instance without --use", ErrMismatch, mb.Volume, mb.Service, target, t.Server)
+			}
+			return &t, nil
+		}
+	}
+	if mb.Server != "" {
+		return nil, fmt.Errorf("%w: group member %s was dumped in the shared server %s, but %s runs its own %s; restore with --as into an instance deployed with --use %s=SERVER", ErrMismatch, mb.Volume, mb.Server, target, mb.Service, mb.Service)
+	}
+	return nil, nil
+}

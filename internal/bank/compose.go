@@ -52,7 +52,13 @@ var (
 	classes  = []string{ClassUserdata, ClassConfig, ClassCache, ClassTemp}
 	backups  = []string{BackupPostgresDump, BackupMySQLDump, BackupMongoDump, BackupFiles, BackupNone}
 	quiesces = []string{QuiesceNone, QuiesceReadonly, QuiescePause, QuiesceStop}
-	engines  = []string{"postgres", "mariadb", "mysql", "mongo"}
+	engines  = []string{EnginePostgres, EngineMariaDB, "mysql", "mongo"}
+)
+
+// Database engines a shared server can run (Shareable.Engine).
+const (
+	EnginePostgres = "postgres"
+	EngineMariaDB  = "mariadb"
 )
 
 // ServiceExt is x-dockerbank on a service.

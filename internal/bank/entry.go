@@ -16,8 +16,12 @@ const APIVersion = "dockerbank/v1"
 // Entry is one application of a bank: the curated metadata of entry.yaml and
 // the compose model it points at.
 type Entry struct {
-	APIVersion     string       `yaml:"apiVersion" json:"apiVersion"`
-	ID             string       `yaml:"id" json:"id"`
+	APIVersion string `yaml:"apiVersion" json:"apiVersion"`
+	ID         string `yaml:"id" json:"id"`
+	// Kind is application (the default) or infrastructure: a server other
+	// instances use (`deploy --use SERVICE=INSTANCE`), such as a database
+	// server holding one database per tenant.
+	Kind           string       `yaml:"kind,omitempty" json:"kind,omitempty"`
 	Title          string       `yaml:"title" json:"title"`
 	Domain         string       `yaml:"domain" json:"domain"`
 	Description    string       `yaml:"description" json:"description"`
@@ -31,6 +35,9 @@ type Entry struct {
 	Parameters     []Parameter  `yaml:"parameters,omitempty" json:"parameters,omitempty"`
 	Checks         Checks       `yaml:"checks,omitempty" json:"checks,omitempty"`
 	Requires       []string     `yaml:"requires,omitempty" json:"requires,omitempty"`
+	// Shareable lists the services an instance may take from a shared
+	// infrastructure instance instead of running its own (`deploy --use`).
+	Shareable []Shareable `yaml:"shareable,omitempty" json:"shareable,omitempty"`
 	// Startup is the longest each named service may take to become healthy
 	// on a first start (database migrations, index builds): its health
 	// check must allow that long, and deploy waits that long.
@@ -55,6 +62,43 @@ type Entry struct {
 	// Facts says, per version and service, whether the image facts the
 	// entry was checked against were read from the image or recorded.
 	Facts []FactOrigin `yaml:"-" json:"facts,omitempty"`
+}
+
+// Entry kinds.
+const (
+	KindApplication    = "application"
+	KindInfrastructure = "infrastructure"
+)
+
+// IsInfrastructure reports whether instances of the entry serve others.
+func (e *Entry) IsInfrastructure() bool { return e.Kind == KindInfrastructure }
+
+// Shareable says how a database service of an entry is replaced by a
+// shared server: the tenant gets its own database and role there, named
+// after the instance, and the application is told their names through
+// the environment variables named here.
+type Shareable struct {
+	// Service is the entry's database service a shared server replaces.
+	Service string `yaml:"service" json:"service"`
+	// Engine is the server the service needs (postgres, mariadb).
+	Engine string `yaml:"engine" json:"engine"`
+	// PasswordSecret is the generated secret the application reads the
+	// database password from; it becomes the tenant role's password.
+	PasswordSecret string `yaml:"passwordSecret" json:"passwordSecret"`
+	// DatabaseEnv and UserEnv are the environment variables of the other
+	// services that name the database and the user.
+	DatabaseEnv string `yaml:"databaseEnv" json:"databaseEnv"`
+	UserEnv     string `yaml:"userEnv" json:"userEnv"`
+}
+
+// ShareableService returns the declaration of a shareable service.
+func (e *Entry) ShareableService(service string) (Shareable, bool) {
+	for _, s := range e.Shareable {
+		if s.Service == service {
+			return s, true
+		}
+	}
+	return Shareable{}, false
 }
 
 // Distribution modes.

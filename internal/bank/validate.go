@@ -33,6 +33,23 @@ func validateEntry(e *Entry, doc *yamlDoc, file string) Problems {
 	if !idRE.MatchString(e.ID) {
 		add(fmt.Sprintf("id %q is not a short lower-case name", e.ID), "use lower-case letters, digits and '-', like orthanc or hapi-fhir", "id")
 	}
+	switch e.Kind {
+	case "", KindApplication, KindInfrastructure:
+	default:
+		add(fmt.Sprintf("kind %q is unknown", e.Kind), "use kind: application (the default) or infrastructure", "kind")
+	}
+	for i, sh := range e.Shareable {
+		at := []string{"shareable", strconv.Itoa(i)}
+		if e.IsInfrastructure() {
+			add("an infrastructure entry declares a shareable service", "remove shareable: infrastructure is what other instances use", at...)
+		}
+		if sh.Service == "" || sh.PasswordSecret == "" || sh.DatabaseEnv == "" || sh.UserEnv == "" {
+			add("a shareable service lacks service, passwordSecret, databaseEnv or userEnv", "name the database service, its password secret and the variables naming database and user (docs/shared.md)", at...)
+		}
+		if sh.Engine != EnginePostgres && sh.Engine != EngineMariaDB {
+			add(fmt.Sprintf("shareable service %s: engine %q cannot be shared", sh.Service, sh.Engine), "use engine: postgres or mariadb", append(at, "engine")...)
+		}
+	}
 	if e.Title == "" {
 		add("title is missing", "add a one-line title", "title")
 	}
@@ -288,6 +305,31 @@ func checkComposeSet(ctx context.Context, e *Entry, set *composeSet, entryDoc *y
 					ps = append(ps, Problem{File: where(EntryFile), Message: fmt.Sprintf("version %s names no image for service %s", v.Version, name),
 						Fix: "add the service under versions[].images"})
 				}
+			}
+		}
+		for i, sh := range e.Shareable {
+			if s, ok := m.Services[sh.Service]; !ok || s.Role != RoleDatabase || s.Engine != sh.Engine {
+				ps = append(ps, Problem{File: where(EntryFile), Line: entryDoc.line("shareable", strconv.Itoa(i)),
+					Message: fmt.Sprintf("shareable service %s is not a %s database service of the compose files", sh.Service, sh.Engine),
+					Fix:     "name a service with x-dockerbank {role: database, engine: " + sh.Engine + "}"})
+			}
+			if _, ok := m.Secrets[sh.PasswordSecret]; !ok {
+				ps = append(ps, Problem{File: where(EntryFile), Line: entryDoc.line("shareable", strconv.Itoa(i)),
+					Message: fmt.Sprintf("shareable service %s: secret %s is not a generated secret of the compose files", sh.Service, sh.PasswordSecret),
+					Fix:     "name the generated secret the application reads the database password from"})
+			}
+		}
+		if e.IsInfrastructure() {
+			n := 0
+			for _, s := range m.Services {
+				if s.Role == RoleDatabase && (s.Engine == EnginePostgres || s.Engine == EngineMariaDB) {
+					n++
+				}
+			}
+			if n != 1 {
+				ps = append(ps, Problem{File: where(EntryFile), Line: entryDoc.line("kind"),
+					Message: fmt.Sprintf("infrastructure entry %s has %d postgres or mariadb database services, not one", e.ID, n),
+					Fix:     "an infrastructure entry runs exactly one database server (docs/shared.md)"})
 			}
 		}
 		for _, name := range slices.Sorted(maps.Keys(m.Volumes)) {

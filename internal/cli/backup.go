@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -137,6 +139,11 @@ then copied to every copy without a schedule of its own and checked there
 				Bytes  int64  `json:"bytes"`
 				Count  int64  `json:"count"`
 				Added  int64  `json:"added"`
+				// Server is the shared server a dump was taken in (the
+				// instance's own database there); Streams names the
+				// dump's streams (one per database, globals.sql).
+				Server  string   `json:"server,omitempty"`
+				Streams []string `json:"streams,omitempty"`
 			}
 			type summary struct {
 				Instance    string              `json:"instance"`
@@ -170,7 +177,11 @@ then copied to every copy without a schedule of its own and checked there
 				}
 				sm := summary{Instance: n, Group: m.Group, Bytes: m.Bytes(), Seconds: time.Since(start).Seconds(), Quiesced: m.Quiesced, QuiesceSecs: m.QuiesceSecs}
 				for _, mb := range m.Members {
-					sm.Members = append(sm.Members, memberSummary{mb.Volume, mb.Kind, mb.Mode, mb.Bytes, mb.Count, mb.Added})
+					ms := memberSummary{Volume: mb.Volume, Kind: mb.Kind, Mode: mb.Mode, Bytes: mb.Bytes, Count: mb.Count, Added: mb.Added, Server: mb.Server}
+					for _, st := range mb.Streams {
+						ms.Streams = append(ms.Streams, st.Name)
+					}
+					sm.Members = append(sm.Members, ms)
 				}
 				if !a.json {
 					fmt.Fprintf(a.streams.Out, "%s: group %s complete, %d members, %s in %.1fs\n", n, m.Group, len(m.Members), progress.Bytes(m.Bytes()), time.Since(start).Seconds())
@@ -316,6 +327,7 @@ func (a *app) snapshotsCommand() *cobra.Command {
 					strings.ToUpper(g.State[:1]) + g.State[1:], orDash(g.Verified), orDash(copiesOf(recs, g.Instance, g.ID)), orDash(strings.Join(g.Tags, ","))})
 			}
 			a.table([]string{"GROUP", "INSTANCE", "ENTRY", "TIME", "STATE", "VERIFIED", "COPIES", "TAGS"}, rows)
+			a.sharedNotes(s, groups)
 			return nil
 		},
 	}
@@ -326,6 +338,7 @@ func (a *app) snapshotsCommand() *cobra.Command {
 func (a *app) restoreCommand() *cobra.Command {
 	var o backup.RestoreOptions
 	var archive, identity, passFile string
+	var uses []string
 	var from fromFlags
 	c := &cobra.Command{
 		Use:   "restore NAME",
@@ -355,6 +368,12 @@ links and digest; the sealed secrets opened with --identity or
 			}
 			if j.From, err = from.open(j.M.Site); err != nil {
 				return err
+			}
+			if o.Uses, err = parseUses(uses); err != nil {
+				return err
+			}
+			if o.Uses != nil && o.As == "" {
+				return usageError{fmt.Errorf("--use deploys the new instance of --as on other shared servers: give --as too")}
 			}
 			var res *backup.RestoreResult
 			if archive == "" && (identity != "" || passFile != "") {
@@ -389,6 +408,7 @@ links and digest; the sealed secrets opened with --identity or
 	c.Flags().StringVar(&o.Group, "group", "", "group ID (or a unique prefix); default the newest complete group")
 	c.Flags().StringVar(&o.As, "as", "", "restore into this new instance")
 	c.Flags().BoolVar(&o.Keep, "keep-staging", false, "keep the staging instance of an in-place restore")
+	c.Flags().StringArrayVar(&uses, "use", nil, "with --as: SERVICE=INSTANCE, deploy the new instance on this shared server instead of the group's (docs/shared.md)")
 	c.Flags().StringVar(&archive, "archive", "", "restore from an archive written by `backup --archive`")
 	c.Flags().StringVar(&identity, "identity", "", "with --archive: age key file that opens the sealed secrets")
 	c.Flags().StringVar(&passFile, "passphrase-file", "", "with --archive: file whose first line is the archive's passphrase")
@@ -518,4 +538,32 @@ backup) unless --force.`,
 	c.Flags().BoolVar(&o.Force, "force", false, "rotate even after a suspiciously small backup")
 	c.Flags().BoolVar(&o.DryRun, "dry-run", false, "only print what would be removed")
 	return c
+}
+
+// sharedNotes says, under a listing of groups, where the databases of
+// shared servers and their tenants are kept.
+func (a *app) sharedNotes(s *site.Site, groups []backup.Group) {
+	all, err := s.Instances()
+	if err != nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, g := range groups {
+		if seen[g.Instance] {
+			continue
+		}
+		seen[g.Instance] = true
+		for _, in := range all {
+			if in.Name != g.Instance {
+				continue
+			}
+			if users := site.UsersOf(all, in.Name); len(users) > 0 {
+				fmt.Fprintf(a.streams.Out, "note: groups of %s hold the server's roles and own databases, not its tenants' databases: those are in the groups of %s\n",
+					in.Name, strings.Join(users, ", "))
+			}
+			for _, svc := range slices.Sorted(maps.Keys(in.Uses)) {
+				fmt.Fprintf(a.streams.Out, "note: groups of %s hold its own database in the shared server %s (service %s), dumped there\n", in.Name, in.Uses[svc], svc)
+			}
+		}
+	}
 }

@@ -99,7 +99,14 @@ func (a *app) bankShowCommand() *cobra.Command {
 			if e.Distribution.Source != "" {
 				fmt.Fprintf(out, " (you supply: %s)", e.Distribution.Source)
 			}
-			fmt.Fprintf(out, "\nsource:       %s\n\n%s\n", e.Source, strings.TrimSpace(e.Description))
+			fmt.Fprintf(out, "\nsource:       %s\n", e.Source)
+			if e.IsInfrastructure() {
+				fmt.Fprintf(out, "kind:         infrastructure (other instances use it: deploy ENTRY --use SERVICE=INSTANCE, docs/shared.md)\n")
+			}
+			for _, sh := range e.Shareable {
+				fmt.Fprintf(out, "shareable:    %s (a shared %s server: --use %s=INSTANCE)\n", sh.Service, sh.Engine, sh.Service)
+			}
+			fmt.Fprintf(out, "\n%s\n", strings.TrimSpace(e.Description))
 			fmt.Fprintln(out, "\nversions:")
 			for _, v := range e.Versions {
 				def := ""

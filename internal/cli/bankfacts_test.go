@@ -297,7 +297,7 @@ func TestBankLintAndShowEmbedded(t *testing.T) {
 		return code, out.String() + errb.String()
 	}
 	code, out := run("bank", "lint", "--no-engine", filepath.Join(testenv.RepoRoot(t), "bank", "entries"))
-	if code != 0 || !strings.Contains(out, "7 entries checked, 0 problems") || !strings.Contains(out, "from curation records") {
+	if code != 0 || !strings.Contains(out, "9 entries checked, 0 problems") || !strings.Contains(out, "from curation records") {
 		t.Errorf("bank lint of the embedded bank: exit %d\n%s", code, out)
 	}
 	code, out = run("bank", "show", "ohdsi")

@@ -32,11 +32,12 @@ const exitCodesHelp = `Exit codes:
   0  success
   1  the operation failed
   2  input could not be analysed (invalid entry or compose file, unusable --source file)
-  3  wrong usage
+  3  wrong usage (also: deploy --use naming an instance that is no fitting shared server)
   4  no container engine answered (check DOCKER_HOST, --host, --context)
   5  no such instance, entry, version or service (or the service is not running)
   6  refused to protect data: name taken, no fresh backup, not confirmed, site locked,
-     scale of a service not marked scalable or on a single-writer volume;
+     scale of a service not marked scalable or on a single-writer volume,
+     rm of a shared server other instances use;
      export: compose keys without a faithful form (see --allow-lossy);
      swarm deploy: what a swarm stack cannot run (privileged, host devices, ...);
      freeze: data or secrets in the container's writable layer (see --allow-data),
@@ -66,13 +67,13 @@ func exitCode(err error) int {
 		return ExitUnreachable
 	case errors.As(err, &probs), errors.Is(err, deploy.ErrBadSource), errors.Is(err, dr.ErrNewerFormat), errors.Is(err, dr.ErrBadBundle):
 		return ExitInvalid
-	case errors.Is(err, deploy.ErrNotBuildLocally), errors.Is(err, site.ErrInvalidName):
+	case errors.Is(err, deploy.ErrNotBuildLocally), errors.Is(err, site.ErrInvalidName), errors.Is(err, deploy.ErrBadUse):
 		return ExitUsage
 	case errors.Is(err, site.ErrNoInstance), errors.Is(err, bank.ErrNoEntry), errors.Is(err, bank.ErrNoVersion),
 		errors.Is(err, backup.ErrNoGroup), errors.Is(err, observe.ErrNoService), errors.Is(err, observe.ErrNotRunning),
 		errors.Is(err, dr.ErrNoBackup), errors.Is(err, deploy.ErrNoService):
 		return ExitNotFound
-	case errors.Is(err, deploy.ErrNameTaken), errors.Is(err, deploy.ErrNoFreshBackup),
+	case errors.Is(err, deploy.ErrNameTaken), errors.Is(err, deploy.ErrNoFreshBackup), errors.Is(err, deploy.ErrInUse),
 		errors.Is(err, deploy.ErrNotConfirmed), errors.Is(err, site.ErrLocked), errors.Is(err, kube.ErrLossy),
 		errors.Is(err, backup.ErrUnsafeArchive), errors.Is(err, backup.ErrRetentionRefused),
 		errors.Is(err, dr.ErrWrongKey), errors.Is(err, dr.ErrNoKey), errors.Is(err, dr.ErrNotEmpty), errors.Is(err, dr.ErrNoBackupKey),

@@ -3,13 +3,18 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
+	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/instance"
 	"github.com/dockerbank/dockerbank/internal/kube"
 	"github.com/dockerbank/dockerbank/internal/site"
@@ -115,6 +120,9 @@ func (a *app) exportK8s(cmd *cobra.Command, name string, eo exportK8sOptions) er
 		if err != nil {
 			return fmt.Errorf("load instance %s: %w", name, err)
 		}
+		if opts.Shared, err = sharedForKube(b, s, in, p); err != nil {
+			return err
+		}
 		m, err := bank.Model(p)
 		if err != nil {
 			return err
@@ -214,4 +222,41 @@ func (a *app) writeExport(man *kube.Manifests, name string, eo exportK8sOptions)
 		fmt.Fprintf(a.streams.Out, "note: %s\n", n)
 	}
 	return nil
+}
+
+// sharedForKube describes the shared servers an instance uses for the
+// export and takes the link network (a Docker artefact) out of its
+// project: in the cluster the service name resolves through an
+// ExternalName Service instead.
+func sharedForKube(b *bank.Bank, s *site.Site, in *site.Instance, p *types.Project) ([]kube.Shared, error) {
+	var out []kube.Shared
+	for _, svc := range slices.Sorted(maps.Keys(in.Uses)) {
+		srv := in.Uses[svc]
+		rec, err := s.Instance(srv)
+		if err != nil {
+			return nil, fmt.Errorf("instance %s uses %s: %w", in.Name, srv, err)
+		}
+		e, err := b.Get(rec.Entry)
+		if err != nil {
+			return nil, err
+		}
+		ssvc, _, ok := deploy.ServerService(e)
+		if !ok {
+			return nil, fmt.Errorf("instance %s uses %s, which is no infrastructure instance", in.Name, srv)
+		}
+		db, err := deploy.TenantIdent(in.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, kube.Shared{Service: svc, Server: srv, ServerService: ssvc, Database: db})
+	}
+	if len(out) > 0 {
+		link := deploy.LinkNetworkKey
+		delete(p.Networks, link)
+		for name, sv := range p.Services {
+			delete(sv.Networks, link)
+			p.Services[name] = sv
+		}
+	}
+	return out, nil
 }

@@ -3,11 +3,14 @@ package cli
 import (
 	"bufio"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/deploy"
 	"github.com/dockerbank/dockerbank/internal/instance"
 	"github.com/dockerbank/dockerbank/internal/instance/label"
@@ -16,7 +19,7 @@ import (
 
 func (a *app) deployCommand() *cobra.Command {
 	var o deploy.DeployOptions
-	var set []string
+	var set, uses []string
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "deploy ENTRY",
@@ -26,7 +29,8 @@ parameters, generated secrets in 0600 files), creates its volumes as
 NAME_<volume> labelled with their class, starts it with the compose engine
 and waits for every container to be healthy, then runs the entry's checks.`,
 		Example: `  dockerbank deploy demo
-  dockerbank deploy demo --name demo-test --version 1.0 --set DEMO_INTERVAL=5`,
+  dockerbank deploy demo --name demo-test --version 1.0 --set DEMO_INTERVAL=5
+  dockerbank deploy postgres --name pg1 && dockerbank deploy orthanc --name o1 --use db=pg1`,
 		GroupID: "instances",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -36,6 +40,9 @@ and waits for every container to be healthy, then runs the entry's checks.`,
 			}
 			o.Entry = args[0]
 			if o.Set, err = parseSet(set); err != nil {
+				return err
+			}
+			if o.Uses, err = parseUses(uses); err != nil {
 				return err
 			}
 			m.HealthTimeout = timeout
@@ -57,7 +64,38 @@ and waits for every container to be healthy, then runs the entry's checks.`,
 		},
 	}
 	bindDeployFlags(c, &o, &set, &timeout, "instance name (default: the entry id)")
+	c.Flags().StringArrayVar(&uses, "use", nil, "SERVICE=INSTANCE: take the entry's database service from a shared infrastructure instance (repeatable; docs/shared.md)")
 	return c
+}
+
+func parseUses(kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || v == "" {
+			return nil, usageError{fmt.Errorf("--use %q: write SERVICE=INSTANCE, e.g. --use db=pg1", kv)}
+		}
+		if _, dup := out[k]; dup {
+			return nil, usageError{fmt.Errorf("--use %s given twice", k)}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// dependency says what an instance uses and what uses it, for ls.
+func dependency(st instance.Status) string {
+	var parts []string
+	for _, svc := range slices.Sorted(maps.Keys(st.Instance.Uses)) {
+		parts = append(parts, fmt.Sprintf("uses %s (%s)", st.Instance.Uses[svc], svc))
+	}
+	if len(st.UsedBy) > 0 {
+		parts = append(parts, "used by "+strings.Join(st.UsedBy, ", "))
+	}
+	return orDash(strings.Join(parts, "; "))
 }
 
 // bindDeployFlags binds the flags that deploy and swarm deploy share.
@@ -118,9 +156,9 @@ func (a *app) lsCommand() *cobra.Command {
 				if !in.LastBackup.IsZero() {
 					last = in.LastBackup.Format("2006-01-02 15:04Z")
 				}
-				rows = append(rows, []string{in.Name, in.Entry, in.Version, in.State, st.Health(), fmt.Sprint(len(st.Containers)), last})
+				rows = append(rows, []string{in.Name, in.Entry, in.Version, in.State, st.Health(), fmt.Sprint(len(st.Containers)), last, dependency(st)})
 			}
-			a.table([]string{"INSTANCE", "ENTRY", "VERSION", "STATE", "HEALTH", "CONTAINERS", "LAST BACKUP"}, rows)
+			a.table([]string{"INSTANCE", "ENTRY", "VERSION", "STATE", "HEALTH", "CONTAINERS", "LAST BACKUP", "DEPENDENCY"}, rows)
 			return nil
 		},
 	}
@@ -145,6 +183,9 @@ func (a *app) psCommand() *cobra.Command {
 				return a.printJSON(st)
 			}
 			fmt.Fprintf(a.streams.Out, "instance %s (%s %s, %s): %s\n", st.Instance.Name, st.Instance.Entry, st.Instance.Version, st.Instance.State, st.Health())
+			if d := dependency(st); d != "-" {
+				fmt.Fprintf(a.streams.Out, "%s\n", d)
+			}
 			a.printContainers(st)
 			return nil
 		},
@@ -220,12 +261,30 @@ func (a *app) rollbackCommand() *cobra.Command {
 func (a *app) upgradeCommand() *cobra.Command {
 	var o deploy.UpgradeOptions
 	c := a.simple("upgrade", "Upgrade an instance to another version; rolls back by itself when unhealthy", func(m *deploy.Manager, cmd *cobra.Command, n string) error {
+		if !o.NoBackup {
+			// A shared server's tenants are backed up first: their
+			// databases live in it.
+			ts, err := m.TenantsOf(n)
+			if err != nil {
+				return err
+			}
+			j := a.jobOf(m)
+			for _, t := range ts {
+				if _, err := j.Backup(cmd.Context(), t.Instance, backup.BackupOptions{Tag: "pre-upgrade-" + n}); err != nil {
+					return fmt.Errorf("back up tenant %s before upgrading %s: %w; nothing was changed", t.Instance, n, err)
+				}
+			}
+		}
 		return m.Upgrade(cmd.Context(), n, o)
 	})
 	c.Long = `Upgrade renders the new version, keeps every volume, starts it and waits for
 health. When it is not healthy within --timeout, the previous version is
 started again by itself (exit code 7). Without a backup newer than the
-instance's last change it refuses, unless --no-backup.`
+instance's last change it refuses, unless --no-backup.
+
+A shared server (deploy --use) backs up every instance that uses it first,
+and after the new version is healthy waits for each of them, runs their
+checks and compares their fingerprints; when one fails it rolls back.`
 	c.Flags().StringVar(&o.To, "to", "", "target version (required)")
 	c.Flags().BoolVar(&o.NoBackup, "no-backup", false, "upgrade without a fresh backup")
 	_ = c.MarkFlagRequired("to")
@@ -244,7 +303,10 @@ secrets to the site's removed/ directory. Volumes are kept: see
 after you type the instance name, and only with a backup newer than the last
 change (or --force). A volume that site.yaml's storage section put in a host
 directory or on a share is removed as a volume, but its files stay there: rm
-names each such directory or share, and you delete them yourself.`,
+names each such directory or share, and you delete them yourself. An instance
+on a shared server (deploy --use) then also loses its database and role there,
+and nothing else of the server. A shared server is refused while instances
+use it.`,
 		GroupID: "instances",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -277,6 +339,12 @@ names each such directory or share, and you delete them yourself.`,
 			}
 			for _, k := range res.KeptData {
 				fmt.Fprintf(a.streams.Out, "volume %s is removed, but its files stay in %s (site.yaml storage): delete them there yourself when no longer needed\n", k.Volume, k.Where)
+			}
+			if len(res.KeptDatabases) > 0 {
+				fmt.Fprintf(a.streams.Out, "kept databases in shared servers: %s\n", strings.Join(res.KeptDatabases, ", "))
+			}
+			if len(res.DroppedDatabases) > 0 {
+				fmt.Fprintf(a.streams.Out, "dropped databases and roles in shared servers: %s\n", strings.Join(res.DroppedDatabases, ", "))
 			}
 			return nil
 		},

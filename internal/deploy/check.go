@@ -14,7 +14,26 @@ func (m *Manager) runChecks(ctx context.Context, instance string, e *bank.Entry)
 	if len(e.Checks.PostDeploy) == 0 {
 		return nil
 	}
+	var ts []Tenant
+	if in, err := m.Site.Instance(instance); err == nil {
+		if ts, err = m.tenants(in); err != nil {
+			return err
+		}
+	}
+	shared := map[string]Tenant{}
+	for _, t := range ts {
+		shared[t.Service] = t
+	}
 	for _, c := range e.Checks.PostDeploy {
+		if t, ok := shared[c.Service]; ok {
+			// The entry's check names its own database and user; on a
+			// shared server the tenant's role must reach its database.
+			if err := m.tenantCheck(ctx, t); err != nil {
+				return fmt.Errorf("check %s of %s: %w", c.Name, instance, err)
+			}
+			m.step("check %s passed (database %s in %s)", c.Name, t.Database, t.Server)
+			continue
+		}
 		// A container may restart right after its first healthy report;
 		// a check gets a few tries before it fails the operation.
 		var err error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"sort"
 	"strings"
@@ -29,6 +30,9 @@ type DeployOptions struct {
 	// Scale runs replicas of scaled services from the start (restore --as
 	// of a scaled instance); see Scale.
 	Scale map[string]int
+	// Uses maps services of the entry to infrastructure instances that
+	// serve them instead (--use db=pg1): see PlanUses.
+	Uses map[string]string
 }
 
 // Deploy renders an entry into a new instance and brings it up, healthy.
@@ -59,7 +63,7 @@ func (m *Manager) deploy(ctx context.Context, o DeployOptions) (*site.Instance, 
 	var plan *site.StorageConfig
 	switch {
 	case err == nil:
-		if in.Entry != o.Entry || in.State == site.StateUp || o.Version != "" && o.Version != in.Version || len(o.Set) > 0 {
+		if in.Entry != o.Entry || in.State == site.StateUp || o.Version != "" && o.Version != in.Version || len(o.Set) > 0 || len(o.Uses) > 0 && !maps.Equal(o.Uses, in.Uses) {
 			return nil, fmt.Errorf("%w: %s is already an instance of %s %s (%s); choose another --name, or use `dockerbank upgrade`/`start` on it",
 				ErrNameTaken, o.Name, in.Entry, in.Version, in.State)
 		}
@@ -76,6 +80,12 @@ func (m *Manager) deploy(ctx context.Context, o DeployOptions) (*site.Instance, 
 		if err := m.checkBuilt(ctx, e, ver); err != nil {
 			return nil, err
 		}
+		if e.IsInfrastructure() && len(o.Uses) > 0 {
+			return nil, fmt.Errorf("%w: %s is infrastructure itself and uses no other instance", ErrBadUse, e.ID)
+		}
+		if _, err := m.planUses(e, o.Name, o.Uses); err != nil {
+			return nil, err
+		}
 		cfg, err := m.Site.Config()
 		if err != nil {
 			return nil, err
@@ -84,7 +94,7 @@ func (m *Manager) deploy(ctx context.Context, o DeployOptions) (*site.Instance, 
 		now := m.now()
 		in = &site.Instance{Name: o.Name, Entry: e.ID, Version: ver.Version, Variant: o.Variant,
 			Params: o.Set, State: site.StateUp, Created: now, Changed: now,
-			EphemeralPorts: o.EphemeralPorts || m.EphemeralPorts, Scale: o.Scale}
+			EphemeralPorts: o.EphemeralPorts || m.EphemeralPorts, Scale: o.Scale, Uses: o.Uses}
 	default:
 		return nil, err
 	}
@@ -124,6 +134,9 @@ func (m *Manager) bringUp(ctx context.Context, in *site.Instance, e *bank.Entry,
 	if err := m.ensureImages(ctx, in.Name, e, ver); err != nil {
 		return err
 	}
+	if err := m.prepareTenancies(ctx, in); err != nil {
+		return err
+	}
 	return m.upAndCheck(ctx, in, e)
 }
 
@@ -135,6 +148,9 @@ func (m *Manager) upAndCheck(ctx context.Context, in *site.Instance, e *bank.Ent
 	if err != nil {
 		return err
 	}
+	if err := m.linkTenants(ctx, in); err != nil {
+		return err
+	}
 	if err := m.roll(ctx, in, p); err != nil {
 		return fmt.Errorf("%w; see `dockerbank ps %s` and `dockerbank logs %s`%s", err, in.Name, in.Name, m.diagnose(ctx, in.Name))
 	}
@@ -142,6 +158,12 @@ func (m *Manager) upAndCheck(ctx context.Context, in *site.Instance, e *bank.Ent
 	m.step("start %s and wait for health (timeout %s)", in.Name, timeout)
 	if err := m.Engine.Up(ctx, p, engineUp(timeout)); err != nil {
 		return fmt.Errorf("%w; see `dockerbank ps %s` and `dockerbank logs %s`%s", err, in.Name, in.Name, m.diagnose(ctx, in.Name))
+	}
+	if e.IsInfrastructure() {
+		// A recreated server container has lost its tenants' networks.
+		if err := m.relinkTenants(ctx, in.Name); err != nil {
+			return err
+		}
 	}
 	return m.runChecks(ctx, in.Name, e)
 }
@@ -165,4 +187,61 @@ func (m *Manager) checkLeftovers(ctx context.Context, name string) error {
 	sort.Strings(left)
 	return fmt.Errorf("%w: volumes of an earlier instance named %s still exist (%s) and hold its data; choose another --name, or restore that instance from its backup",
 		ErrNameTaken, name, strings.Join(left, ", "))
+}
+
+// planUses observes the instances a new instance would use and checks
+// them (PlanUses).
+func (m *Manager) planUses(e *bank.Entry, name string, uses map[string]string) ([]Tenant, error) {
+	if len(uses) == 0 {
+		return nil, nil
+	}
+	facts := map[string]ServerFacts{}
+	for _, srv := range uses {
+		in, err := m.Site.Instance(srv)
+		if errors.Is(err, site.ErrNoInstance) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		se, err := m.Bank.Get(in.Entry)
+		if err != nil {
+			return nil, err
+		}
+		facts[srv] = ServerFacts{Record: in, Entry: se}
+	}
+	return PlanUses(e, name, uses, facts)
+}
+
+// prepareTenancies creates the instance's databases and roles in its
+// shared servers and links it to them, before its services start.
+func (m *Manager) prepareTenancies(ctx context.Context, in *site.Instance) error {
+	ts, err := m.tenants(in)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if err := m.provisionTenant(ctx, t); err != nil {
+			return err
+		}
+		if err := m.linkTenant(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// linkTenants links an instance to its shared servers (again: a server
+// recreated since has lost the link).
+func (m *Manager) linkTenants(ctx context.Context, in *site.Instance) error {
+	ts, err := m.tenants(in)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if err := m.linkTenant(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -31,8 +31,23 @@ func (m *Manager) FingerprintTarget(ctx context.Context, name string) (fingerpri
 	if err != nil {
 		return fingerprint.Target{}, err
 	}
+	shared := map[string]fingerprint.Shared{}
+	if in, err := m.Site.Instance(name); err == nil {
+		ts, err := m.tenants(in)
+		if err != nil {
+			return fingerprint.Target{}, err
+		}
+		for _, t := range ts {
+			c, err := m.ServerContainer(ctx, t.Server)
+			if err != nil {
+				return fingerprint.Target{}, err
+			}
+			shared[t.Service] = fingerprint.Shared{Container: c.ID, Database: t.Database}
+		}
+	}
 	return fingerprint.Target{
 		Instance: name,
+		Shared:   shared,
 		Volume: func(v string) string {
 			if pv, ok := p.Volumes[v]; ok && pv.Name != "" {
 				return pv.Name

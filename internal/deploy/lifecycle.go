@@ -93,10 +93,16 @@ func (m *Manager) Recreate(ctx context.Context, name string) error {
 		return err
 	}
 	m.step("recreate %s and wait for health (timeout %s)", name, m.healthTimeout())
+	if in, err := m.Site.Instance(name); err == nil {
+		if err := m.linkTenants(ctx, in); err != nil {
+			return err
+		}
+	}
 	if err := m.Engine.Recreate(ctx, p, engineUp(m.healthTimeout())); err != nil {
 		return fmt.Errorf("%w; see `dockerbank ps %s` and `dockerbank logs %s`%s", err, name, name, m.diagnose(ctx, name))
 	}
-	return nil
+	// A recreated shared server has lost its tenants' networks.
+	return m.relinkTenants(ctx, name)
 }
 
 // Down removes an instance's containers and networks and keeps every
@@ -131,7 +137,11 @@ func (m *Manager) Ps(ctx context.Context, name string) (instance.Status, error) 
 	if err != nil {
 		return instance.Status{}, err
 	}
-	return instance.Status{Instance: in, Containers: ctrs}, nil
+	all, err := m.Site.Instances()
+	if err != nil {
+		return instance.Status{}, err
+	}
+	return instance.Status{Instance: in, Containers: ctrs, UsedBy: site.UsersOf(all, name)}, nil
 }
 
 // List returns the status of every instance.
@@ -146,7 +156,7 @@ func (m *Manager) List(ctx context.Context) ([]instance.Status, error) {
 	}
 	out := make([]instance.Status, 0, len(ins))
 	for _, in := range ins {
-		st := instance.Status{Instance: in}
+		st := instance.Status{Instance: in, UsedBy: site.UsersOf(ins, in.Name)}
 		for _, c := range all {
 			if c.Project == in.Name {
 				st.Containers = append(st.Containers, c)

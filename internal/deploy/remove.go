@@ -39,6 +39,10 @@ type RemoveResult struct {
 	// host directory or on a share, where their files stay: removing such
 	// a volume never deletes the files (docs/storage.md).
 	KeptData []KeptData `json:"keptData,omitempty"`
+	// KeptDatabases and DroppedDatabases are the instance's databases in
+	// shared servers (server/database).
+	KeptDatabases    []string `json:"keptDatabases,omitempty"`
+	DroppedDatabases []string `json:"droppedDatabases,omitempty"`
 }
 
 // KeptData is where the files of a removed, mapped volume stay.
@@ -54,6 +58,18 @@ func (m *Manager) Remove(ctx context.Context, name string, o RemoveOptions) (*Re
 	res := &RemoveResult{}
 	err := m.locked(ctx, func() error {
 		in, err := m.Site.Instance(name)
+		if err != nil {
+			return err
+		}
+		all, err := m.Site.Instances()
+		if err != nil {
+			return err
+		}
+		if users := site.UsersOf(all, name); len(users) > 0 {
+			return fmt.Errorf("%w: %s is used by %s; remove those first (`dockerbank rm %s`); nothing was removed",
+				ErrInUse, name, strings.Join(users, ", "), strings.Join(users, "`, `dockerbank rm "))
+		}
+		tenants, err := m.tenants(in)
 		if err != nil {
 			return err
 		}
@@ -77,6 +93,23 @@ func (m *Manager) Remove(ctx context.Context, name string, o RemoveOptions) (*Re
 		}
 		if err := m.Engine.Down(ctx, name, m.stopTimeout()); err != nil {
 			return m.finish(name, err, "")
+		}
+		if len(tenants) > 0 {
+			if n, err := m.networks(); err == nil {
+				if err := n.RemoveNetwork(ctx, LinkNetwork(name)); err != nil {
+					return m.finish(name, err, "")
+				}
+			}
+		}
+		for _, t := range tenants {
+			if !o.PurgeData {
+				res.KeptDatabases = append(res.KeptDatabases, t.Server+"/"+t.Database)
+				continue
+			}
+			if err := m.dropTenant(ctx, t); err != nil {
+				return m.finish(name, err, "")
+			}
+			res.DroppedDatabases = append(res.DroppedDatabases, t.Server+"/"+t.Database)
 		}
 		vols, err := m.Engine.Volumes(ctx, false)
 		if err != nil {

@@ -57,6 +57,15 @@ func (m *Manager) render(ctx context.Context, in *site.Instance, e *bank.Entry, 
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", in.Name, err)
 	}
+	tenants, err := m.tenants(in)
+	if err != nil {
+		return nil, err
+	}
+	if len(tenants) > 0 {
+		if err := DetachShared(p, e, tenants); err != nil {
+			return nil, fmt.Errorf("render %s: %w", in.Name, err)
+		}
+	}
 	model, err := bank.Model(p)
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", in.Name, err)

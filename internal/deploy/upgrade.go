@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
 	"github.com/dockerbank/dockerbank/internal/fingerprint"
@@ -53,6 +54,20 @@ func (m *Manager) Upgrade(ctx context.Context, name string, o UpgradeOptions) er
 			return fmt.Errorf("%w of %s since its last change at %s: run `dockerbank backup %s` first, or pass --no-backup to upgrade without one",
 				ErrNoFreshBackup, name, in.Changed.Format("2006-01-02 15:04:05Z"), name)
 		}
+		tenants, err := m.TenantsOf(name)
+		if err != nil {
+			return err
+		}
+		if !o.NoBackup {
+			if stale := m.staleTenants(tenants); len(stale) > 0 {
+				return fmt.Errorf("%w of %s, which use %s, since their last change: run `dockerbank backup %s` first (`dockerbank upgrade` does it for you), or pass --no-backup",
+					ErrNoFreshBackup, strings.Join(stale, ", "), name, strings.Join(stale, " "))
+			}
+		}
+		tenantsBefore, err := m.tenantFingerprints(ctx, tenants)
+		if err != nil {
+			return fmt.Errorf("%w; nothing was changed", err)
+		}
 		// The data as the application sees it, before: the new version
 		// must keep all of it (what the running application adds later is
 		// no difference; see fingerprint.Compare).
@@ -89,6 +104,22 @@ func (m *Manager) Upgrade(ctx context.Context, name string, o UpgradeOptions) er
 				}
 				okDetail += fmt.Sprintf("; fingerprint kept (%d items compared, %d added since)", r.Items, r.Added)
 				m.step("  fingerprint kept: %d items as before (%s), %d added since", r.Items, before.Summary(), r.Added)
+				return nil
+			}
+		}
+		if len(tenants) > 0 {
+			own := verify
+			verify = func() error {
+				if own != nil {
+					if err := own(); err != nil {
+						return err
+					}
+				}
+				n, err := m.verifyTenants(ctx, tenants, tenantsBefore)
+				if err != nil {
+					return err
+				}
+				okDetail += fmt.Sprintf("; %d tenant(s) healthy, checks passed, fingerprints kept (%d items)", len(tenants), n)
 				return nil
 			}
 		}
@@ -163,4 +194,88 @@ func (m *Manager) switchVersion(ctx context.Context, in *site.Instance, to strin
 // fresh reports whether the instance has a backup newer than its last change.
 func fresh(in *site.Instance) bool {
 	return !in.LastBackup.IsZero() && !in.LastBackup.Before(in.Changed)
+}
+
+// staleTenants returns the tenants without a backup since their last
+// change.
+func (m *Manager) staleTenants(ts []Tenant) []string {
+	var stale []string
+	for _, t := range ts {
+		in, err := m.Site.Instance(t.Instance)
+		if err != nil || !fresh(in) {
+			stale = append(stale, t.Instance)
+		}
+	}
+	return stale
+}
+
+// tenantFingerprints fingerprints every tenant of a server before its
+// upgrade (by instance; tenants whose entry declares none are left out).
+func (m *Manager) tenantFingerprints(ctx context.Context, ts []Tenant) (map[string]*fingerprint.Fingerprint, error) {
+	out := map[string]*fingerprint.Fingerprint{}
+	for _, t := range ts {
+		if _, ok := out[t.Instance]; ok {
+			continue
+		}
+		in, err := m.Site.Instance(t.Instance)
+		if err != nil {
+			return nil, err
+		}
+		var specs []bank.FingerprintSpec
+		for _, s := range m.FingerprintSpecs(in.Entry) {
+			if !s.RestoreOnly {
+				specs = append(specs, s)
+			}
+		}
+		if len(specs) == 0 {
+			continue
+		}
+		m.step("fingerprint tenant %s before the upgrade", t.Instance)
+		fp, err := m.Fingerprint(ctx, t.Instance, specs, nil)
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", t.Instance, err)
+		}
+		out[t.Instance] = fp
+	}
+	return out, nil
+}
+
+// verifyTenants waits until every tenant of an upgraded server is healthy
+// again, runs its checks and compares its fingerprint with the one
+// before; it returns the number of items compared. An error makes the
+// upgrade roll back.
+func (m *Manager) verifyTenants(ctx context.Context, ts []Tenant, before map[string]*fingerprint.Fingerprint) (int, error) {
+	items := 0
+	for _, t := range ts {
+		in, err := m.Site.Instance(t.Instance)
+		if err != nil {
+			return 0, err
+		}
+		if in.State != site.StateUp {
+			continue
+		}
+		e, err := m.Bank.Get(in.Entry)
+		if err != nil {
+			return 0, err
+		}
+		m.step("tenant %s: wait for health, run its checks", t.Instance)
+		if err := m.upAndCheck(ctx, in, e); err != nil {
+			return 0, fmt.Errorf("tenant %s after the upgrade: %w", t.Instance, err)
+		}
+		fp := before[t.Instance]
+		if fp == nil {
+			continue
+		}
+		after, err := m.Fingerprint(ctx, t.Instance, fp.Specs, fp)
+		if err != nil {
+			return 0, fmt.Errorf("tenant %s after the upgrade: %w", t.Instance, err)
+		}
+		r, err := fingerprint.Check(t.Instance, "its fingerprint before the upgrade of "+t.Server, fp, after)
+		if err != nil {
+			return 0, fmt.Errorf("tenant %s: %w", t.Instance, err)
+		}
+		items += r.Items
+		m.step("  tenant %s: fingerprint kept (%d items)", t.Instance, r.Items)
+	}
+	return items, nil
 }

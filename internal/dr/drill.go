@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -147,6 +148,9 @@ func teardown(ctx context.Context, ds *site.Site, o DrillOptions) ([]string, err
 	if err != nil {
 		return nil, err
 	}
+	// Instances that use a shared server go before it (rm refuses a
+	// server in use).
+	sort.SliceStable(ins, func(i, j int) bool { return len(ins[i].Uses) > 0 && len(ins[j].Uses) == 0 })
 	var removed []string
 	var errs []error
 	for _, in := range ins {

@@ -3,6 +3,8 @@ package dr
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -73,6 +75,23 @@ func Order(ins []Instance) ([]string, map[string]string, error) {
 			}
 		}
 	}
+	// An instance that others use as their shared server (deploy --use)
+	// comes before them: their databases live in it.
+	present := map[string]bool{}
+	for _, in := range ins {
+		present[in.Record.Name] = true
+	}
+	usedBy := map[string][]string{}
+	for _, in := range ins {
+		for _, srv := range in.Record.Uses {
+			if !present[srv] || srv == in.Record.Name || slices.Contains(usedBy[srv], in.Record.Name) {
+				continue
+			}
+			after[srv] = append(after[srv], in.Record.Name)
+			indeg[in.Record.Name]++
+			usedBy[srv] = append(usedBy[srv], in.Record.Name)
+		}
+	}
 	rank := map[string]int{}
 	for _, in := range ins {
 		n := in.Record.Name
@@ -80,6 +99,15 @@ func Order(ins []Instance) ([]string, map[string]string, error) {
 		if infraDomains[in.Domain] {
 			rank[n] = 0
 			reason[n] = "shared infrastructure (" + in.Domain + ")"
+		}
+		if ub := usedBy[n]; len(ub) > 0 {
+			rank[n] = 0
+			sort.Strings(ub)
+			r := "shared server of " + strings.Join(ub, ", ")
+			if reason[n] != "" {
+				r = reason[n] + "; " + r
+			}
+			reason[n] = r
 		}
 		if rb := requiredBy[n]; len(rb) > 0 {
 			rank[n] = 0
@@ -183,6 +211,9 @@ type InstancePlan struct {
 	// and Source the file they gave for it.
 	Supply string `json:"supply,omitempty"`
 	Source string `json:"source,omitempty"`
+	// Uses maps services to the shared servers the instance is deployed
+	// on (deploy --use), named as restored (with the drill prefix).
+	Uses map[string]string `json:"uses,omitempty"`
 	// LeaveDown is set for instances that were down at export (not in
 	// drills).
 	LeaveDown bool `json:"leaveDown,omitempty"`
@@ -225,6 +256,18 @@ func MakePlan(m Manifest, f Facts) (*Plan, error) {
 			if st.Supply == "" {
 				st.Supply = "the sources the entry names"
 			}
+		}
+		for _, svc := range slices.Sorted(maps.Keys(in.Record.Uses)) {
+			srv := in.Record.Uses[svc]
+			if st.Uses == nil {
+				st.Uses = map[string]string{}
+			}
+			st.Uses[svc] = srv
+			if !slices.ContainsFunc(m.Instances, func(x Instance) bool { return x.Record.Name == srv }) {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("%s uses %s for %s, which the bundle does not hold: deploy or restore %s first", name, srv, svc, srv))
+				continue
+			}
+			st.Uses[svc] = f.Prefix + srv
 		}
 		for _, req := range in.Requires {
 			if !have[req] {
@@ -317,6 +360,9 @@ func (p *Plan) Render() string {
 			deployAt = s.GroupVersion
 		}
 		fmt.Fprintf(&b, "   deploy %s %s with its recorded parameters and secrets\n", s.Entry, deployAt)
+		for _, svc := range slices.Sorted(maps.Keys(s.Uses)) {
+			fmt.Fprintf(&b, "   its %s is its own database in the shared server %s (deploy --use %s=%s)\n", svc, s.Uses[svc], svc, s.Uses[svc])
+		}
 		if s.Group != "" {
 			fmt.Fprintf(&b, "   restore backup group %s of %s (%s) into %s\n", s.Group, s.GroupTime.UTC().Format("2006-01-02 15:04Z"), s.GroupState, strings.Join(s.DataVolumes, ", "))
 			b.WriteString("   compare every table and file with the group's manifest\n")

@@ -2,6 +2,7 @@ package dr
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,6 +21,13 @@ func golden(t *testing.T, name, got string) {
 
 func inst(name, entry, domain string, requires ...string) Instance {
 	return Instance{Record: site.Instance{Name: name, Entry: entry, Version: "1", State: site.StateUp}, Domain: domain, Requires: requires}
+}
+
+// tenant is an orthanc instance on a shared server (deploy --use db=server).
+func tenant(name, server string) Instance {
+	in := inst(name, "orthanc", "imaging")
+	in.Record.Uses = map[string]string{"db": server}
+	return in
 }
 
 func TestOrder(t *testing.T) {
@@ -50,6 +58,12 @@ func TestOrder(t *testing.T) {
 			name: "chain",
 			in:   []Instance{inst("c", "c", "x", "b"), inst("b", "b", "x", "a"), inst("a", "a", "x")},
 			want: []string{"a", "b", "c"}, reasons: map[string]string{"a": "required by b", "b": "required by c"},
+		},
+		{
+			name:    "shared server before its tenants, whatever its name and domain",
+			in:      []Instance{tenant("a-o1", "zz-pg"), tenant("b-o2", "zz-pg"), inst("zz-pg", "postgres", "databases"), inst("demo", "demo", "demo")},
+			want:    []string{"zz-pg", "a-o1", "b-o2", "demo"},
+			reasons: map[string]string{"zz-pg": "shared server of a-o1, b-o2"},
 		},
 		{
 			name: "cycle",
@@ -200,4 +214,42 @@ func TestRunbookGolden(t *testing.T) {
 	m.Copies = []Copy{{Name: "offsite", Repository: "sftp:offsite:/srv/restic/clinic", PasswordFile: "/etc/dockerbank/offsite.pass", SSHConfigFile: "/etc/dockerbank/ssh_config"},
 		{Name: "s3", Repository: "s3:https://s3.example.org/clinic", PasswordFile: "/etc/dockerbank/s3.pass", CredentialsFile: "/etc/dockerbank/s3.credentials"}}
 	golden(t, "runbook-copies.md", Runbook(m))
+}
+
+// TestMakePlanSharedServerGolden: a shared PostgreSQL server is restored
+// before the Orthanc instances whose databases it holds, whatever the
+// names; a tenant whose server the bundle lacks is warned about.
+func TestMakePlanSharedServerGolden(t *testing.T) {
+	at := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	pg := inst("zz-pg", "postgres", "infrastructure")
+	pg.DataVolumes = []string{"data"}
+	pg.Images = []Image{{Service: "server", Ref: "dockerbank/postgres:15", ID: "sha256:ddd"}}
+	pg.Checks = []string{"server-answers"}
+	var ins []Instance
+	for _, n := range []string{"a-o1", "b-o2"} {
+		o := tenant(n, "zz-pg")
+		o.DataVolumes = []string{"storage"}
+		o.Images = []Image{{Service: "orthanc", Ref: "dockerbank/orthanc:1.10.1", ID: "sha256:eee"}}
+		ins = append(ins, o)
+	}
+	lost := tenant("c-o3", "gone-pg")
+	ins = append(ins, lost, pg)
+	m := Manifest{Format: FormatVersion, Created: at, Dockerbank: "1.0.0", Host: "clinic-host-1", SiteDir: "/var/lib/dockerbank",
+		SiteID: "0123456789abcdef", Repository: "/var/lib/dockerbank/backups", Instances: ins}
+	f := Facts{Groups: map[string]GroupInfo{}, Images: map[string]bool{"dockerbank/postgres:15": true, "dockerbank/orthanc:1.10.1": true}}
+	for i, n := range []string{"zz-pg", "a-o1", "b-o2"} {
+		f.Groups[n] = GroupInfo{ID: fmt.Sprintf("20261207T09%02d00Z-aaaaaa", i), Time: at.Add(time.Duration(i) * time.Minute), State: GroupVerified, Version: "1"}
+	}
+	p, err := MakePlan(m, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, st := range p.Steps {
+		order = append(order, st.Name)
+	}
+	if diff := cmp.Diff([]string{"zz-pg", "a-o1", "b-o2", "c-o3"}, order); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+	golden(t, "plan-shared.txt", p.Render())
 }

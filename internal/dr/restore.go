@@ -42,7 +42,9 @@ type Repository interface {
 // Restorer restores one backup group of the instance source as the new
 // instance target, deploying it with m first, and says what it compared.
 type Restorer interface {
-	RestoreGroup(ctx context.Context, m *deploy.Manager, source, group, target string) (string, error)
+	// uses maps services to the (restored) shared servers the target
+	// uses instead of its own (nil: none).
+	RestoreGroup(ctx context.Context, m *deploy.Manager, source, group, target string, uses map[string]string) (string, error)
 }
 
 // RepositoryOpener opens a backup repository at a location with a
@@ -362,6 +364,18 @@ func (o *RestoreOptions) recoverOne(ctx context.Context, b *Bundle, in *Instance
 	if err := b.ExtractDir(in.EntryDir, filepath.Join(bankDir, in.Record.Entry)); err != nil {
 		return err
 	}
+	// The entries of the shared servers it uses, whose kind deploy --use
+	// checks (their instances are recovered before it).
+	for _, srv := range in.Record.Uses {
+		for _, x := range b.Manifest.Instances {
+			if x.Record.Name != srv || x.Record.Entry == in.Record.Entry {
+				continue
+			}
+			if err := b.ExtractDir(x.EntryDir, filepath.Join(bankDir, x.Record.Entry)); err != nil {
+				return err
+			}
+		}
+	}
 	bk, err := bank.Open(ctx, bank.Source{Name: "bundle copy of " + st.Name, FS: os.DirFS(bankDir), Root: "."})
 	if err != nil {
 		return err
@@ -395,7 +409,7 @@ func (o *RestoreOptions) recoverOne(ctx context.Context, b *Bundle, in *Instance
 	}
 	if st.Group != "" {
 		err = timed("deploy and restore", func() (string, error) {
-			detail, err := o.Restorer.RestoreGroup(ctx, m, st.Name, st.Group, st.Target)
+			detail, err := o.Restorer.RestoreGroup(ctx, m, st.Name, st.Group, st.Target, st.Uses)
 			if errors.Is(err, fingerprint.ErrDamaged) && !o.FailOnDamage {
 				o.step("WARNING: %v", err)
 				detail, err = detail+"; DAMAGED at the capture, restored as it was", nil
@@ -404,7 +418,7 @@ func (o *RestoreOptions) recoverOne(ctx context.Context, b *Bundle, in *Instance
 		})
 	} else {
 		err = timed("deploy", func() (string, error) {
-			_, err := m.Deploy(ctx, deploy.DeployOptions{Entry: r.Entry, Name: st.Target, Version: r.Version, Variant: r.Variant, Set: r.Params, Scale: r.Scale})
+			_, err := m.Deploy(ctx, deploy.DeployOptions{Entry: r.Entry, Name: st.Target, Version: r.Version, Variant: r.Variant, Set: r.Params, Scale: r.Scale, Uses: st.Uses})
 			return "(no user data to restore)", err
 		})
 	}
@@ -423,7 +437,7 @@ func (o *RestoreOptions) recoverOne(ctx context.Context, b *Bundle, in *Instance
 	if err != nil {
 		return err
 	}
-	if err := timed("checks", func() (string, error) { return runChecks(ctx, o.Engine, st.Target, ent) }); err != nil {
+	if err := timed("checks", func() (string, error) { return runChecks(ctx, o.Engine, st.Target, ent, st.Uses) }); err != nil {
 		return err
 	}
 	if st.LeaveDown {
@@ -433,13 +447,18 @@ func (o *RestoreOptions) recoverOne(ctx context.Context, b *Bundle, in *Instance
 }
 
 // runChecks runs the entry's checks in the instance's running containers.
-func runChecks(ctx context.Context, e *engine.Engine, instance string, ent *bank.Entry) (string, error) {
+// Checks of a service a shared server provides ran at the deploy (the
+// tenant's role reaching its database there) and are not repeated.
+func runChecks(ctx context.Context, e *engine.Engine, instance string, ent *bank.Entry, uses map[string]string) (string, error) {
 	ctrs, err := e.Containers(ctx, map[string]string{engine.LabelProject: instance})
 	if err != nil {
 		return "", err
 	}
 	var passed []string
 	for _, c := range ent.Checks.PostDeploy {
+		if _, shared := uses[c.Service]; shared {
+			continue
+		}
 		id := ""
 		for _, ct := range ctrs {
 			if ct.Service == c.Service && ct.State == "running" {

@@ -88,9 +88,9 @@ type BackupRestorer struct{}
 
 // RestoreGroup deploys target from the group of source and restores the
 // group's data into it, comparing every table and file with the manifest.
-func (BackupRestorer) RestoreGroup(ctx context.Context, m *deploy.Manager, source, group, target string) (string, error) {
+func (BackupRestorer) RestoreGroup(ctx context.Context, m *deploy.Manager, source, group, target string, uses map[string]string) (string, error) {
 	j := &backup.Job{M: m}
-	res, err := j.Restore(ctx, source, backup.RestoreOptions{Group: group, As: target})
+	res, err := j.Restore(ctx, source, backup.RestoreOptions{Group: group, As: target, Uses: uses})
 	if err != nil {
 		return "", err
 	}

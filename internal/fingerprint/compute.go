@@ -33,6 +33,28 @@ type Target struct {
 	Secret func(string) ([]byte, error)
 	// HelperImage reads volumes the host cannot (remote engines).
 	HelperImage string
+	// Shared maps services the instance takes from a shared server to
+	// the server's container and the instance's database there: the
+	// declarations naming such a service read that container and that
+	// database.
+	Shared map[string]Shared
+}
+
+// Shared is a service served by a shared server's container.
+type Shared struct {
+	Container string
+	Database  string
+}
+
+// onShared returns the declaration as it applies to a tenant of a shared
+// server: its database is the tenant's.
+func (t Target) onShared(s bank.FingerprintSpec) bank.FingerprintSpec {
+	for _, svc := range []string{s.Service, s.Index} {
+		if sh, ok := t.Shared[svc]; ok && svc != "" && s.Database != "" {
+			s.Database = sh.Database
+		}
+	}
+	return s
 }
 
 func (t Target) volume(v string) string {
@@ -65,6 +87,9 @@ func Compute(ctx context.Context, e Engine, t Target, specs []bank.FingerprintSp
 	if err != nil {
 		return nil, err
 	}
+	for svc, sh := range t.Shared {
+		ctrs = append(ctrs, engine.Container{ID: sh.Container, Service: svc, State: "running"})
+	}
 	for _, s := range specs {
 		if o.Skip != nil && o.Skip(s) {
 			continue
@@ -84,6 +109,7 @@ func Compute(ctx context.Context, e Engine, t Target, specs []bank.FingerprintSp
 
 func computePart(ctx context.Context, e Engine, t Target, ctrs []engine.Container, s bank.FingerprintSpec, ref *Part) (*Part, error) {
 	p := &Part{Name: s.Name(), Kind: s.Kind}
+	s = t.onShared(s)
 	var err error
 	switch s.Kind {
 	case bank.FingerprintFiles:

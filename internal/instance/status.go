@@ -22,6 +22,8 @@ const (
 type Status struct {
 	Instance   *site.Instance     `json:"instance"`
 	Containers []engine.Container `json:"containers"`
+	// UsedBy lists the instances that use this (infrastructure) instance.
+	UsedBy []string `json:"usedBy,omitempty"`
 }
 
 // Health summarises the containers: healthy, unhealthy, starting, running,

@@ -57,6 +57,22 @@ type Options struct {
 	BackupSchedule string
 	// BackupKeep is how many dumps/archives each backup job keeps. Default 7.
 	BackupKeep int
+	// Shared are the services the instance takes from shared servers
+	// (dockerbank deploy --use): each becomes a Service of type
+	// ExternalName pointing at the server.
+	Shared []Shared
+}
+
+// Shared is a service of the instance that a shared server provides.
+type Shared struct {
+	Service  string // the entry's service name the application connects to (db)
+	Server   string // the server instance (pg1)
+	Database string // the instance's database and role in it
+	// ServerService is the server's own service name (server); Host, if
+	// empty, becomes ServerService.Server.svc.cluster.local: where export
+	// k8s of the server puts it with its defaults.
+	ServerService string
+	Host          string
 }
 
 func (o *Options) defaults() {
@@ -183,6 +199,7 @@ func Convert(p *types.Project, m *bank.ComposeModel, o Options) (*Manifests, err
 		c.services(s)
 	}
 	c.networkPolicies()
+	c.sharedServices()
 	c.backups()
 	sort.SliceStable(c.out, func(i, j int) bool { return c.out[i].File < c.out[j].File })
 	man := &Manifests{Options: o, Objects: c.out, Notes: c.notes, Images: images}

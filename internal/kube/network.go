@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"fmt"
 	"maps"
 	"net"
 	"slices"
@@ -199,5 +200,27 @@ func (c *converter) networkPolicies() {
 			},
 		}
 		c.add(5, name, np, "networkpolicy", np.Name)
+	}
+}
+
+// sharedServices points the names of services a shared server provides at
+// that server (a Service of type ExternalName): the application connects to
+// the same name as on the Docker host. The server is exported on its own.
+func (c *converter) sharedServices() {
+	for _, sh := range c.o.Shared {
+		name := dnsLabel(sh.Service)
+		if sh.Host == "" {
+			sh.Host = dnsLabel(sh.ServerService) + "." + dnsLabel(sh.Server) + ".svc.cluster.local"
+		}
+		svc := &corev1.Service{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+			ObjectMeta: c.meta(name, c.instanceLabels()),
+			Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: sh.Host},
+		}
+		svc.Annotations = map[string]string{label.Note: fmt.Sprintf(
+			"%s is the shared server %s (export it with `dockerbank export k8s %s`); the database and role %s must exist there before this instance starts: dockerbank created them on the Docker host only, and its backups of them stay there",
+			sh.Service, sh.Server, sh.Server, sh.Database)}
+		c.add(40, sh.Service, svc, "service", name)
+		c.notes = append(c.notes, fmt.Sprintf("%s: an ExternalName Service for the shared server %s (%s); create database and role %s there", sh.Service, sh.Server, sh.Host, sh.Database))
 	}
 }

@@ -75,6 +75,25 @@ type Instance struct {
 	// scale` (services not listed run one); every rendering of the instance
 	// (start, upgrade, restore, dr) keeps it.
 	Scale map[string]int `yaml:"scale,omitempty" json:"scale,omitempty"`
+	// Uses maps a service of the entry to the infrastructure instance that
+	// serves it instead (deploy --use db=pg1).
+	Uses map[string]string `yaml:"uses,omitempty" json:"uses,omitempty"`
+}
+
+// UsersOf returns the names of the instances that use the instance
+// server, sorted.
+func UsersOf(all []*Instance, server string) []string {
+	var out []string
+	for _, in := range all {
+		for _, s := range in.Uses {
+			if s == server {
+				out = append(out, in.Name)
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Instance states.
