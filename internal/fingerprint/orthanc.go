@@ -27,7 +27,7 @@ const orthancWorkers = 4
 // for one by one, as without one (orthancItem). The files on the volume
 // are what a backup captures: Orthanc 1.10's storage cache may answer
 // verify-md5 from memory for a file damaged on disk since it was read.
-func orthancIn(ctx context.Context, e Engine, t Target, id, index string, s bank.FingerprintSpec, p *Part) error {
+func orthancIn(ctx context.Context, e Engine, t Target, id, index string, s bank.FingerprintSpec, p *Part, cache string) error {
 	api, err := OrthancClient(ctx, e, t, id, s)
 	if err != nil {
 		return err
@@ -44,7 +44,7 @@ func orthancIn(ctx context.Context, e Engine, t Target, id, index string, s bank
 		"CountSeries": int64(st.CountSeries), "CountInstances": int64(st.CountInstances)}
 	known := map[string]Item{}
 	if index != "" {
-		if known, err = orthancIndexed(ctx, e, t, index, s); err != nil {
+		if known, err = orthancIndexed(ctx, e, t, index, s, cache); err != nil {
 			return err
 		}
 	}
