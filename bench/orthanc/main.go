@@ -1,9 +1,11 @@
 // Command benchorthanc loads, watches and checks the Orthanc of the
 // Orthanc benchmark. run.sh drives it:
 //
-//	benchorthanc load  -url U -password-file F -seed S -from I -n N [-workers W]
+//	benchorthanc load  -url U -password-file F -seed S -from I -n N [-workers W] [-kb K]
 //	    store instances I..I+N-1 of a generated set over REST in parallel;
-//	    prints "stored N failed F seconds S"
+//	    prints "stored N failed F already-there A seconds S"; -kb K makes each file about
+//	    K KiB (square 16-bit images, 8 low bits noise so they compress like a
+//	    scanner's); without it 64x64 noiseless (8.6 KB, the first archive)
 //	benchorthanc poll  -url U -password-file F -out FILE [-every 100ms]
 //	    ask GET /system until killed (SIGTERM/SIGINT), then write
 //	    "polls P failed F longest_outage_s L first_fail_s A" to FILE
@@ -19,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/signal"
@@ -51,6 +54,7 @@ func run(args []string) error {
 	workers := fs.Int("workers", 4, "parallel uploads")
 	out := fs.String("out", "", "poll: result file")
 	every := fs.Duration("every", 100*time.Millisecond, "poll: interval")
+	kb := fs.Int("kb", 0, "load: file size in KiB (0: 64x64 noiseless)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -63,6 +67,10 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	set := dicom.Set{Seed: *seed, StudiesPerPatient: 2, SeriesPerStudy: 4, InstancesPerSeries: 25}
+	if *kb > 0 { // pixel data is nearly all of the file: side = sqrt(K KiB / 2 bytes)
+		side := int(math.Round(math.Sqrt(float64(*kb) * 1024 / 2)))
+		set.Rows, set.Columns, set.NoiseBits, set.Modality = side, side, 8, "MR"
+	}
 	switch args[0] {
 	case "load":
 		return load(ctx, o, set, *from, *n, *workers)
@@ -94,9 +102,20 @@ func run(args []string) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
+// load stores the instances Orthanc does not hold yet (a rerun after a
+// failed load sends only the missing ones); an upload that fails is tried
+// twice more (a loaded machine drops a connection now and then).
 func load(ctx context.Context, o *dicom.Orthanc, set dicom.Set, from, n, workers int) error {
 	start := time.Now()
-	var next, failed atomic.Int64
+	ids, err := o.Instances(ctx)
+	if err != nil {
+		return err
+	}
+	have := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		have[id] = true
+	}
+	var next, failed, skipped atomic.Int64
 	next.Store(int64(from))
 	var firstErr error
 	var mu sync.Mutex
@@ -110,7 +129,19 @@ func load(ctx context.Context, o *dicom.Orthanc, set dicom.Set, from, n, workers
 				if i >= from+n || ctx.Err() != nil {
 					return
 				}
-				if _, err := o.Store(ctx, set.Instance(i).Data); err != nil {
+				in := set.Instance(i)
+				if have[in.OrthancID()] {
+					skipped.Add(1)
+					continue
+				}
+				var err error
+				for try := range 3 {
+					if _, err = o.Store(ctx, in.Data); err == nil || ctx.Err() != nil {
+						break
+					}
+					time.Sleep(time.Duration(try+1) * time.Second)
+				}
+				if err != nil {
 					failed.Add(1)
 					mu.Lock()
 					if firstErr == nil {
@@ -122,7 +153,7 @@ func load(ctx context.Context, o *dicom.Orthanc, set dicom.Set, from, n, workers
 		}()
 	}
 	wg.Wait()
-	fmt.Printf("stored %d failed %d seconds %.1f\n", int64(n)-failed.Load(), failed.Load(), time.Since(start).Seconds())
+	fmt.Printf("stored %d failed %d already-there %d seconds %.1f\n", int64(n)-failed.Load()-skipped.Load(), failed.Load(), skipped.Load(), time.Since(start).Seconds())
 	if firstErr != nil {
 		return fmt.Errorf("%d uploads failed, the first: %w", failed.Load(), firstErr)
 	}

@@ -12,6 +12,12 @@
 # BENCH_CACHE (default /var/tmp/dockerbank-orthanc-bench) is kept, stopped,
 # between runs with exactly N instances; a rerun starts it and only
 # recreates the backup repository. BENCH_FRESH=1 removes the cache first.
+# BENCH_ORTHANC_KB=K loads files of about K KiB (square images with noisy
+# low bits, like an MR/CT slice) into a second archive of its own: instance
+# orthbench<K>k, cache /var/tmp/dockerbank-orthanc-bench-<K>k. Without it:
+# 64x64 noiseless images of 8.6 KB, the first archive. BENCH_LOAD_ONLY=1
+# stops after loading (to fill a cache in the background); BENCH_WORKERS
+# (default 4) parallel uploads.
 # Needs root (reads the volume's mountpoint), docker, restic, the images of
 # scripts/images.sh. Work files (manual dumps) go to BENCH_DIR (default: a
 # new directory under ${TMPDIR:-/tmp}), removed at the end.
@@ -22,8 +28,17 @@ OUT=${1:-/dev/stdout}
 N=${BENCH_ORTHANC_N:-20000}
 MORE=$((N / 100))
 W=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/orthanc-bench.XXXX")}
-CACHE=${BENCH_CACHE:-/var/tmp/dockerbank-orthanc-bench}
-INST=orthbench
+KB=${BENCH_ORTHANC_KB:-}
+WORKERS=${BENCH_WORKERS:-4}
+if [ -n "$KB" ]; then
+	CACHE=${BENCH_CACHE:-/var/tmp/dockerbank-orthanc-bench-${KB}k}
+	INST=orthbench${KB}k
+	SIZE=(-kb "$KB")
+else
+	CACHE=${BENCH_CACHE:-/var/tmp/dockerbank-orthanc-bench}
+	INST=orthbench
+	SIZE=()
+fi
 mkdir -p "$W/manual"
 export DOCKERBANK_HOME=$CACHE/site
 BIN=$W/dockerbank H=$W/benchorthanc
@@ -76,8 +91,12 @@ if [ "$HAVE" -ge "$N" ]; then
 	LOAD="cached from an earlier run"
 	T_LOAD=-
 else # stores the missing ones; those already there answer AlreadyStored
-	t0=$(now); LOAD=$(api load -seed 1 -from 0 -n "$N" -workers 4); t1=$(now)
+	t0=$(now); LOAD=$(api load -seed 1 -from 0 -n "$N" -workers "$WORKERS" "${SIZE[@]}"); t1=$(now)
 	T_LOAD=$(secs "$t0" "$t1")
+fi
+if [ "${BENCH_LOAD_ONLY:-}" = 1 ]; then
+	echo "$INST: $(api count) instances, loaded in ${T_LOAD}s ($LOAD)"
+	exit 0
 fi
 COUNT=$(api count)
 STORAGE_MB=$(du -sm "$MP" | cut -f1)
@@ -108,18 +127,25 @@ timed() { # label cmd...: sets T_label (seconds) and D_label (REST downtime)
 }
 repo_mb() { du -sm "$CACHE/site/backups" | cut -f1; }
 
-# (c) the floor of any restic-based backup: restic alone on the storage
-# directory (no index, no fingerprint), into its own repository.
+# (c) the floor of any restic-based backup: restic alone on the same data
+# (the storage directory and a plain pg_dump of the index, piped, the two
+# side by side like dockerbank's), into its own repository; no fingerprint,
+# no manifest, nothing consistent between the two.
 export RESTIC_REPOSITORY=$W/restic RESTIC_PASSWORD=bench
 restic init -q
-restic_alone() { restic backup -q --host bench "$MP"; }
+restic_alone() {
+	docker exec "$DB" pg_dump -U orthanc -d orthanc --no-sync | restic backup -q --host bench --stdin --stdin-filename index.sql &
+	local dump=$!
+	restic backup -q --host bench "$MP"
+	wait "$dump"
+}
 
 timed manual1 manual
 MANUAL_MB=$(du -cm "$W/manual/index.dump" "$W/manual/storage.tar" | tail -1 | cut -f1)
 timed db1 "$BIN" backup "$INST" --json
 REPO1=$(repo_mb)
 timed restic1 restic_alone
-t0=$(now); LOAD2=$(api load -seed 1 -from "$N" -n "$MORE" -workers 4); t1=$(now)
+t0=$(now); LOAD2=$(api load -seed 1 -from "$N" -n "$MORE" -workers "$WORKERS" "${SIZE[@]}"); t1=$(now)
 timed manual2 manual
 timed db2 "$BIN" backup "$INST" --json
 REPO2=$(repo_mb)
@@ -132,11 +158,15 @@ timed verify "$BIN" verify "$INST"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 RATIO=$(awk -v a="$T_db1" -v b="$T_db2" 'BEGIN{printf "%.0f%%", 100*b/a}')
 RRATIO=$(awk -v a="$T_restic1" -v b="$T_restic2" 'BEGIN{printf "%.0f%%", 100*b/a}')
+# The project's goal: within 1.05x restic alone + 0.5 s per group.
+goal() { awk -v r="$1" -v d="$2" 'BEGIN{printf "goal %.1fs, dockerbank %.2fx restic", 1.05*r+0.5, d/r}'; }
+G1=$(goal "$T_restic1" "$T_db1") G2=$(goal "$T_restic2" "$T_db2")
 # Where the time of each dockerbank backup went, from its progress events
 # (--json writes them to stderr as JSON lines).
 steps() {
 	python3 - "$W/err-$1" <<'PY'
 import json, sys
+started = set()
 for line in open(sys.argv[1]):
     try:
         e = json.loads(line)
@@ -146,6 +176,9 @@ for line in open(sys.argv[1]):
     mib = lambda n: "%.1f MiB" % (n / 1048576)
     if ph == "step" and ("as the application" in e["message"] or e["message"].startswith("dump ")):
         print("    %s %s" % (t, e["message"]))
+    elif ph == "capture" and e.get("volume") not in started:
+        started.add(e.get("volume"))
+        print("    %s capture of %s starts (every dump's snapshot fixed)" % (t, e.get("volume")))
     elif ph in ("dumped", "captured"):
         print("    %s %s %s: %s in %.1fs, %s new in the repository" % (t, ph, e["volume"], mib(e["bytesDone"]), e["seconds"], mib(e["bytesAdded"])))
     elif ph == "group":
@@ -160,11 +193,16 @@ PY
 	echo "Docker $(docker version -f '{{.Server.Version}}'), $(restic version | cut -d' ' -f1-2). Shared with other work: load average $LOAD_BEFORE before, $LOAD_AFTER after."
 	echo "Command: \`bench/orthanc/run.sh\` (BENCH_ORTHANC_N=$N)."
 	echo
-	echo "Archive: $COUNT instances (64x64 16-bit MONOCHROME2, generated by internal/dicom), storage ${STORAGE_MB} MiB, index ${INDEX_MB} MiB;"
-	if [ "$T_LOAD" = - ]; then
-		echo "loaded over REST with 4 parallel clients by an earlier run ($LOAD)."
+	if [ -n "$KB" ]; then
+		DESC="about $KB KiB each: square 16-bit MONOCHROME2 MR images with 8 noisy low bits"
 	else
-		echo "loaded over REST with 4 parallel clients in ${T_LOAD}s ($LOAD)."
+		DESC="8.6 KB each: 64x64 16-bit MONOCHROME2, noiseless"
+	fi
+	echo "Archive: $COUNT instances ($DESC, generated by internal/dicom), storage ${STORAGE_MB} MiB, index ${INDEX_MB} MiB;"
+	if [ "$T_LOAD" = - ]; then
+		echo "loaded over REST by an earlier run (cached)."
+	else
+		echo "loaded over REST with $WORKERS parallel clients in ${T_LOAD}s ($LOAD)."
 	fi
 	echo
 	echo "| step | time | Orthanc REST during it (polled every 100 ms) | stored |"
@@ -174,7 +212,8 @@ PY
 	echo "| +1% ($MORE) instances: $LOAD2 | | | |"
 	echo "| (a) manual again (full every time) | ${T_manual2}s | $D_manual2 | ${MANUAL_MB}+ MiB again |"
 	echo "| (b) dockerbank backup, second | ${T_db2}s (${RATIO} of the first) | $D_db2 | ${ADDED2} MiB added, repository ${REPO2} MiB |"
-	echo "| (c) restic alone on the storage directory: first, second | ${T_restic1}s, ${T_restic2}s (${RRATIO}) | | |"
+	echo "| (c) restic alone (storage directory + piped pg_dump, side by side): first | ${T_restic1}s | | ($G1) |"
+	echo "| (c) restic alone, second | ${T_restic2}s (${RRATIO} of the first) | | ($G2) |"
 	echo "| dockerbank restore in place (staging copy, pre-restore backup, replace) | ${T_restore}s | $D_restore | $COUNT_AFTER instances after |"
 	echo "| dockerbank verify (restic check 5%, drill into a throwaway instance) | ${T_verify}s | $D_verify | |"
 	echo

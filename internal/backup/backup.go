@@ -50,6 +50,9 @@ type Job struct {
 	// LimitUpload and LimitDownload (KiB/s) override the site's limits
 	// for this run.
 	LimitUpload, LimitDownload int
+	// trash tracks the background deletion of a restore's replaced volume
+	// contents (emptyDir); nil outside a restore.
+	trash *sync.WaitGroup
 }
 
 // Progress goes to the manager's reporter (j.M.Report): steps, and

@@ -36,3 +36,6 @@ func SealWithMasterKey(masterKey, plain []byte) ([]byte, error) {
 	tag := poly1305AES(ct, nonce, k.MAC.K, k.MAC.R)
 	return append(append(nonce, ct...), tag[:]...), nil
 }
+
+// EmptyDir is emptyDir for tests.
+var EmptyDir = emptyDir

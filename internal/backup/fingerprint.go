@@ -33,7 +33,8 @@ func (j *Job) startFingerprint(ctx context.Context, in *site.Instance) (*fpCaptu
 	t.HelperImage = j.helperImage()
 	j.step("fingerprint %s as the application sees it (%d declarations)", in.Name, len(c.specs))
 	c.before, err = fingerprint.Compute(ctx, j.engine(), t, c.specs, fingerprint.Options{
-		Skip: func(s bank.FingerprintSpec) bool { return s.Kind == bank.FingerprintPostgres }})
+		Skip:         func(s bank.FingerprintSpec) bool { return s.Kind == bank.FingerprintPostgres },
+		HashCacheDir: j.cacheDir(in.Name)})
 	if err != nil {
 		return nil, fmt.Errorf("%w; no backup was stored", err)
 	}

@@ -76,10 +76,12 @@ func (p *Postgres) databases(ctx context.Context) ([]pgDatabase, error) {
 }
 
 // tableQuery lists user tables; checksumQuery is order-independent and
-// runs in constant memory: the sum of the first 64 bits of each row's md5.
+// runs in constant memory: the sum of the first 64 bits of each row's md5
+// (sum of bigint is numeric in PostgreSQL: no cast to numeric per row,
+// which took 40% of the query's time, and the same result as with one).
 const (
 	tableQuery    = `select format('%I.%I', schemaname, tablename) from pg_tables where schemaname not in ('pg_catalog', 'information_schema') order by 1;`
-	checksumQuery = `select count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0) from %s t;`
+	checksumQuery = `select count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint), 0) from %s t;`
 )
 
 func (p *Postgres) tablesIn(s *session) ([]Table, error) {
@@ -123,11 +125,14 @@ func (p *Postgres) Tables(ctx context.Context, db string) ([]Table, error) {
 	return t, err
 }
 
-// Dump implements Dumper: first every database's snapshot is exported
-// (and its tables checksummed) by a session that stays open, then the
-// globals and the databases are dumped side by side at those snapshots:
-// most of a small dump's time is the store's fixed cost (a restic start
-// waits 200 ms on its lock).
+// Dump implements Dumper: first every database's snapshot is exported by
+// a session that stays open (that fixes the consistency point: ready),
+// then the globals and the databases are dumped side by side at those
+// snapshots while each pinning session checksums its tables (and runs the
+// fingerprint's statements) at the same snapshot: the checksums see the
+// same rows as the dump whenever they run, so they need not hold the file
+// capture back (they did: 1-1.5 s of a 10 MiB index on a loaded machine).
+// Most of a small dump's time is the store's fixed cost (a restic start).
 func (p *Postgres) Dump(ctx context.Context, store StoreFunc, ready func()) ([]Stream, error) {
 	all, err := p.databases(ctx)
 	if err != nil {
@@ -147,9 +152,8 @@ func (p *Postgres) Dump(ctx context.Context, store StoreFunc, ready func()) ([]S
 		globals = 0
 	}
 	type pinned struct {
-		s      *session
-		snap   string
-		tables []Table
+		s    *session
+		snap string
 	}
 	pins := make([]pinned, len(dbs))
 	defer func() {
@@ -167,25 +171,6 @@ func (p *Postgres) Dump(ctx context.Context, store StoreFunc, ready func()) ([]S
 			return nil, fmt.Errorf("export snapshot of database %s: %v %q", db.name, err, lines)
 		}
 		pins[i].snap = lines[0]
-		if pins[i].tables, err = p.tablesIn(s); err != nil {
-			return nil, fmt.Errorf("database %s: %w", db.name, err)
-		}
-		if p.atSnapshot != nil {
-			run := func(stmts []string) ([][]string, error) {
-				out := make([][]string, len(stmts))
-				for i, st := range stmts {
-					lines, err := s.query(st)
-					if err != nil {
-						return nil, err
-					}
-					out[i] = lines
-				}
-				return out, nil
-			}
-			if err := p.atSnapshot(db.name, run); err != nil {
-				return nil, fmt.Errorf("database %s: %w", db.name, err)
-			}
-		}
 	}
 	ready()
 	out := make([]Stream, globals+len(dbs))
@@ -200,19 +185,32 @@ func (p *Postgres) Dump(ctx context.Context, store StoreFunc, ready func()) ([]S
 	}
 	for i, db := range dbs {
 		g.Go(func() error {
+			// The session checksums while pg_dump (which imported the
+			// snapshot as it started) streams; the snapshot stays
+			// exported until both are done.
+			var tables []Table
+			checked := make(chan error, 1)
+			go func() {
+				var cerr error
+				tables, cerr = p.atSnapshotOf(pins[i].s, db.name)
+				checked <- cerr
+			}()
 			cmd := []string{"pg_dump", "-U", p.user, "-d", db.name, "--snapshot=" + pins[i].snap, "--no-sync"}
 			if p.only != "" {
 				cmd = append(cmd, "--no-owner", "--no-privileges")
 			}
 			st, err := p.c.streamDump(ctx, cmd,
 				engine.ExecOptions{}, "db-"+db.name+".sql", store, pgDumpComplete, nil)
+			if cerr := <-checked; err == nil {
+				err = cerr
+			}
 			if err != nil {
 				return err
 			}
 			if _, err := pins[i].s.query("COMMIT;"); err != nil {
 				return fmt.Errorf("end snapshot of database %s: %w", db.name, err)
 			}
-			st.Database, st.Owner, st.Tables = db.name, db.owner, pins[i].tables
+			st.Database, st.Owner, st.Tables = db.name, db.owner, tables
 			out[globals+i] = st
 			return nil
 		})
@@ -221,6 +219,33 @@ func (p *Postgres) Dump(ctx context.Context, store StoreFunc, ready func()) ([]S
 		return nil, err
 	}
 	return out, nil
+}
+
+// atSnapshotOf checksums a database's tables in its pinning session s and
+// runs the fingerprint's statements there.
+func (p *Postgres) atSnapshotOf(s *session, db string) ([]Table, error) {
+	tables, err := p.tablesIn(s)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", db, err)
+	}
+	if p.atSnapshot == nil {
+		return tables, nil
+	}
+	run := func(stmts []string) ([][]string, error) {
+		out := make([][]string, len(stmts))
+		for i, st := range stmts {
+			lines, err := s.query(st)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = lines
+		}
+		return out, nil
+	}
+	if err := p.atSnapshot(db, run); err != nil {
+		return nil, fmt.Errorf("database %s: %w", db, err)
+	}
+	return tables, nil
 }
 
 // pgParallelDumps is how many dump streams of one server run at once.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/big"
+	"math/rand/v2"
 	"time"
 )
 
@@ -32,7 +33,10 @@ var ImplementationClassUID = uid("implementation-class", 0)
 // Set describes a deterministic data set of synthetic DICOM instances:
 // Patients x StudiesPerPatient x SeriesPerStudy x InstancesPerSeries
 // instances, numbered from 0. The zero value of each count means 1; Rows
-// and Columns default to 64; Modality to "OT".
+// and Columns default to 64; Modality to "OT". Noise adds deterministic
+// noise to the low NoiseBits bits of every pixel (0: none), so that the
+// pixel data compresses like a real scanner's (a noiseless gradient
+// compresses to almost nothing, which flatters any backup benchmark).
 type Set struct {
 	Seed               int64
 	StudiesPerPatient  int
@@ -40,6 +44,7 @@ type Set struct {
 	InstancesPerSeries int
 	Rows, Columns      int
 	Modality           string
+	NoiseBits          int
 }
 
 // Instance is one generated DICOM Part 10 file and the identifiers an
@@ -135,7 +140,7 @@ func (s Set) Instance(i int) Instance {
 		{0x0028, 0x0103, "US", u16(0)},
 		{0x0028, 0x1050, "DS", str("2048")},
 		{0x0028, 0x1051, "DS", str("4096")},
-		{0x7FE0, 0x0010, "OW", pixels(s.Seed, i, s.Rows, s.Columns)},
+		{0x7FE0, 0x0010, "OW", pixels(s.Seed, i, s.Rows, s.Columns, s.NoiseBits)},
 	}
 	meta := []element{
 		{0x0002, 0x0001, "OB", []byte{0, 1}},
@@ -156,9 +161,12 @@ func uid(kind string, n int) string {
 }
 
 // pixels draws a 12-bit gradient with a bright disc whose place and size
-// depend on the instance, so a viewer shows each image differently.
-func pixels(seed int64, i, rows, cols int) []byte {
+// depend on the instance, so a viewer shows each image differently;
+// noiseBits low bits of each pixel are replaced by deterministic noise.
+func pixels(seed int64, i, rows, cols, noiseBits int) []byte {
 	h := sha256.Sum256([]byte(fmt.Sprintf("%d/pixels/%d", seed, i)))
+	rng := rand.New(rand.NewPCG(binary.LittleEndian.Uint64(h[8:16]), binary.LittleEndian.Uint64(h[16:24])))
+	mask := 1<<min(max(noiseBits, 0), 12) - 1
 	cx, cy := int(h[0])%cols, int(h[1])%rows
 	r := rows/8 + int(h[2])%(rows/4+1)
 	out := make([]byte, 2*rows*cols)
@@ -167,6 +175,9 @@ func pixels(seed int64, i, rows, cols int) []byte {
 			v := (x + y) * 2047 / (rows + cols)
 			if dx, dy := x-cx, y-cy; dx*dx+dy*dy <= r*r {
 				v = 4000
+			}
+			if mask != 0 {
+				v = v&^mask | int(rng.Uint32())&mask
 			}
 			binary.LittleEndian.PutUint16(out[2*(y*cols+x):], uint16(v))
 		}

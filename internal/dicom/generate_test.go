@@ -157,3 +157,36 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestNoiseBits: noise replaces only the low bits of each pixel, the same
+// way every time, and the zero value leaves the image as it was.
+func TestNoiseBits(t *testing.T) {
+	plain := dicom.Set{Seed: 5, Rows: 32, Columns: 32}
+	noisy := plain
+	noisy.NoiseBits = 8
+	px := func(s dicom.Set) []byte {
+		f, err := dicom.Parse(s.Instance(3).Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := f.Bytes(dicom.TagPixelData)
+		return b
+	}
+	a, b := px(plain), px(noisy)
+	if len(a) != len(b) || !bytes.Equal(b, px(noisy)) {
+		t.Fatal("noisy pixels differ in size or from run to run")
+	}
+	differ := 0
+	for i := 0; i < len(a); i += 2 {
+		va, vb := uint16(a[i])|uint16(a[i+1])<<8, uint16(b[i])|uint16(b[i+1])<<8
+		if va>>8 != vb>>8 {
+			t.Fatalf("pixel %d: %#04x vs %#04x differ above the 8 noise bits", i/2, va, vb)
+		}
+		if va != vb {
+			differ++
+		}
+	}
+	if differ < len(a)/2/2 {
+		t.Errorf("only %d of %d pixels changed by the noise", differ, len(a)/2)
+	}
+}

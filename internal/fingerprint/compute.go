@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -74,6 +75,11 @@ type Options struct {
 	Skip func(bank.FingerprintSpec) bool
 	// Now is the time recorded; default time.Now.
 	Now func() time.Time
+	// HashCacheDir, if set, keeps a hash cache (hashcache.go) per
+	// declaration there: a backup's next fingerprint rehashes only stored
+	// files whose size, mtime, ctime or inode changed. Restores and drills
+	// leave it unset and hash everything.
+	HashCacheDir string
 }
 
 // Compute fingerprints an instance's data by the declarations.
@@ -98,7 +104,11 @@ func Compute(ctx context.Context, e Engine, t Target, specs []bank.FingerprintSp
 		if o.Ref != nil {
 			ref, _ = o.Ref.Part(s.Name())
 		}
-		p, err := computePart(ctx, e, t, ctrs, s, ref)
+		cache := ""
+		if o.HashCacheDir != "" {
+			cache = filepath.Join(o.HashCacheDir, "fingerprint-"+cacheName.Replace(s.Name())+".md5.jsonl")
+		}
+		p, err := computePart(ctx, e, t, ctrs, s, ref, cache)
 		if err != nil {
 			return nil, fmt.Errorf("fingerprint %s of %s: %w", s.Name(), t.Instance, err)
 		}
@@ -107,7 +117,10 @@ func Compute(ctx context.Context, e Engine, t Target, specs []bank.FingerprintSp
 	return fp, nil
 }
 
-func computePart(ctx context.Context, e Engine, t Target, ctrs []engine.Container, s bank.FingerprintSpec, ref *Part) (*Part, error) {
+// cacheName makes a declaration's name a file name.
+var cacheName = strings.NewReplacer("/", "_", " ", "_", string(filepath.Separator), "_")
+
+func computePart(ctx context.Context, e Engine, t Target, ctrs []engine.Container, s bank.FingerprintSpec, ref *Part, cache string) (*Part, error) {
 	p := &Part{Name: s.Name(), Kind: s.Kind}
 	s = t.onShared(s)
 	var err error
@@ -131,7 +144,7 @@ func computePart(ctx context.Context, e Engine, t Target, ctrs []engine.Containe
 					return nil, fmt.Errorf("service %s of %s is not running; start it with `dockerbank start %s`", s.Index, t.Instance, t.Instance)
 				}
 			}
-			err = orthancIn(ctx, e, t, id, index, s, p)
+			err = orthancIn(ctx, e, t, id, index, s, p, cache)
 		default:
 			err = fmt.Errorf("unknown fingerprint kind %q", s.Kind)
 		}

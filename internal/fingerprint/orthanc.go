@@ -27,27 +27,37 @@ const orthancWorkers = 4
 // for one by one, as without one (orthancItem). The files on the volume
 // are what a backup captures: Orthanc 1.10's storage cache may answer
 // verify-md5 from memory for a file damaged on disk since it was read.
-func orthancIn(ctx context.Context, e Engine, t Target, id, index string, s bank.FingerprintSpec, p *Part) error {
+func orthancIn(ctx context.Context, e Engine, t Target, id, index string, s bank.FingerprintSpec, p *Part, cache string) error {
 	api, err := OrthancClient(ctx, e, t, id, s)
 	if err != nil {
 		return err
 	}
+	// The index query and the hashing of the stored files run beside the
+	// REST calls. Either order is sound: an instance the API lists that
+	// the index query did not see is asked for by REST below; one the
+	// index holds and the API no longer lists is not in the fingerprint.
+	known := map[string]Item{}
+	indexed := make(chan error, 1)
+	go func() {
+		var ierr error
+		if index != "" {
+			known, ierr = orthancIndexed(ctx, e, t, index, s, cache)
+		}
+		indexed <- ierr
+	}()
 	ids, err := api.Instances(ctx)
-	if err != nil {
-		return err
+	var st dicom.Statistics
+	if err == nil {
+		st, err = api.Statistics(ctx)
 	}
-	st, err := api.Statistics(ctx)
+	if ierr := <-indexed; err == nil {
+		err = ierr
+	}
 	if err != nil {
 		return err
 	}
 	p.Info = map[string]int64{"CountPatients": int64(st.CountPatients), "CountStudies": int64(st.CountStudies),
 		"CountSeries": int64(st.CountSeries), "CountInstances": int64(st.CountInstances)}
-	known := map[string]Item{}
-	if index != "" {
-		if known, err = orthancIndexed(ctx, e, t, index, s); err != nil {
-			return err
-		}
-	}
 	p.Items = make([]Item, len(ids))
 	var rest []int // not in the index when it was read (stored since): asked one by one
 	for i, iid := range ids {

@@ -33,7 +33,9 @@ type attachment struct{ id, stored, md5 string }
 // their ID: the recorded MD5, with Damage when the stored file (under
 // Orthanc's layout uu/id/uuid of the storage volume) is missing or its
 // MD5 is not the one recorded. index is the running index container.
-func orthancIndexed(ctx context.Context, e Engine, t Target, index string, s bank.FingerprintSpec) (map[string]Item, error) {
+// cache, if set, is the path of a hash cache (hashcache.go) of the
+// storage files.
+func orthancIndexed(ctx context.Context, e Engine, t Target, index string, s bank.FingerprintSpec, cache string) (map[string]Item, error) {
 	user, err := envOf(ctx, e, index, "POSTGRES_USER", "postgres")
 	if err != nil {
 		return nil, err
@@ -47,7 +49,7 @@ func orthancIndexed(ctx context.Context, e Engine, t Target, index string, s ban
 	if err != nil {
 		return nil, err
 	}
-	sums, err := storageMD5s(ctx, e, t, s.Volume, atts)
+	sums, err := storageMD5s(ctx, e, t, s.Volume, atts, cache)
 	if err != nil {
 		return nil, err
 	}
@@ -87,8 +89,9 @@ func parseOrthancIndex(out string) (map[string]attachment, error) {
 
 // storageMD5s returns the MD5 of the stored file of each attachment that
 // is there: from the volume's host mountpoint where dockerbank runs on the
-// engine's host, else from the archive API of a helper container.
-func storageMD5s(ctx context.Context, e Engine, t Target, volume string, atts map[string]attachment) (map[string]string, error) {
+// engine's host, else from the archive API of a helper container. On the
+// host, a file whose key is in the hash cache unchanged is not read again.
+func storageMD5s(ctx context.Context, e Engine, t Target, volume string, atts map[string]attachment, cache string) (map[string]string, error) {
 	vname := t.volume(volume)
 	vol, err := e.InspectVolume(ctx, vname)
 	if err != nil {
@@ -100,17 +103,39 @@ func storageMD5s(ctx context.Context, e Engine, t Target, volume string, atts ma
 			uuids = append(uuids, u)
 		}
 		got := make([]string, len(uuids))
+		prev := loadHashCache(cache)
+		next := make([]hashEntry, len(uuids))
 		err := parallel(len(uuids), func(i int) error {
 			u := uuids[i]
-			sum, err := md5File(filepath.Join(vol.HostDir(), u[0:2], u[2:4], u))
+			p := filepath.Join(vol.HostDir(), u[0:2], u[2:4], u)
+			fi, err := os.Lstat(p)
 			if errors.Is(err, os.ErrNotExist) {
 				return nil
+			}
+			if err != nil {
+				return err
+			}
+			k, keyed := hashKey(u, fi)
+			if old, ok := prev[u]; keyed && ok && old.sameFile(k) {
+				got[i], next[i] = old.MD5, old
+				return nil
+			}
+			sum, err := md5File(p)
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			if keyed && fi.Mode().IsRegular() {
+				k.MD5 = sum
+				next[i] = k
 			}
 			got[i] = sum
 			return err
 		})
 		if err != nil {
 			return nil, fmt.Errorf("read the storage volume %s: %w", vname, err)
+		}
+		if err := saveHashCache(cache, next); err != nil {
+			return nil, err
 		}
 		sums := make(map[string]string, len(uuids))
 		for i, u := range uuids {

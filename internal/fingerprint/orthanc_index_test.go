@@ -71,7 +71,7 @@ func TestOrthancIndexed(t *testing.T) {
 	}, "\n") + "\n"
 	e := &indexEngine{out: out, mountpoint: dir}
 	spec := bank.FingerprintSpec{Kind: bank.FingerprintOrthanc, Service: "orthanc", Index: "db", Database: "orthanc", Volume: "storage"}
-	got, err := orthancIndexed(t.Context(), e, Target{Instance: "orth"}, "db-id", spec)
+	got, err := orthancIndexed(t.Context(), e, Target{Instance: "orth"}, "db-id", spec, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,5 +88,74 @@ func TestOrthancIndexed(t *testing.T) {
 	}
 	if _, err := parseOrthancIndex("inst-1|only two\n"); err == nil {
 		t.Error("a short line of the index was accepted")
+	}
+}
+
+// TestOrthancIndexedHashCache: with a hash cache, a second fingerprint
+// reuses the MD5 of a file whose size, mtime, ctime and inode are
+// unchanged (proven by a planted wrong MD5 that is reported), and still
+// finds a file damaged since even when its size and mtime were put back.
+func TestOrthancIndexedHashCache(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(t.TempDir(), "c", "orthanc.md5.jsonl")
+	sum := func(s string) string { h := md5.Sum([]byte(s)); return hex.EncodeToString(h[:]) }
+	path := func(uuid string) string { return filepath.Join(dir, uuid[0:2], uuid[2:4], uuid) }
+	const (
+		kept    = "0a1b2c3d-0000-4000-8000-000000000001"
+		damaged = "0a1b2c3d-0000-4000-8000-000000000002"
+	)
+	for u, c := range map[string]string{kept: "DICM one", damaged: "DICM two"} {
+		if err := os.MkdirAll(filepath.Dir(path(u)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path(u), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := "inst-1|" + kept + "|" + sum("DICM one") + "|" + sum("DICM one") + "\n" +
+		"inst-2|" + damaged + "|" + sum("DICM two") + "|" + sum("DICM two") + "\n"
+	spec := bank.FingerprintSpec{Kind: bank.FingerprintOrthanc, Service: "orthanc", Index: "db", Database: "orthanc", Volume: "storage"}
+	index := func() map[string]Item {
+		t.Helper()
+		got, err := orthancIndexed(t.Context(), &indexEngine{out: out, mountpoint: dir}, Target{Instance: "orth"}, "db-id", spec, cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for id, it := range index() {
+		if it.Damage != "" {
+			t.Fatalf("first fingerprint: %s: %s", id, it.Damage)
+		}
+	}
+	// Plant a wrong MD5 for the unchanged file: reused, so reported.
+	raw, err := os.ReadFile(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), sum("DICM one")) {
+		t.Fatalf("the cache does not hold the MD5 of %s:\n%s", kept, raw)
+	}
+	if err := os.WriteFile(cache, []byte(strings.ReplaceAll(string(raw), sum("DICM one"), sum("planted"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Damage the other file with the same size and its old mtime.
+	fi, err := os.Stat(path(damaged))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path(damaged), []byte("DICM tw0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path(damaged), fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	got := index()
+	const mismatch = "the stored file does not match the MD5 Orthanc recorded"
+	if got["inst-1"].Damage != mismatch {
+		t.Errorf("inst-1 (unchanged, planted MD5 in the cache): damage %q, want the cached MD5 used", got["inst-1"].Damage)
+	}
+	if got["inst-2"].Damage != mismatch {
+		t.Errorf("inst-2 (rewritten, mtime put back): damage %q, want it found", got["inst-2"].Damage)
 	}
 }

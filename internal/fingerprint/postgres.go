@@ -12,10 +12,10 @@ import (
 
 // The checksum of a table is order-independent and runs in constant
 // memory: the sum of the first 64 bits of each row's md5 (the backup's
-// manifest uses the same).
+// manifest uses the same; sum of bigint is numeric, so no per-row cast).
 const (
 	pgTables = `select format('%I.%I', schemaname, tablename) from pg_tables where schemaname not in ('pg_catalog', 'information_schema') order by 1;`
-	pgHash   = `('x' || left(md5(%s), 16))::bit(64)::bigint::numeric`
+	pgHash   = `('x' || left(md5(%s), 16))::bit(64)::bigint`
 )
 
 // PostgresItems fingerprints the tables a spec declares (every user table
