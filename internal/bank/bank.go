@@ -10,6 +10,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+
+	"gopkg.in/yaml.v3"
 )
 
 // ErrNoEntry means no bank has an entry of that id.
@@ -24,19 +27,28 @@ type Source struct {
 
 // Bank is every entry of its sources. An id found in several sources is
 // taken from the first: a site's own banks come before the embedded one.
+//
+// Open reads only each entry's id; an entry is loaded and validated (its
+// compose files rendered, which takes tens of milliseconds each) the first
+// time it is asked for, so that a command about one instance does not
+// validate the whole bank. List and Search load every entry.
 type Bank struct {
-	entries map[string]*Entry
+	mu      sync.Mutex
+	entries map[string]*Entry // loaded and valid
 	files   map[string]location
-	// Problems lists invalid entries that were left out.
+	// Problems lists invalid entries that were left out, as far as they
+	// have been loaded (after List or Search: all of them).
 	Problems Problems
 }
 
 type location struct {
-	fsys fs.FS
-	dir  string
+	fsys   fs.FS
+	dir    string
+	source string
+	err    error // loaded and invalid: why (its problems are in Problems)
 }
 
-// Open loads and validates the entries of every source.
+// Open finds the entries of every source.
 func Open(ctx context.Context, sources ...Source) (*Bank, error) {
 	b := &Bank{entries: map[string]*Entry{}, files: map[string]location{}}
 	for _, src := range sources {
@@ -49,48 +61,104 @@ func Open(ctx context.Context, sources ...Source) (*Bank, error) {
 				continue
 			}
 			dir := path.Join(src.Root, d.Name())
-			if _, err := fs.Stat(src.FS, path.Join(dir, EntryFile)); err != nil {
-				continue
-			}
-			e, err := Load(ctx, src.FS, dir, src.Name)
-			var ps Problems
-			if errors.As(err, &ps) {
-				b.Problems = append(b.Problems, ps...)
-				continue
-			}
+			data, err := fs.ReadFile(src.FS, path.Join(dir, EntryFile))
 			if err != nil {
-				return nil, err
-			}
-			if _, dup := b.entries[e.ID]; dup {
 				continue
 			}
-			b.entries[e.ID] = e
-			b.files[e.ID] = location{src.FS, dir}
+			var head struct {
+				ID string `yaml:"id"`
+			}
+			if yaml.Unmarshal(data, &head) != nil || head.ID == "" {
+				// Not even an id: load it now for its problems.
+				if _, err := b.load(ctx, location{fsys: src.FS, dir: dir, source: src.Name}); err != nil && !isProblems(err) {
+					return nil, err
+				}
+				continue
+			}
+			if _, dup := b.files[head.ID]; dup {
+				continue
+			}
+			b.files[head.ID] = location{fsys: src.FS, dir: dir, source: src.Name}
 		}
 	}
 	return b, nil
 }
 
-// List returns the entries sorted by id.
+func isProblems(err error) bool {
+	var ps Problems
+	return errors.As(err, &ps)
+}
+
+// load loads and validates the entry at loc; an invalid one adds its
+// problems to b.Problems and returns them.
+func (b *Bank) load(ctx context.Context, loc location) (*Entry, error) {
+	e, err := Load(ctx, loc.fsys, loc.dir, loc.source)
+	var ps Problems
+	if errors.As(err, &ps) {
+		b.Problems = append(b.Problems, ps...)
+	}
+	return e, err
+}
+
+// entry returns the loaded entry of id, loading it on first use; nil
+// (with the error) for an id no source has or an invalid entry.
+func (b *Bank) entry(ctx context.Context, id string) (*Entry, error) {
+	if e, ok := b.entries[id]; ok {
+		return e, nil
+	}
+	loc, ok := b.files[id]
+	if !ok {
+		return nil, nil
+	}
+	if loc.err != nil {
+		return nil, loc.err
+	}
+	e, err := b.load(ctx, loc)
+	if err == nil && e.ID != id {
+		// entry.yaml's id read alone and decoded whole disagree.
+		err = fmt.Errorf("its id is read as both %q and %q; fix %s", id, e.ID, path.Join(loc.dir, EntryFile))
+	}
+	if err != nil {
+		loc.err = fmt.Errorf("entry %s in %s is invalid: %w", id, loc.source, err)
+		b.files[id] = loc
+		return nil, loc.err
+	}
+	b.entries[id] = e
+	return e, nil
+}
+
+// List returns the valid entries sorted by id (loading every entry).
 func (b *Bank) List() []*Entry {
-	out := make([]*Entry, 0, len(b.entries))
-	for _, id := range slices.Sorted(maps.Keys(b.entries)) {
-		out = append(out, b.entries[id])
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]*Entry, 0, len(b.files))
+	for _, id := range slices.Sorted(maps.Keys(b.files)) {
+		if e, _ := b.entry(context.Background(), id); e != nil {
+			out = append(out, e)
+		}
 	}
 	return out
 }
 
-// Get returns one entry.
+// Get returns one entry, loading it on first use.
 func (b *Bank) Get(id string) (*Entry, error) {
-	if e, ok := b.entries[id]; ok {
-		return e, nil
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, err := b.entry(context.Background(), id)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("%w %q; `dockerbank bank list` shows the entries (%s)", ErrNoEntry, id, strings.Join(slices.Sorted(maps.Keys(b.entries)), ", "))
+	if e == nil {
+		return nil, fmt.Errorf("%w %q; `dockerbank bank list` shows the entries (%s)", ErrNoEntry, id, strings.Join(slices.Sorted(maps.Keys(b.files)), ", "))
+	}
+	return e, nil
 }
 
 // Files returns the file system and directory of an entry, to copy it.
 func (b *Bank) Files(id string) (fs.FS, string, error) {
+	b.mu.Lock()
 	loc, ok := b.files[id]
+	b.mu.Unlock()
 	if !ok {
 		return nil, "", fmt.Errorf("%w %q", ErrNoEntry, id)
 	}

@@ -29,6 +29,7 @@ func openEmbedded(t *testing.T) *bank.Bank {
 	if err != nil {
 		t.Fatalf("open embedded bank: %v", err)
 	}
+	b.List() // loads every entry
 	for _, p := range b.Problems {
 		t.Errorf("embedded entry has a problem: %s", p)
 	}

@@ -121,11 +121,16 @@ func (a *app) openBank(ctx context.Context) (*bank.Bank, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.bank = b
+	return b, nil
+}
+
+// warnLeftOut names the invalid entries a listing of the bank left out
+// (the bank loads entries when they are first asked for).
+func (a *app) warnLeftOut(b *bank.Bank) {
 	for _, p := range b.Problems {
 		fmt.Fprintf(a.streams.Err, "warning: entry left out: %s\n", p)
 	}
-	a.bank = b
-	return b, nil
 }
 
 func (a *app) openEngine(ctx context.Context) (*engine.Engine, error) {

@@ -46,7 +46,9 @@ func (a *app) bankListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.printEntries(b.List())
+			entries := b.List()
+			a.warnLeftOut(b)
+			return a.printEntries(entries)
 		},
 	}
 }
@@ -61,7 +63,9 @@ func (a *app) bankSearchCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.printEntries(b.Search(strings.Join(args, " ")))
+			entries := b.Search(strings.Join(args, " "))
+			a.warnLeftOut(b)
+			return a.printEntries(entries)
 		},
 	}
 }

@@ -380,7 +380,7 @@ func (o *RestoreOptions) recoverOne(ctx context.Context, b *Bundle, in *Instance
 	if err != nil {
 		return err
 	}
-	if len(bk.Problems) > 0 {
+	if bk.List(); len(bk.Problems) > 0 { // loads the copied entries
 		return fmt.Errorf("entry copy of %s in the bundle: %w", st.Name, bk.Problems)
 	}
 	m := &deploy.Manager{Bank: bk, Site: o.Site, Engine: o.Engine, Report: o.Report, Command: o.Command, HealthTimeout: o.HealthTimeout,
