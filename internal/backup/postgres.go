@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -201,8 +202,12 @@ func (p *Postgres) Dump(ctx context.Context, store StoreFunc, ready func()) ([]S
 			}
 			st, err := p.c.streamDump(ctx, cmd,
 				engine.ExecOptions{}, "db-"+db.name+".sql", store, pgDumpComplete, nil)
-			if cerr := <-checked; err == nil {
-				err = cerr
+			if cerr := <-checked; cerr != nil {
+				// A failed statement (a fingerprint naming a column the
+				// table lacks) aborts the exporting transaction, which
+				// also invalidates the snapshot pg_dump imports: name
+				// the cause first.
+				err = errors.Join(cerr, err)
 			}
 			if err != nil {
 				return err
