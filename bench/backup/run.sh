@@ -4,6 +4,9 @@
 #   (a) classic:  docker run --rm -v VOL:/data busybox tar c /data | gzip > file
 #   (b) cp+restic: docker cp of a created helper container | restic backup --stdin
 #   (c) dockerbank backup (host mountpoint, the default) and --via tar
+#   (e) restic alone on the same data: restic backup of the mountpoint and
+#       pg_dump | restic backup --stdin of the group's database (the storage
+#       engine's floor: the target is (c) <= 1.05 x (e) + 0.5 s per group)
 # then a second backup after rewriting 1% of the files, restores, peak RSS,
 # and (BENCH_PG_MB, default 1024) a hot pg_dump of a PostgreSQL database of that
 # size while a client writes every 100 ms (failed client requests = downtime).
@@ -62,6 +65,8 @@ NFILES=$(find "$MP" -type f | wc -l)
 export RESTIC_PASSWORD=bench
 PEER_REPO=$W/peer-repo
 RESTIC_REPOSITORY=$PEER_REPO restic init -q
+FLOOR_REPO=$W/floor-repo
+RESTIC_REPOSITORY=$FLOOR_REPO restic init -q
 "$BIN" backup init -q # both repositories exist before the timed runs
 
 classic() { # $1 = output file
@@ -95,10 +100,16 @@ own_rss() { # cmd...: peak RSS (KiB) of the command's own process (VmHWM), witho
 }
 
 # Full backups.
+resticonly() { # restic alone on the same data: the volume's mountpoint and a pg_dump of the database
+	(cd "$MP" && RESTIC_REPOSITORY=$FLOOR_REPO restic backup -q --host bench .)
+	docker exec "${INST}-pg-1" pg_dump -U bench bench |
+		RESTIC_REPOSITORY=$FLOOR_REPO restic backup -q --host bench --stdin --stdin-filename bench.sql
+}
 run_timed a1 classic "$W/full.tar.gz"
 run_timed b1 cprestic
 run_timed c1 "$BIN" backup "$INST" -q
 run_timed d1 "$BIN" backup "$INST" -q --via tar
+run_timed e1 resticonly
 
 # Change 1% of the files, back up again.
 for i in $(seq 0 100 3999); do printf '%s\n' "changed $(date +%s%N)" >>"$MP/text/t$(printf %04d "$i").txt"; done
@@ -107,6 +118,7 @@ run_timed a2 classic "$W/incr.tar.gz"
 run_timed b2 cprestic
 run_timed c2 "$BIN" backup "$INST" -q
 run_timed d2 "$BIN" backup "$INST" -q --via tar
+run_timed e2 resticonly
 RSS_C=$(rss "$BIN" backup "$INST" -q)
 RSS_D=$(rss "$BIN" backup "$INST" -q --via tar)
 OWN_C=$(own_rss "$BIN" backup "$INST" -q)
@@ -166,11 +178,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else pr
 	echo "Command: \`bench/backup/run.sh\` (page cache dropped before every timed step)."
 	echo "Volume: $NFILES files, $(awk -v s="$SIZE" 'BEGIN{printf "%.0f MiB", s/1048576}') (40 x 10 MiB random, 4000 x 100 KiB text)."
 	echo
-	echo "| step | (a) docker run tar \\| gzip | (b) docker cp \\| restic --stdin | (c) dockerbank (mountpoint) | (c') dockerbank --via tar |"
-	echo "|---|---|---|---|---|"
-	echo "| full backup (s) | $T_a1 | $T_b1 | $T_c1 | $T_d1 |"
-	echo "| after changing 1% of the files (s) | $T_a2 | $T_b2 | $T_c2 | $T_d2 |"
-	echo "| restore (s) | $T_ar | $T_br | $T_cr (new instance, verified against the manifest) | - |"
+	echo "| step | (a) docker run tar \\| gzip | (b) docker cp \\| restic --stdin | (c) dockerbank (mountpoint) | (c') dockerbank --via tar | (e) restic backup alone |"
+	echo "|---|---|---|---|---|---|"
+	echo "| full backup (s) | $T_a1 | $T_b1 | $T_c1 | $T_d1 | $T_e1 |"
+	echo "| after changing 1% of the files (s) | $T_a2 | $T_b2 | $T_c2 | $T_d2 | $T_e2 |"
+	echo "| restore (s) | $T_ar | $T_br | $T_cr (new instance, verified against the manifest) | - | - |"
+	echo
+	echo "Against the floor (target: (c) <= 1.05 x (e) + 0.5 s): full $T_c1 s vs $(awk -v e="$T_e1" 'BEGIN{printf "%.2f", 1.05*e+0.5}') s allowed ($(awk -v c="$T_c1" -v e="$T_e1" 'BEGIN{print (c <= 1.05*e+0.5) ? "met" : "missed"}')); second $T_c2 s vs $(awk -v e="$T_e2" 'BEGIN{printf "%.2f", 1.05*e+0.5}') s allowed ($(awk -v c="$T_c2" -v e="$T_e2" 'BEGIN{print (c <= 1.05*e+0.5) ? "met" : "missed"}'))."
 	echo
 	echo "Ratios: full backup (a)/(c) = $(ratio "$T_a1" "$T_c1")x faster than classic; (c)/(b) = $(ratio "$T_c1" "$T_b1") (target <= 1.3);"
 	echo "second backup (c2)/(c1) = $(ratio "$T_c2" "$T_c1") (target <= 0.25); restore (cr)/(c1) = $(ratio "$T_cr" "$T_c1") (target <= 1.5)."
