@@ -10,7 +10,6 @@ import (
 	"github.com/dockerbank/dockerbank/internal/backup"
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/instance/label"
-	"github.com/dockerbank/dockerbank/internal/observe"
 	"github.com/dockerbank/dockerbank/internal/site"
 )
 
@@ -64,15 +63,7 @@ case, also on Ctrl-C. Its start and end are journaled.`,
 			if err != nil {
 				return usageError{err}
 			}
-			s, err := a.openSite()
-			if err != nil {
-				return err
-			}
-			e, err := a.openEngine(ctx)
-			if err != nil {
-				return err
-			}
-			c, err := observe.One(ctx, e, s, instance, service)
+			s, e, c, err := a.serviceContainer(ctx, instance, service)
 			if err != nil {
 				return err
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/dockerbank/dockerbank/internal/engine"
 	"github.com/dockerbank/dockerbank/internal/observe"
 	"github.com/dockerbank/dockerbank/internal/progress"
+	"github.com/dockerbank/dockerbank/internal/site"
 )
 
 func serviceArg(args []string) string {
@@ -356,7 +357,7 @@ and open stdin, keys go to it and Ctrl-P Ctrl-Q detaches.`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			e, c, err := a.serviceContainer(ctx, args[0], args[1])
+			_, e, c, err := a.serviceContainer(ctx, args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -379,7 +380,7 @@ and open stdin, keys go to it and Ctrl-P Ctrl-Q detaches.`,
 // has no /bin/sh (an image built FROM scratch or distroless): an exec of it
 // would only fail with the runtime's "no such file or directory".
 func (a *app) requireShell(ctx context.Context, instance, service string) error {
-	e, c, err := a.serviceContainer(ctx, instance, service)
+	_, e, c, err := a.serviceContainer(ctx, instance, service)
 	if err != nil {
 		return err
 	}
@@ -398,7 +399,7 @@ func (a *app) requireShell(ctx context.Context, instance, service string) error 
 // session runs an exec with the user's streams and exits with the
 // command's exit code.
 func (a *app) session(ctx context.Context, instance, service string, command []string, interactive, tty bool) error {
-	e, c, err := a.serviceContainer(ctx, instance, service)
+	_, e, c, err := a.serviceContainer(ctx, instance, service)
 	if err != nil {
 		return err
 	}
@@ -467,15 +468,15 @@ func (a *app) rawTerminal(o *engine.SessionOptions) func() {
 // serviceContainer opens the site and the engine and finds the one running
 // container of an instance's service (observe.One's errors: no such
 // instance or service, not running).
-func (a *app) serviceContainer(ctx context.Context, instance, service string) (*engine.Engine, engine.Container, error) {
+func (a *app) serviceContainer(ctx context.Context, instance, service string) (*site.Site, *engine.Engine, engine.Container, error) {
 	s, err := a.openSite()
 	if err != nil {
-		return nil, engine.Container{}, err
+		return nil, nil, engine.Container{}, err
 	}
 	e, err := a.openEngine(ctx)
 	if err != nil {
-		return nil, engine.Container{}, err
+		return nil, nil, engine.Container{}, err
 	}
 	c, err := observe.One(ctx, e, s, instance, service)
-	return e, c, err
+	return s, e, c, err
 }
