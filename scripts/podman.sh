@@ -73,6 +73,26 @@ graphroot = "$dir/storage"
 runroot = "$run/storage"
 EOF
 	export CONTAINERS_CONF=$dir/containers.conf CONTAINERS_STORAGE_CONF=$dir/storage.conf
+	clear_stale_aardvark
+}
+
+# Rootful netavark (Podman's network backend) reloads aardvark-dns, the
+# DNS server of every Podman network on the host, by sending SIGHUP to the
+# pid in its pid file, without checking what that process is. An
+# aardvark-dns that was killed (not stopped: it removes the file when it
+# exits) leaves the file behind, and once the pid is reused netavark's next
+# network setup hangs up an unrelated process (a CI run lost a test binary
+# to it) and starts no DNS server. Remove the file when its pid is not an
+# aardvark-dns; the path is fixed in Podman for rootful services.
+clear_stale_aardvark() {
+	local f=/run/containers/networks/aardvark-dns/aardvark.pid pid comm
+	[ -f "$f" ] || return 0
+	pid=$(tr -dc 0-9 <"$f")
+	comm=$(cat "/proc/$pid/comm" 2>/dev/null || true)
+	if [ -z "$pid" ] || [ "$comm" != aardvark-dns ]; then
+		say "removing the stale aardvark-dns pid file $f (pid ${pid:-none} is ${comm:-not running})"
+		rm -f "$f"
+	fi
 }
 
 answers() {
