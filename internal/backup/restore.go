@@ -2,7 +2,6 @@ package backup
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -342,20 +341,9 @@ func (j *Job) restoreInto(ctx context.Context, src source, man *Manifest, target
 				return fmt.Errorf("restore volume %s: %w", vname, err)
 			}
 		case KindDump:
-			id, ok := dbByService[mb.Service]
-			t, err := j.tenantOf(target, mb)
+			id, t, err := j.dumpContainer(ctx, target, mb, dbByService)
 			if err != nil {
 				return err
-			}
-			if t != nil {
-				c, err := j.M.ServerContainer(ctx, t.Server)
-				if err != nil {
-					return err
-				}
-				id, ok = c.ID, true
-			}
-			if !ok {
-				return fmt.Errorf("database service %s of %s is not running", mb.Service, target)
 			}
 			d, err := NewDumper(ctx, j.engine(), id, mb.Engine)
 			if err != nil {
@@ -549,26 +537,19 @@ func (j *Job) compare(ctx context.Context, man *Manifest, target string, res *Re
 	if err != nil {
 		return err
 	}
+	running := map[string]string{}
+	for _, c := range ctrs {
+		if c.State == "running" {
+			running[c.Service] = c.ID
+		}
+	}
 	var diffs []string
 	for _, mb := range man.Members {
 		switch mb.Kind {
 		case KindDump:
-			var id string
-			for _, c := range ctrs {
-				if c.Service == mb.Service && c.State == "running" {
-					id = c.ID
-				}
-			}
-			t, err := j.tenantOf(target, mb)
+			id, t, err := j.dumpContainer(ctx, target, mb, running)
 			if err != nil {
 				return err
-			}
-			if t != nil {
-				c, err := j.M.ServerContainer(ctx, t.Server)
-				if err != nil {
-					return err
-				}
-				id = c.ID
 			}
 			d, err := NewDumper(ctx, j.engine(), id, mb.Engine)
 			if err != nil {
@@ -659,7 +640,28 @@ func (j *Job) readVolume(ctx context.Context, vname string) ([]FileRecord, error
 	return idx.files, nil
 }
 
-var _ = bytes.MinRead
+// dumpContainer returns the container a dump member is loaded into and
+// read back from, and the target's tenancy for it: the shared server the
+// target uses for the member's service, else the target's own running
+// container of that service (running: container IDs by service).
+func (j *Job) dumpContainer(ctx context.Context, target string, mb Member, running map[string]string) (string, *deploy.Tenant, error) {
+	t, err := j.tenantOf(target, mb)
+	if err != nil {
+		return "", nil, err
+	}
+	if t != nil {
+		c, err := j.M.ServerContainer(ctx, t.Server)
+		if err != nil {
+			return "", nil, err
+		}
+		return c.ID, t, nil
+	}
+	id, ok := running[mb.Service]
+	if !ok {
+		return "", nil, fmt.Errorf("database service %s of %s is not running", mb.Service, target)
+	}
+	return id, nil, nil
+}
 
 // tenantOf returns the target's tenancy a dump member is restored into:
 // its own database in the shared server it uses for the member's service;
