@@ -232,13 +232,11 @@ func (j *Job) backup(ctx context.Context, repo *Restic, in *site.Instance, m *Ma
 func (j *Job) apply(ctx context.Context, repo *Restic, in *site.Instance, m *Manifest, p *GroupPlan, o BackupOptions) (err error) {
 	// The fingerprint: database parts at each dump's snapshot, the others
 	// (files, application APIs) now, before any snapshot is fixed, so that
-	// everything they list is in the group; the hashing of stored files
-	// that never change runs on beside the dumps and the capture.
+	// everything they list is in the group.
 	fpc, err := j.startFingerprint(ctx, in)
 	if err != nil {
 		return err
 	}
-	defer fpc.abandon()
 	defer func() {
 		if err != nil {
 			j.discard(repo, m)
@@ -292,14 +290,11 @@ func (j *Job) apply(ctx context.Context, repo *Restic, in *site.Instance, m *Man
 		}
 		metaMember, _ := meta.wait()
 		m.Members = append(append(append(m.Members, metaMember), dumps.members...), captured...)
-		return nil
+		var err error
+		m.Fingerprint, err = fpc.finish()
+		return err
 	}, finish)
 	if err != nil {
-		return err
-	}
-	// Outside the quiesce: the hashing left running must not keep an
-	// application paused.
-	if m.Fingerprint, err = fpc.finish(); err != nil {
 		return err
 	}
 	crashPoint("before-manifest")

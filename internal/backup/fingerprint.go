@@ -11,21 +11,18 @@ import (
 )
 
 // fpCapture collects a backup's fingerprint: the parts computed before the
-// dumps, the database parts computed at their snapshots, and what the
-// hashing of stored files left running beside the capture finds (later).
+// dumps and the database parts computed at their snapshots.
 type fpCapture struct {
 	specs  []bank.FingerprintSpec
 	before *fingerprint.Fingerprint
-	later  *fingerprint.Later
 	mu     sync.Mutex
 	at     map[string][]fingerprint.Item // postgres parts by name
 }
 
 // startFingerprint computes every part but the PostgreSQL ones, which
-// atSnapshot computes in the dumps' sessions. The caller calls abandon
-// when it is done with the capture, whatever its outcome.
+// atSnapshot computes in the dumps' sessions.
 func (j *Job) startFingerprint(ctx context.Context, in *site.Instance) (*fpCapture, error) {
-	c := &fpCapture{specs: j.M.FingerprintSpecs(in.Entry), at: map[string][]fingerprint.Item{}, later: fingerprint.NewLater(ctx)}
+	c := &fpCapture{specs: j.M.FingerprintSpecs(in.Entry), at: map[string][]fingerprint.Item{}}
 	if len(c.specs) == 0 {
 		return c, nil
 	}
@@ -37,16 +34,12 @@ func (j *Job) startFingerprint(ctx context.Context, in *site.Instance) (*fpCaptu
 	j.step("fingerprint %s as the application sees it (%d declarations)", in.Name, len(c.specs))
 	c.before, err = fingerprint.Compute(ctx, j.engine(), t, c.specs, fingerprint.Options{
 		Skip:         func(s bank.FingerprintSpec) bool { return s.Kind == bank.FingerprintPostgres },
-		HashCacheDir: j.cacheDir(in.Name), Later: c.later})
+		HashCacheDir: j.cacheDir(in.Name)})
 	if err != nil {
-		c.later.Abandon()
 		return nil, fmt.Errorf("%w; no backup was stored", err)
 	}
 	return c, nil
 }
-
-// abandon stops what the fingerprint left running, if anything.
-func (c *fpCapture) abandon() { c.later.Abandon() }
 
 // atSnapshot returns the hook that fingerprints the declared databases of
 // a PostgreSQL service at its dump's snapshot.
@@ -77,14 +70,10 @@ func (c *fpCapture) atSnapshot(service string) SnapshotFunc {
 	}
 }
 
-// finish waits for the hashing left running and assembles the parts in
-// the order of the declarations.
+// finish assembles the parts in the order of the declarations.
 func (c *fpCapture) finish() (*fingerprint.Fingerprint, error) {
 	if len(c.specs) == 0 {
 		return nil, nil
-	}
-	if err := c.later.Complete(c.before); err != nil {
-		return nil, err
 	}
 	fp := &fingerprint.Fingerprint{Format: fingerprint.Format, Taken: c.before.Taken, Specs: c.specs}
 	for _, s := range c.specs {

@@ -80,9 +80,6 @@ type Options struct {
 	// files whose size, mtime, ctime or inode changed. Restores and drills
 	// leave it unset and hash everything.
 	HashCacheDir string
-	// Later, if set, may be left work that runs on after Compute returns
-	// (see Later); the fingerprint is whole once Later.Complete has run.
-	Later *Later
 }
 
 // Compute fingerprints an instance's data by the declarations.
@@ -111,7 +108,7 @@ func Compute(ctx context.Context, e Engine, t Target, specs []bank.FingerprintSp
 		if o.HashCacheDir != "" {
 			cache = filepath.Join(o.HashCacheDir, "fingerprint-"+cacheName.Replace(s.Name())+".md5.jsonl")
 		}
-		p, err := computePart(ctx, e, t, ctrs, s, ref, cache, o.Later)
+		p, err := computePart(ctx, e, t, ctrs, s, ref, cache)
 		if err != nil {
 			return nil, fmt.Errorf("fingerprint %s of %s: %w", s.Name(), t.Instance, err)
 		}
@@ -123,7 +120,7 @@ func Compute(ctx context.Context, e Engine, t Target, specs []bank.FingerprintSp
 // cacheName makes a declaration's name a file name.
 var cacheName = strings.NewReplacer("/", "_", " ", "_", string(filepath.Separator), "_")
 
-func computePart(ctx context.Context, e Engine, t Target, ctrs []engine.Container, s bank.FingerprintSpec, ref *Part, cache string, later *Later) (*Part, error) {
+func computePart(ctx context.Context, e Engine, t Target, ctrs []engine.Container, s bank.FingerprintSpec, ref *Part, cache string) (*Part, error) {
 	p := &Part{Name: s.Name(), Kind: s.Kind}
 	s = t.onShared(s)
 	var err error
@@ -147,7 +144,7 @@ func computePart(ctx context.Context, e Engine, t Target, ctrs []engine.Containe
 					return nil, fmt.Errorf("service %s of %s is not running; start it with `dockerbank start %s`", s.Index, t.Instance, t.Instance)
 				}
 			}
-			err = orthancIn(ctx, e, t, id, index, s, p, cache, later)
+			err = orthancIn(ctx, e, t, id, index, s, p, cache)
 		default:
 			err = fmt.Errorf("unknown fingerprint kind %q", s.Kind)
 		}

@@ -27,8 +27,7 @@ const orthancWorkers = 4
 // for one by one, as without one (orthancItem). The files on the volume
 // are what a backup captures: Orthanc 1.10's storage cache may answer
 // verify-md5 from memory for a file damaged on disk since it was read.
-// With later set, the files may be hashed after orthancIn returns (Later).
-func orthancIn(ctx context.Context, e Engine, t Target, id, index string, s bank.FingerprintSpec, p *Part, cache string, later *Later) error {
+func orthancIn(ctx context.Context, e Engine, t Target, id, index string, s bank.FingerprintSpec, p *Part, cache string) error {
 	api, err := OrthancClient(ctx, e, t, id, s)
 	if err != nil {
 		return err
@@ -42,7 +41,7 @@ func orthancIn(ctx context.Context, e Engine, t Target, id, index string, s bank
 	go func() {
 		var ierr error
 		if index != "" {
-			known, ierr = orthancIndexed(ctx, e, t, index, s, cache, later, api)
+			known, ierr = orthancIndexed(ctx, e, t, index, s, cache)
 		}
 		indexed <- ierr
 	}()

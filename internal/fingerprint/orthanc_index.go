@@ -15,7 +15,6 @@ import (
 	"strings"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
-	"github.com/dockerbank/dockerbank/internal/dicom"
 	"github.com/dockerbank/dockerbank/internal/engine"
 )
 
@@ -35,10 +34,8 @@ type attachment struct{ id, stored, md5 string }
 // Orthanc's layout uu/id/uuid of the storage volume) is missing or its
 // MD5 is not the one recorded. index is the running index container.
 // cache, if set, is the path of a hash cache (hashcache.go) of the
-// storage files. With later set and the volume readable on this host, the
-// files are hashed in the background instead: the items come without
-// Damage, which later.Complete sets (api is for its questions).
-func orthancIndexed(ctx context.Context, e Engine, t Target, index string, s bank.FingerprintSpec, cache string, later *Later, api *dicom.Orthanc) (map[string]Item, error) {
+// storage files.
+func orthancIndexed(ctx context.Context, e Engine, t Target, index string, s bank.FingerprintSpec, cache string) (map[string]Item, error) {
 	user, err := envOf(ctx, e, index, "POSTGRES_USER", "postgres")
 	if err != nil {
 		return nil, err
@@ -52,47 +49,22 @@ func orthancIndexed(ctx context.Context, e Engine, t Target, index string, s ban
 	if err != nil {
 		return nil, err
 	}
+	sums, err := storageMD5s(ctx, e, t, s.Volume, atts, cache)
+	if err != nil {
+		return nil, err
+	}
 	items := make(map[string]Item, len(atts))
-	for _, a := range atts {
-		items[a.id] = Item{ID: a.id, Digest: "md5:" + a.md5}
-	}
-	vname, dir, err := storageDir(ctx, e, t, s.Volume)
-	if err != nil {
-		return nil, err
-	}
-	if later != nil && dir != "" {
-		later.start(s.Name(), atts, api, func(ctx context.Context) (map[string]string, error) {
-			return hostMD5s(ctx, vname, dir, atts, cache)
-		})
-		return items, nil
-	}
-	var sums map[string]string
-	if dir != "" {
-		sums, err = hostMD5s(ctx, vname, dir, atts, cache)
-	} else {
-		sums, err = tarMD5s(ctx, e, t, vname, atts)
-	}
-	if err != nil {
-		return nil, err
-	}
 	for u, a := range atts {
-		it := items[a.id]
-		it.Damage = storedDamage(a, sums, u)
+		it := Item{ID: a.id, Digest: "md5:" + a.md5}
+		switch sum, ok := sums[u]; {
+		case !ok:
+			it.Damage = "the stored file is missing"
+		case sum != a.stored:
+			it.Damage = "the stored file does not match the MD5 Orthanc recorded"
+		}
 		items[a.id] = it
 	}
 	return items, nil
-}
-
-// storedDamage is the Damage of an attachment by the MD5s of the stored
-// files: "" when its file is there and matches.
-func storedDamage(a attachment, sums map[string]string, uuid string) string {
-	switch sum, ok := sums[uuid]; {
-	case !ok:
-		return "the stored file is missing"
-	case sum != a.stored:
-		return "the stored file does not match the MD5 Orthanc recorded"
-	}
-	return ""
 }
 
 // parseOrthancIndex reads the output of orthancIndexSQL into attachments
@@ -115,79 +87,64 @@ func parseOrthancIndex(out string) (map[string]attachment, error) {
 	return atts, nil
 }
 
-// storageDir returns the engine name of a storage volume and its host
-// mountpoint, or "" where dockerbank does not run on the engine's host
-// (the files are then read through a helper container: tarMD5s).
-func storageDir(ctx context.Context, e Engine, t Target, volume string) (vname, dir string, err error) {
-	vname = t.volume(volume)
+// storageMD5s returns the MD5 of the stored file of each attachment that
+// is there: from the volume's host mountpoint where dockerbank runs on the
+// engine's host, else from the archive API of a helper container. On the
+// host, a file whose key is in the hash cache unchanged is not read again.
+func storageMD5s(ctx context.Context, e Engine, t Target, volume string, atts map[string]attachment, cache string) (map[string]string, error) {
+	vname := t.volume(volume)
 	vol, err := e.InspectVolume(ctx, vname)
 	if err != nil {
-		return "", "", err
-	}
-	if st, err := os.Stat(vol.HostDir()); err == nil && st.IsDir() && vol.HostDir() != "" {
-		return vname, vol.HostDir(), nil
-	}
-	return vname, "", nil
-}
-
-// hostMD5s returns the MD5 of the stored file of each attachment that is
-// there, read under the volume's host directory dir. A file whose key is
-// in the hash cache unchanged is not read again.
-func hostMD5s(ctx context.Context, vname, dir string, atts map[string]attachment, cache string) (map[string]string, error) {
-	uuids := make([]string, 0, len(atts))
-	for u := range atts {
-		uuids = append(uuids, u)
-	}
-	got := make([]string, len(uuids))
-	prev := loadHashCache(cache)
-	next := make([]hashEntry, len(uuids))
-	err := parallel(len(uuids), func(i int) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		u := uuids[i]
-		p := filepath.Join(dir, u[0:2], u[2:4], u)
-		fi, err := os.Lstat(p)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		k, keyed := hashKey(u, fi)
-		if old, ok := prev[u]; keyed && ok && old.sameFile(k) {
-			got[i], next[i] = old.MD5, old
-			return nil
-		}
-		sum, err := md5File(p)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		if keyed && fi.Mode().IsRegular() {
-			k.MD5 = sum
-			next[i] = k
-		}
-		got[i] = sum
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read the storage volume %s: %w", vname, err)
-	}
-	if err := saveHashCache(cache, next); err != nil {
 		return nil, err
 	}
-	sums := make(map[string]string, len(uuids))
-	for i, u := range uuids {
-		if got[i] != "" {
-			sums[u] = got[i]
+	if st, err := os.Stat(vol.HostDir()); err == nil && st.IsDir() && vol.HostDir() != "" {
+		uuids := make([]string, 0, len(atts))
+		for u := range atts {
+			uuids = append(uuids, u)
 		}
+		got := make([]string, len(uuids))
+		prev := loadHashCache(cache)
+		next := make([]hashEntry, len(uuids))
+		err := parallel(len(uuids), func(i int) error {
+			u := uuids[i]
+			p := filepath.Join(vol.HostDir(), u[0:2], u[2:4], u)
+			fi, err := os.Lstat(p)
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			k, keyed := hashKey(u, fi)
+			if old, ok := prev[u]; keyed && ok && old.sameFile(k) {
+				got[i], next[i] = old.MD5, old
+				return nil
+			}
+			sum, err := md5File(p)
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			if keyed && fi.Mode().IsRegular() {
+				k.MD5 = sum
+				next[i] = k
+			}
+			got[i] = sum
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read the storage volume %s: %w", vname, err)
+		}
+		if err := saveHashCache(cache, next); err != nil {
+			return nil, err
+		}
+		sums := make(map[string]string, len(uuids))
+		for i, u := range uuids {
+			if got[i] != "" {
+				sums[u] = got[i]
+			}
+		}
+		return sums, nil
 	}
-	return sums, nil
-}
-
-// tarMD5s returns the MD5 of the stored file of each attachment that is
-// there, read from the archive API of a helper container.
-func tarMD5s(ctx context.Context, e Engine, t Target, vname string, atts map[string]attachment) (map[string]string, error) {
 	rc, err := volumeTar(ctx, e, t, vname)
 	if err != nil {
 		return nil, err

@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +14,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dockerbank/dockerbank/internal/bank"
-	"github.com/dockerbank/dockerbank/internal/dicom"
 	"github.com/dockerbank/dockerbank/internal/engine"
 )
 
@@ -74,7 +71,7 @@ func TestOrthancIndexed(t *testing.T) {
 	}, "\n") + "\n"
 	e := &indexEngine{out: out, mountpoint: dir}
 	spec := bank.FingerprintSpec{Kind: bank.FingerprintOrthanc, Service: "orthanc", Index: "db", Database: "orthanc", Volume: "storage"}
-	got, err := orthancIndexed(t.Context(), e, Target{Instance: "orth"}, "db-id", spec, "", nil, nil)
+	got, err := orthancIndexed(t.Context(), e, Target{Instance: "orth"}, "db-id", spec, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +117,7 @@ func TestOrthancIndexedHashCache(t *testing.T) {
 	spec := bank.FingerprintSpec{Kind: bank.FingerprintOrthanc, Service: "orthanc", Index: "db", Database: "orthanc", Volume: "storage"}
 	index := func() map[string]Item {
 		t.Helper()
-		got, err := orthancIndexed(t.Context(), &indexEngine{out: out, mountpoint: dir}, Target{Instance: "orth"}, "db-id", spec, cache, nil, nil)
+		got, err := orthancIndexed(t.Context(), &indexEngine{out: out, mountpoint: dir}, Target{Instance: "orth"}, "db-id", spec, cache)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,78 +157,5 @@ func TestOrthancIndexedHashCache(t *testing.T) {
 	}
 	if got["inst-2"].Damage != mismatch {
 		t.Errorf("inst-2 (rewritten, mtime put back): damage %q, want it found", got["inst-2"].Damage)
-	}
-}
-
-// TestOrthancIndexedLater: with a Later, the stored files are hashed after
-// orthancIndexed returns and Complete records what TestOrthancIndexed
-// finds at once; a file missing because its instance was deleted since
-// (Orthanc answers 404) takes the instance out instead.
-func TestOrthancIndexedLater(t *testing.T) {
-	dir := t.TempDir()
-	sum := func(s string) string { h := md5.Sum([]byte(s)); return hex.EncodeToString(h[:]) }
-	store := func(uuid, content string) {
-		p := filepath.Join(dir, uuid[0:2], uuid[2:4], uuid)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	const (
-		sound   = "0a1b2c3d-0000-4000-8000-000000000001"
-		damaged = "0a1b2c3d-0000-4000-8000-000000000002"
-		missing = "0a1b2c3d-0000-4000-8000-000000000003"
-		deleted = "0a1b2c3d-0000-4000-8000-000000000005"
-	)
-	store(sound, "DICM one")
-	store(damaged, "DICM tw0")
-	out := strings.Join([]string{
-		"inst-1|" + sound + "|" + sum("DICM one") + "|" + sum("DICM one"),
-		"inst-2|" + damaged + "|" + sum("DICM two") + "|" + sum("DICM two"),
-		"inst-3|" + missing + "|" + sum("DICM three") + "|" + sum("DICM three"),
-		"inst-5|" + deleted + "|" + sum("DICM five") + "|" + sum("DICM five"),
-	}, "\n") + "\n"
-	var asked []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		asked = append(asked, r.URL.Path)
-		if strings.HasPrefix(r.URL.Path, "/instances/inst-5/") {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprint(w, sum("DICM three"))
-	}))
-	defer srv.Close()
-	api := &dicom.Orthanc{URL: srv.URL, HTTP: srv.Client()}
-	spec := bank.FingerprintSpec{Kind: bank.FingerprintOrthanc, Service: "orthanc", Index: "db", Database: "orthanc", Volume: "storage"}
-	later := NewLater(t.Context())
-	defer later.Abandon()
-	got, err := orthancIndexed(t.Context(), &indexEngine{out: out, mountpoint: dir}, Target{Instance: "orth"}, "db-id", spec, "", later, api)
-	if err != nil {
-		t.Fatal(err)
-	}
-	part := Part{Name: spec.Name(), Kind: spec.Kind}
-	for _, it := range got {
-		if it.Damage != "" {
-			t.Errorf("%s has Damage before Complete: %s", it.ID, it.Damage)
-		}
-		part.Items = append(part.Items, it)
-	}
-	SortItems(part.Items)
-	fp := &Fingerprint{Parts: []Part{part}}
-	if err := later.Complete(fp); err != nil {
-		t.Fatal(err)
-	}
-	want := []Item{
-		{ID: "inst-1", Digest: "md5:" + sum("DICM one")},
-		{ID: "inst-2", Digest: "md5:" + sum("DICM two"), Damage: "the stored file does not match the MD5 Orthanc recorded"},
-		{ID: "inst-3", Digest: "md5:" + sum("DICM three"), Damage: "the stored file is missing"},
-	}
-	if d := cmp.Diff(want, fp.Parts[0].Items); d != "" {
-		t.Errorf("items after Complete (-want +got):\n%s", d)
-	}
-	if len(asked) != 2 {
-		t.Errorf("Orthanc was asked %q, want only about the two missing files", asked)
 	}
 }
