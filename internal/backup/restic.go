@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -132,6 +133,12 @@ func (r *Restic) wrap(op string, err error, stderr string) error {
 	if lerr := r.lockError(op, msg); lerr != nil {
 		return lerr
 	}
+	if m := damagedSnapshot.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("restic %s on %s: %w: snapshot file %s... on it is damaged: its bytes do not match its name, as when the server stopped while writing it "+
+			"(a REST server that writes files in place, such as rclone serve restic, when it is killed). Nothing can read it, and a copy that is run again "+
+			"stores its snapshot under a new name; restic 0.14 cannot remove it: delete snapshots/%s* on the server, then run the command again",
+			op, r.Repository, ErrRepository, m[1], m[1])
+	}
 	switch {
 	case strings.Contains(msg, "wrong password"):
 		return fmt.Errorf("restic %s on %s: %w: the password in %s does not open it; restore that file from your escrow copy (`dockerbank backup key show` prints the site's)",
@@ -144,6 +151,10 @@ func (r *Restic) wrap(op string, err error, stderr string) error {
 	}
 	return fmt.Errorf("restic %s on %s: %w: %s", op, r.Repository, ErrRepository, lastLines(msg, 6))
 }
+
+// damagedSnapshot finds restic's report of a snapshot file whose bytes do
+// not hash to its name (the short ID it prints).
+var damagedSnapshot = regexp.MustCompile(`load <snapshot/([0-9a-f]{6,64})>: invalid data returned`)
 
 // lastLines returns the last n lines of restic's output, without the
 // lines of a Go stack trace (restic prints one under some errors, after
