@@ -272,7 +272,7 @@ func TestOffsiteFaults(t *testing.T) {
 				// The same damage on purpose, after the fact: a snapshot
 				// file of the copy cut short on the server. verify names
 				// it; once it is deleted as the error says, the next copy
-				// stores the group again and verify passes.
+				// and verify pass.
 				snaps, _ := filepath.Glob(filepath.Join(rm.repoDir, "snapshots", "*"))
 				if len(snaps) == 0 {
 					t.Fatal("no snapshot files on the server")
