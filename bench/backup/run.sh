@@ -100,10 +100,12 @@ own_rss() { # cmd...: peak RSS (KiB) of the command's own process (VmHWM), witho
 }
 
 # Full backups.
-resticonly() { # restic alone on the same data: the volume's mountpoint and a pg_dump of the database
-	(cd "$MP" && RESTIC_REPOSITORY=$FLOOR_REPO restic backup -q --host bench .)
+resticonly() { # restic alone on the same data: the volume's mountpoint and a pg_dump of the database, side by side as dockerbank stores them
 	docker exec "${INST}-pg-1" pg_dump -U bench bench |
-		RESTIC_REPOSITORY=$FLOOR_REPO restic backup -q --host bench --stdin --stdin-filename bench.sql
+		RESTIC_REPOSITORY=$FLOOR_REPO restic backup -q --host bench --stdin --stdin-filename bench.sql &
+	local dump=$!
+	(cd "$MP" && RESTIC_REPOSITORY=$FLOOR_REPO restic backup -q --host bench .)
+	wait "$dump"
 }
 run_timed a1 classic "$W/full.tar.gz"
 run_timed b1 cprestic
